@@ -1,0 +1,45 @@
+//! One module per verb; this file holds the command tree and dispatch.
+
+mod demo;
+
+use clap::{Parser, Subcommand};
+
+use crate::{ExitCode, PythonHost};
+
+/// memlens: what uses memory in a Python program, why it is still alive, and how to shrink it.
+#[derive(Parser, Debug)]
+#[command(name = "memlens", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Demo(demo::DemoArgs),
+}
+
+/// Parses `argv` (program name first) and runs the verb, returning the exit code.
+///
+/// Never panics on user input: argument errors print clap's message and
+/// return 2; `--help` and `--version` print and return 0.
+pub fn run(argv: Vec<String>, host: &dyn PythonHost) -> i32 {
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { ExitCode::Error } else { ExitCode::Clean };
+            let _ = err.print();
+            return code.into();
+        }
+    };
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(args, host),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("memlens: error: {err:#}");
+            ExitCode::Error.into()
+        }
+    }
+}

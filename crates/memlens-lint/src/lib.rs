@@ -1,0 +1,2 @@
+//! Finds leak-prone patterns in Python source.
+#![forbid(unsafe_code)]

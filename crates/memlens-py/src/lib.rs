@@ -1,0 +1,16 @@
+//! `memlens._core`, the native half of the memlens Python package.
+//!
+//! This is the only crate that links CPython. Everything here either captures
+//! (walks the heap, hooks allocators and the GC) or bridges to the pure-Rust
+//! crates; analysis and rendering live in those crates.
+
+mod cli;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,13 @@
+"""Python halves of the command-line verbs that need a live interpreter.
+
+The Rust command tree validates the arguments, then calls :func:`run_verb`.
+Each verb lives in its own module, named ``memlens._verb_<name>``, exposing
+``main(args: list[str]) -> int``.
+"""
+import importlib
+
+
+def run_verb(verb: str, args: list) -> int:
+    """Import ``memlens._verb_<verb>`` and run its ``main`` with ``args``."""
+    module = importlib.import_module(f"memlens._verb_{verb}")
+    return int(module.main(list(args)))
