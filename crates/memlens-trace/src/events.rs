@@ -1,0 +1,117 @@
+//! The events that capture hands to a consumer.
+//!
+//! This is the contract between the allocator hooks in the extension crate
+//! (which produce events) and the consumers in this crate (the streaming
+//! capture-file writer) or in the extension (the in-memory trace table behind
+//! `memlens.tracemalloc`).
+//!
+//! Stacks are interned as a trie: a [`StackId`] names a whole call chain, and
+//! is announced once as "frame F called from stack P". A shadow stack or a
+//! frame walk can therefore hand out a stack id per allocation in O(1) once
+//! the chain has been seen, and a file stores each distinct chain once.
+
+/// An interned code location (function, file, line). Announced once through
+/// [`EventSink::frame`] before any stack uses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FrameId(pub u32);
+
+/// An interned call chain. Announced once through [`EventSink::stack`]
+/// before any allocation uses it. [`StackId::EMPTY`] is the chain with no
+/// Python frame (an allocation made before the interpreter runs code, or on
+/// a thread that does not hold the GIL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StackId(pub u32);
+
+impl StackId {
+    /// The stack with no frames; never announced, always valid.
+    pub const EMPTY: StackId = StackId(0);
+}
+
+/// A thread as numbered by the capture (dense, in order of first sight).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ThreadId(pub u32);
+
+/// Which allocator served the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Allocator {
+    /// `PyMem_RawMalloc` and friends (may run without the GIL).
+    PyRaw = 0,
+    /// `PyMem_Malloc` and friends.
+    PyMem = 1,
+    /// `PyObject_Malloc` and friends (pymalloc).
+    PyObject = 2,
+    /// libc malloc family, seen through the native interposer.
+    Native = 3,
+    /// `mmap` seen through the native interposer.
+    Mmap = 4,
+    /// A numpy data buffer, seen through numpy's memory-handler API.
+    NumpyData = 5,
+}
+
+/// tracemalloc's domain of Python allocations.
+pub const PYTHON_DOMAIN: u32 = 0;
+/// tracemalloc's domain of numpy data buffers (numpy registers this number).
+pub const NUMPY_DOMAIN: u32 = 389_047;
+
+/// One code location.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// The function's qualified name as the interpreter reports it.
+    pub function: &'a str,
+    /// The code object's file name, as `co_filename` holds it.
+    pub filename: &'a str,
+    /// The line being executed (1-based; 0 when unknown).
+    pub line: u32,
+}
+
+/// A block handed out by an allocator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllocEvent {
+    /// The block's address.
+    pub address: u64,
+    /// The size asked for, in bytes.
+    pub size: u64,
+    /// Which allocator served it.
+    pub allocator: Allocator,
+    /// tracemalloc domain ([`PYTHON_DOMAIN`], [`NUMPY_DOMAIN`], or a number
+    /// a C extension passed to `PyTraceMalloc_Track`).
+    pub domain: u32,
+    /// The allocating thread.
+    pub thread: ThreadId,
+    /// The Python call chain at the moment of allocation.
+    pub stack: StackId,
+}
+
+/// A block given back. A realloc that moves a block is a free of the old
+/// address followed by an alloc of the new one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FreeEvent {
+    /// The block's address.
+    pub address: u64,
+    /// Which allocator it was returned to.
+    pub allocator: Allocator,
+    /// Its tracemalloc domain.
+    pub domain: u32,
+}
+
+/// Receives events from the capture hooks.
+///
+/// Implementations are called from allocator hooks: on any thread, with or
+/// without the GIL, possibly concurrently. They must not call into Python,
+/// must not block for long (buffer and hand work to another thread), and
+/// must never panic. Memory they allocate comes from Rust's global allocator
+/// (libc), which the Python-level hooks do not see.
+pub trait EventSink: Send + Sync {
+    /// A code location seen for the first time.
+    fn frame(&self, id: FrameId, frame: Frame<'_>);
+    /// A call chain seen for the first time: `frame` called from `parent`
+    /// (`None` for an outermost frame).
+    fn stack(&self, id: StackId, parent: Option<StackId>, frame: FrameId);
+    /// A thread seen for the first time, with its name when known.
+    fn thread(&self, id: ThreadId, name: &str);
+    /// A block allocated.
+    fn alloc(&self, event: AllocEvent);
+    /// A block freed.
+    fn free(&self, event: FreeEvent);
+}
