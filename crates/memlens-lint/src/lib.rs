@@ -1,2 +1,131 @@
 //! Finds leak-prone patterns in Python source.
+//!
+//! Each rule (ML001–ML007, see [`Rule`] and [`rules`]) looks for one shape of
+//! code that keeps objects alive longer than intended: module-level
+//! containers that only grow, class attributes shared by every instance,
+//! escaping closures with growing captures, listeners never removed, caches
+//! on methods, loggers per call, stored tracebacks. Files that cannot be
+//! parsed produce an `ML000` diagnostic instead of an error, so a run over a
+//! tree always finishes.
+//!
+//! ```
+//! use memlens_lint::{lint_source, Rule, Settings};
+//!
+//! let source = "_seen = []\n\ndef handle(x):\n    _seen.append(x)\n";
+//! let diagnostics = lint_source("app.py".as_ref(), source.as_bytes(), &Settings::default());
+//! assert_eq!(diagnostics[0].rule, Rule::ModuleContainerGrows);
+//! assert_eq!((diagnostics[0].line, diagnostics[0].column), (4, 5));
+//! ```
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod diagnostic;
+mod error;
+mod files;
+mod noqa;
+pub mod output;
+mod patterns;
+mod rule;
+pub mod rules;
+mod scope;
+mod settings;
+mod source;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+pub use diagnostic::{Diagnostic, Violation};
+pub use error::Error;
+pub use rule::{Rule, RuleSelection};
+pub use settings::{find_config, read_config, FileConfig, Settings};
+
+/// Lints one file's bytes; `path` is only used to label the diagnostics.
+///
+/// Never panics on any input: undecodable or unparsable bytes give a single
+/// `ML000` diagnostic located where the trouble starts.
+pub fn lint_source(path: &Path, bytes: &[u8], settings: &Settings) -> Vec<Diagnostic> {
+    let text = match source::decode(bytes) {
+        Ok(text) => text,
+        Err((undecodable, prefix)) => {
+            let index = source::LineIndex::new(prefix);
+            return vec![locate(path, &index, Rule::UnreadableSource, undecodable.message, undecodable.offset..undecodable.offset)];
+        }
+    };
+    let index = source::LineIndex::new(text);
+    let parsed = match ruff_python_parser::parse_module(text) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            let range = err.location.start().to_usize()..err.location.end().to_usize();
+            let hint = if source::looks_like_python2(text, range.clone()) { " (this looks like Python 2 source)" } else { "" };
+            let message = format!("syntax error: {}{hint}", err.error);
+            return vec![locate(path, &index, Rule::UnreadableSource, message, range)];
+        }
+    };
+    let mut diagnostics: Vec<Diagnostic> = rules::check_module(&parsed.syntax().body, &settings.selection)
+        .into_iter()
+        .map(|violation| locate(path, &index, violation.rule, violation.message, violation.range))
+        .filter(|diagnostic| !noqa::suppresses(&diagnostic.source_line, diagnostic.rule))
+        .collect();
+    diagnostics.sort_by_key(|d| (d.line, d.column, d.rule));
+    diagnostics
+}
+
+fn locate(path: &Path, index: &source::LineIndex<'_>, rule: Rule, message: String, range: std::ops::Range<usize>) -> Diagnostic {
+    let (line, column) = index.location(range.start);
+    let (end_line, end_column) = index.location(range.end);
+    Diagnostic {
+        rule,
+        message,
+        path: path.to_path_buf(),
+        line,
+        column,
+        end_line,
+        end_column,
+        source_line: index.line_text(line).to_string(),
+    }
+}
+
+/// The outcome of linting a set of paths.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Every diagnostic, sorted by path, line and column.
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many files were checked (unreadable ones included).
+    pub files_checked: usize,
+}
+
+impl Report {
+    /// How many diagnostics say a file could not be checked.
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+}
+
+/// Walks `paths` (files and directories; `.gitignore` and the configured
+/// excludes are honoured in directories), lints every `.py`/`.pyi` file in
+/// parallel, and returns the diagnostics sorted by path.
+///
+/// A missing path is an error; a file that cannot be read or parsed is an
+/// `ML000` diagnostic and the run goes on.
+pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
+    let files = files::discover(paths, settings)?;
+    let mut diagnostics: Vec<Diagnostic> = files
+        .par_iter()
+        .flat_map_iter(|path| match std::fs::read(path) {
+            Ok(bytes) => lint_source(path, &bytes, settings),
+            Err(err) => vec![Diagnostic {
+                rule: Rule::UnreadableSource,
+                message: format!("cannot read file: {err}"),
+                path: path.clone(),
+                line: 1,
+                column: 1,
+                end_line: 1,
+                end_column: 1,
+                source_line: String::new(),
+            }],
+        })
+        .collect();
+    diagnostics.sort_by(|a, b| (&a.path, a.line, a.column, a.rule).cmp(&(&b.path, b.line, b.column, b.rule)));
+    Ok(Report { diagnostics, files_checked: files.len() })
+}

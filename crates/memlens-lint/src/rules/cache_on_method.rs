@@ -1,0 +1,75 @@
+//! ML005 `cache-on-method`.
+//!
+//! ## What it does
+//! Finds `functools.lru_cache` (with or without arguments) or
+//! `functools.cache` decorating a method that takes `self` (not a
+//! `staticmethod` or `classmethod`).
+//!
+//! ## Why is this bad?
+//! The cache belongs to the function object, which lives in the class, which
+//! lives as long as its module. `self` is part of every cache key, so the
+//! cache holds a strong reference to every instance the method was ever
+//! called on; those instances (and everything they reference) are never
+//! freed while their entries stay — forever with `cache` or
+//! `lru_cache(maxsize=None)`, until evicted otherwise.
+//!
+//! ## Example
+//! ```python
+//! class Report:
+//!     @functools.lru_cache(maxsize=None)
+//!     def totals(self):
+//!         ...
+//! ```
+//!
+//! ## Use instead
+//! `functools.cached_property` (stored on the instance, freed with it), a
+//! per-instance cache created in `__init__`, or a module-level cached function
+//! keyed on plain values rather than `self`.
+
+use ruff_python_ast::Expr;
+
+use crate::patterns::span;
+use crate::rules::Module;
+use crate::scope::for_each_function;
+use crate::{Rule, Violation};
+
+pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for_each_function(module.body, &mut |func, class| {
+        let Some(class) = class else { return };
+        let decorators: Vec<(String, &ruff_python_ast::Decorator)> = func
+            .decorator_list
+            .iter()
+            .filter_map(|d| {
+                let callee = match &d.expression {
+                    Expr::Call(call) => &*call.func,
+                    other => other,
+                };
+                module.imports.resolve(callee).map(|name| (name, d))
+            })
+            .collect();
+        let not_instance_method =
+            decorators.iter().any(|(name, _)| name == "staticmethod" || name == "classmethod");
+        let takes_self = func.parameters.posonlyargs.iter().chain(func.parameters.args.iter()).next().is_some();
+        if not_instance_method || !takes_self {
+            return;
+        }
+        for (name, decorator) in &decorators {
+            let which = match name.as_str() {
+                "functools.lru_cache" => "functools.lru_cache",
+                "functools.cache" => "functools.cache",
+                _ => continue,
+            };
+            violations.push(Violation {
+                rule: Rule::CacheOnMethod,
+                message: format!(
+                    "`{which}` on method `{}.{}` keeps every instance it is called on alive through the cache",
+                    class.name.as_str(),
+                    func.name.as_str()
+                ),
+                range: span(*decorator),
+            });
+        }
+    });
+    violations
+}

@@ -1,0 +1,117 @@
+//! ML002 `class-attribute-mutated`.
+//!
+//! ## What it does
+//! Finds a mutable container assigned in a class body (`items = []`) that a
+//! method of the same class grows through `self`, `cls` or the class name
+//! (`self.items.append(x)`), when no method gives instances their own
+//! attribute of that name (`self.items = []`).
+//!
+//! ## Why is this bad?
+//! The class body runs once; the container it creates is stored in the
+//! class's `__dict__`. `self.items` finds no instance attribute and falls back
+//! to the class, so every instance appends to the *same* list. The class
+//! lives as long as its module, so everything any instance ever added stays
+//! reachable after the instances are gone.
+//!
+//! `ClassVar` annotations do not change this at run time; they only silence
+//! other linters' declaration-site checks.
+//!
+//! ## Example
+//! ```python
+//! class Session:
+//!     history = []
+//!
+//!     def record(self, event):
+//!         self.history.append(event)
+//! ```
+//!
+//! ## Use instead
+//! Make it an instance attribute:
+//! ```python
+//! class Session:
+//!     def __init__(self):
+//!         self.history = []
+//! ```
+
+use std::collections::HashMap;
+
+use ruff_python_ast::{Expr, Stmt};
+
+use crate::patterns::{container_constructor, container_ops, first_parameter, span, ContainerKind, OpKind};
+use crate::rules::Module;
+use crate::scope::{for_each_function, for_each_shallow_stmt};
+use crate::{Rule, Violation};
+
+pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut classes = Vec::new();
+    for_each_function(module.body, &mut |_, class| {
+        if let Some(class) = class {
+            if !classes.iter().any(|c: &&ruff_python_ast::StmtClassDef| std::ptr::eq(*c, class)) {
+                classes.push(class);
+            }
+        }
+    });
+    for class in classes {
+        let attributes = class_level_containers(class, module);
+        if attributes.is_empty() {
+            continue;
+        }
+        let class_name = class.name.as_str();
+        let mut instance_bound: Vec<&str> = Vec::new();
+        let mut growth: Vec<(&str, std::ops::Range<usize>, String)> = Vec::new();
+        for stmt in &class.body {
+            let Stmt::FunctionDef(method) = stmt else { continue };
+            let receiver = first_parameter(method, &module.imports);
+            container_ops(&method.body, &mut |op| {
+                let Expr::Attribute(attr) = op.receiver else { return };
+                let Expr::Name(owner) = &*attr.value else { return };
+                let attribute = attr.attr.as_str();
+                let via_receiver = receiver == Some(owner.id.as_str());
+                let via_class = owner.id.as_str() == class_name;
+                if !(via_receiver || via_class) || !attributes.contains_key(attribute) {
+                    return;
+                }
+                match op.kind {
+                    OpKind::Rebind if via_receiver => instance_bound.push(attribute),
+                    OpKind::Grow => growth.push((attribute, span(&op.range), owner.id.to_string())),
+                    _ => {}
+                }
+            });
+        }
+        let mut reported: Vec<&str> = Vec::new();
+        for (attribute, range, owner) in growth {
+            if instance_bound.contains(&attribute) || reported.contains(&attribute) {
+                continue;
+            }
+            reported.push(attribute);
+            violations.push(Violation {
+                rule: Rule::ClassAttributeMutated,
+                message: format!(
+                    "class-level {} `{class_name}.{attribute}` is grown through `{owner}`: one container shared by every instance, alive as long as the class",
+                    attributes[attribute].label()
+                ),
+                range,
+            });
+        }
+    }
+    violations
+}
+
+fn class_level_containers<'a>(class: &'a ruff_python_ast::StmtClassDef, module: &Module<'_>) -> HashMap<&'a str, ContainerKind> {
+    let mut containers = HashMap::new();
+    for_each_shallow_stmt(&class.body, &mut |stmt| {
+        let (targets, value): (Vec<&Expr>, Option<&Expr>) = match stmt {
+            Stmt::Assign(assign) => (assign.targets.iter().collect(), Some(&assign.value)),
+            Stmt::AnnAssign(ann) => (vec![&ann.target], ann.value.as_deref()),
+            _ => return,
+        };
+        let Some(kind) = value.and_then(|v| container_constructor(v, &module.imports)) else { return };
+        for target in targets {
+            if let Expr::Name(name) = target {
+                containers.insert(name.id.as_str(), kind);
+            }
+        }
+    });
+    containers
+}

@@ -1,0 +1,213 @@
+//! ML003 `closure-grows-captured`.
+//!
+//! ## What it does
+//! Finds a nested function or lambda that grows a container created in its
+//! enclosing function (`cache = {}` … `cache[key] = value`), where the
+//! closure escapes the call that made it: it is returned, stored in an
+//! attribute, item or global, appended to a container, or registered as a
+//! callback (including by a registering decorator). Containers that are
+//! ever shrunk in the enclosing function are not reported.
+//!
+//! ## Why is this bad?
+//! The closure keeps the container alive through a cell in its
+//! `__closure__`. Once the closure escapes, it lives as long as whoever holds
+//! it — often the whole process for decorators and callbacks — and every call
+//! adds to a container no code can reach to empty. This is the shape of the
+//! hand-written memoizing decorator with an unbounded cache.
+//!
+//! ## Example
+//! ```python
+//! def memoize(func):
+//!     cache = {}
+//!
+//!     def wrapper(*args):
+//!         if args not in cache:
+//!             cache[args] = func(*args)
+//!         return cache[args]
+//!
+//!     return wrapper
+//! ```
+//!
+//! ## Use instead
+//! Bound the cache (`functools.lru_cache(maxsize=…)`), clear it when the
+//! unit of work ends, or capture a `weakref.ref` to the owner instead of
+//! accumulating in the closure.
+
+use std::collections::HashMap;
+
+use ruff_python_ast::{self as ast, Expr, Stmt};
+
+use crate::patterns::{
+    container_constructor, container_ops, container_ops_deep, container_ops_in_expr, last_segment, mentions_as_value, span,
+    ContainerKind, ContainerOp, OpKind, GROW_METHODS,
+};
+use crate::rules::listener_never_removed::REGISTER_METHODS;
+use crate::rules::Module;
+use crate::scope::{for_each_function, for_each_shallow_expr, for_each_shallow_stmt, Scope};
+use crate::{Rule, Violation};
+
+/// Decorators that merely wrap or describe a function do not make it escape.
+const NON_REGISTERING_DECORATORS: &[&str] =
+    &["wraps", "property", "staticmethod", "classmethod", "contextmanager", "asynccontextmanager", "cached_property", "setter", "getter", "deleter", "overload", "abstractmethod"];
+
+pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for_each_function(module.body, &mut |outer, _| check_function(outer, module, &mut violations));
+    violations
+}
+
+enum Closure<'a> {
+    Def(&'a ast::StmtFunctionDef),
+    Lambda(&'a ast::ExprLambda),
+}
+
+fn check_function<'a>(outer: &'a ast::StmtFunctionDef, module: &Module<'_>, violations: &mut Vec<Violation>) {
+    let containers = local_containers(outer, module);
+    if containers.is_empty() {
+        return;
+    }
+    let outer_scope = Scope::of_function(outer);
+
+    // Containers shrunk anywhere in the enclosing function, nested scopes included.
+    let mut shrunk: Vec<String> = Vec::new();
+    container_ops_deep(&outer.body, &mut |op| {
+        if let Expr::Name(name) = op.receiver {
+            if op.kind == OpKind::Shrink {
+                shrunk.push(name.id.to_string());
+            }
+        }
+    });
+
+    let mut closures: Vec<Closure<'a>> = Vec::new();
+    for_each_shallow_stmt(&outer.body, &mut |stmt| {
+        if let Stmt::FunctionDef(def) = stmt {
+            closures.push(Closure::Def(def));
+        }
+    });
+    for_each_shallow_expr(&outer.body, &mut |expr| {
+        if let Expr::Lambda(lambda) = expr {
+            closures.push(Closure::Lambda(lambda));
+        }
+    });
+
+    for closure in closures {
+        let (scope, name) = match &closure {
+            Closure::Def(def) => (Scope::of_function(def), Some(def.name.as_str())),
+            Closure::Lambda(lambda) => (Scope::of_lambda(lambda), None),
+        };
+        let mut first_growth: Option<(String, std::ops::Range<usize>)> = None;
+        let mut on_op = |op: ContainerOp<'_>| {
+            let Expr::Name(captured) = op.receiver else { return };
+            let id = captured.id.as_str();
+            if op.kind != OpKind::Grow
+                || scope.is_local(id)
+                || !containers.contains_key(id)
+                || !outer_scope.is_local(id)
+                || shrunk.iter().any(|s| s == id)
+            {
+                return;
+            }
+            first_growth.get_or_insert_with(|| (id.to_string(), span(&op.range)));
+        };
+        match &closure {
+            Closure::Def(def) => container_ops(&def.body, &mut on_op),
+            Closure::Lambda(lambda) => container_ops_in_expr(&lambda.body, &mut on_op),
+        }
+        let Some((captured, range)) = first_growth else { continue };
+        let Some(how) = escapes(&closure, name, outer) else { continue };
+        let closure_label = name.map_or_else(|| "a lambda".to_string(), |n| format!("closure `{n}`"));
+        violations.push(Violation {
+            rule: Rule::ClosureGrowsCaptured,
+            message: format!(
+                "{closure_label} grows {} `{captured}` captured from `{}()` on every call, and the closure escapes ({how})",
+                containers[captured.as_str()].label(),
+                outer.name.as_str()
+            ),
+            range,
+        });
+    }
+}
+
+/// Names the enclosing function binds to an unbounded container.
+fn local_containers<'a>(func: &'a ast::StmtFunctionDef, module: &Module<'_>) -> HashMap<&'a str, ContainerKind> {
+    let mut containers = HashMap::new();
+    for_each_shallow_stmt(&func.body, &mut |stmt| {
+        let (targets, value): (Vec<&Expr>, Option<&Expr>) = match stmt {
+            Stmt::Assign(assign) => (assign.targets.iter().collect(), Some(&assign.value)),
+            Stmt::AnnAssign(ann) => (vec![&ann.target], ann.value.as_deref()),
+            _ => return,
+        };
+        let Some(kind) = value.and_then(|v| container_constructor(v, &module.imports)) else { return };
+        for target in targets {
+            if let Expr::Name(name) = target {
+                containers.insert(name.id.as_str(), kind);
+            }
+        }
+    });
+    containers
+}
+
+/// How the closure leaves the enclosing call, if it does.
+fn escapes(closure: &Closure<'_>, name: Option<&str>, outer: &ast::StmtFunctionDef) -> Option<&'static str> {
+    let is_closure = |expr: &Expr| match (closure, expr) {
+        (Closure::Def(_), Expr::Name(n)) => Some(n.id.as_str()) == name,
+        (Closure::Lambda(lambda), Expr::Lambda(candidate)) => std::ptr::eq(*lambda, candidate),
+        _ => false,
+    };
+    if let Closure::Def(def) = closure {
+        let registering = def.decorator_list.iter().any(|decorator| {
+            let callee = match &decorator.expression {
+                Expr::Call(call) => &*call.func,
+                other => other,
+            };
+            last_segment(callee).is_some_and(|seg| !NON_REGISTERING_DECORATORS.contains(&seg))
+        });
+        if registering {
+            return Some("registered by a decorator");
+        }
+    }
+    let mut how = None;
+    for_each_shallow_stmt(&outer.body, &mut |stmt| {
+        if how.is_some() {
+            return;
+        }
+        match stmt {
+            Stmt::Return(ret) if ret.value.as_deref().is_some_and(|v| mentions_as_value(v, &is_closure)) => {
+                how = Some("returned");
+            }
+            Stmt::Assign(assign) => {
+                let stored = assign.targets.iter().any(|t| matches!(t, Expr::Attribute(_) | Expr::Subscript(_)));
+                if stored && mentions_as_value(&assign.value, &is_closure) {
+                    how = Some("stored in an attribute or item");
+                }
+            }
+            _ => {}
+        }
+    });
+    if how.is_some() {
+        return how;
+    }
+    for_each_shallow_expr(&outer.body, &mut |expr| {
+        if how.is_some() {
+            return;
+        }
+        match expr {
+            Expr::Yield(y) if y.value.as_deref().is_some_and(|v| mentions_as_value(v, &is_closure)) => how = Some("yielded"),
+            Expr::Call(call) => {
+                let method = last_segment(&call.func);
+                let passes = call.arguments.args.iter().any(|a| mentions_as_value(a, &is_closure))
+                    || call.arguments.keywords.iter().any(|k| mentions_as_value(&k.value, &is_closure));
+                if !passes {
+                    return;
+                }
+                if method.is_some_and(|m| REGISTER_METHODS.contains(&m) || m == "signal") {
+                    how = Some("registered as a callback");
+                } else if method.is_some_and(|m| GROW_METHODS.contains(&m)) && matches!(&*call.func, Expr::Attribute(a) if !matches!(&*a.value, Expr::Name(_))) {
+                    how = Some("added to a container");
+                }
+            }
+            _ => {}
+        }
+    });
+    how
+}

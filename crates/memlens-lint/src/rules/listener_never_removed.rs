@@ -1,0 +1,313 @@
+//! ML004 `listener-never-removed`.
+//!
+//! ## What it does
+//! Finds a callback registered inside a function or method — `add_listener`,
+//! `add_handler`, `connect`, `subscribe`, `on`, `register`,
+//! `add_done_callback`, `atexit.register`, `signal.signal`, or an append to a
+//! plain (not weak) observer list such as `self._listeners` — when the module
+//! contains no matching removal: `remove_listener`, `remove_handler`,
+//! `disconnect`, `unsubscribe`, `off`, `unregister`,
+//! `remove_done_callback`, `atexit.unregister`, a second `signal.signal` for
+//! the same signal, or a `remove`/`discard`/`clear` of the observer list.
+//! The callback must look like one: a lambda, a bound method, a
+//! `functools.partial`, a function defined in the module, or a parameter.
+//! Registrations at module level run once at import and are not reported;
+//! `addHandler` is reported by ML006.
+//!
+//! ## Why is this bad?
+//! The registry (an event emitter, a signal, `atexit`'s list, a long-lived
+//! future) holds a strong reference to the callback. A bound method holds
+//! its `__self__`, a closure holds its cells, so the object that registered
+//! stays alive as long as the registry — usually forever — and a function
+//! that registers on every call adds one more each time. When the callback
+//! is a bound method the message names the class whose instances are kept.
+//!
+//! ## Example
+//! ```python
+//! class Widget:
+//!     def __init__(self, bus):
+//!         bus.subscribe("tick", self.on_tick)
+//! ```
+//!
+//! ## Use instead
+//! Unregister when the object is done (`close()`, `__exit__`, a `finally`),
+//! or register a `weakref.WeakMethod` / keep observers in a `weakref.WeakSet`.
+
+use std::collections::HashSet;
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, Expr, Stmt};
+
+use crate::patterns::{container_ops, container_ops_deep, dotted_name, last_segment, span, OpKind};
+use crate::rules::Module;
+use crate::scope::{for_each_function, for_each_shallow_expr, for_each_shallow_stmt, Scope};
+use crate::{Rule, Violation};
+
+/// Method names that register a callback, with the names that undo them.
+pub(crate) const REGISTRATIONS: &[(&str, &[&str])] = &[
+    ("add_listener", &["remove_listener", "remove_all_listeners"]),
+    ("add_handler", &["remove_handler"]),
+    ("connect", &["disconnect"]),
+    ("subscribe", &["unsubscribe"]),
+    ("on", &["off", "remove_listener", "remove_all_listeners"]),
+    ("register", &["unregister"]),
+    ("add_done_callback", &["remove_done_callback"]),
+];
+
+/// The registering method names alone.
+pub(crate) const REGISTER_METHODS: &[&str] =
+    &["add_listener", "add_handler", "connect", "subscribe", "on", "register", "add_done_callback", "addHandler"];
+
+/// Attribute names that hold observers when they are plain lists or sets.
+const OBSERVER_LISTS: &[&str] = &["listeners", "observers", "callbacks", "handlers", "subscribers", "hooks", "watchers"];
+
+pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
+    let called = called_names(module.body);
+    let defined = defined_functions(module.body);
+    let weak_lists = weak_observer_lists(module);
+    let shrunk_lists = shrunk_observer_lists(module.body);
+    let signal_calls = signal_targets(module);
+    let mut violations = Vec::new();
+
+    for_each_function(module.body, &mut |func, class| {
+        let scope = Scope::of_function(func);
+        let instance_types = local_instance_types(func);
+        let class_name = class.map(|c| c.name.as_str());
+        let receiver = class.and_then(|_| crate::patterns::first_parameter(func, &module.imports));
+        let describe = |callback: &Expr| -> String {
+            describe_callback(callback, receiver, class_name, &instance_types)
+        };
+        let callable = |expr: &Expr| looks_callable(expr, &scope, &defined, &module.imports);
+
+        for_each_shallow_expr(&func.body, &mut |expr| {
+            let Expr::Call(call) = expr else { return };
+            let qualified = module.imports.resolve(&call.func);
+            let method = last_segment(&call.func);
+            let (label, removals): (String, &[&str]) = match (qualified.as_deref(), method) {
+                (Some("atexit.register"), _) => ("atexit.register".into(), &["unregister"]),
+                (Some("signal.signal"), _) => {
+                    let Some(signum) = call.arguments.args.first().and_then(dotted_name) else { return };
+                    if signal_calls.iter().filter(|s| **s == signum).count() >= 2 {
+                        return;
+                    }
+                    let Some(handler) = call.arguments.args.get(1) else { return };
+                    if !callable(handler) {
+                        return;
+                    }
+                    violations.push(Violation {
+                        rule: Rule::ListenerNeverRemoved,
+                        message: format!(
+                            "signal.signal({signum}, …) installs {}; nothing in this module restores the previous handler",
+                            describe(handler)
+                        ),
+                        range: span(call),
+                    });
+                    return;
+                }
+                (_, Some(m)) if matches!(&*call.func, Expr::Attribute(_)) => {
+                    match REGISTRATIONS.iter().find(|(name, _)| *name == m) {
+                        Some((name, removals)) => ((*name).to_string(), removals),
+                        None => return,
+                    }
+                }
+                _ => return,
+            };
+            if removals.iter().any(|r| called.contains(*r)) {
+                return;
+            }
+            let callback = call
+                .arguments
+                .args
+                .iter()
+                .chain(call.arguments.keywords.iter().map(|k| &k.value))
+                .find(|arg| callable(arg));
+            let Some(callback) = callback else { return };
+            violations.push(Violation {
+                rule: Rule::ListenerNeverRemoved,
+                message: format!(
+                    "`{label}` registers {}; nothing in this module removes it (no {})",
+                    describe(callback),
+                    removals.join("/")
+                ),
+                range: span(call),
+            });
+        });
+
+        // Observer lists: self._listeners.append(callback)
+        container_ops(&func.body, &mut |op| {
+            if op.kind != OpKind::Grow {
+                return;
+            }
+            let Some(list) = last_segment(op.receiver) else { return };
+            let plain = list.trim_start_matches('_');
+            if !OBSERVER_LISTS.contains(&plain) || weak_lists.contains(list) || shrunk_lists.contains(list) {
+                return;
+            }
+            if matches!(op.receiver, Expr::Name(name) if scope.is_local(name.id.as_str())) {
+                return;
+            }
+            let Some(callback) = op.value.filter(|v| callable(v)) else { return };
+            violations.push(Violation {
+                rule: Rule::ListenerNeverRemoved,
+                message: format!(
+                    "observer list `{}` gets {}; nothing in this module removes entries from it",
+                    dotted_name(op.receiver).unwrap_or_else(|| list.to_string()),
+                    describe(callback)
+                ),
+                range: span(&op.range),
+            });
+        });
+    });
+    violations.sort_by_key(|v| v.range.start);
+    violations
+}
+
+/// Every name called or referenced as an attribute anywhere (`x.off(...)`, `x.off`).
+fn called_names(body: &[Stmt]) -> HashSet<&str> {
+    struct Names<'a>(HashSet<&'a str>);
+    impl<'a> Visitor<'a> for Names<'a> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            match expr {
+                Expr::Attribute(attr) => {
+                    self.0.insert(attr.attr.as_str());
+                }
+                Expr::Name(name) => {
+                    self.0.insert(name.id.as_str());
+                }
+                _ => {}
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut names = Names(HashSet::new());
+    visitor::walk_body(&mut names, body);
+    names.0
+}
+
+fn defined_functions(body: &[Stmt]) -> HashSet<&str> {
+    let mut defined = HashSet::new();
+    for_each_function(body, &mut |func, _| {
+        defined.insert(func.name.as_str());
+    });
+    defined
+}
+
+/// Observer-list attribute names ever bound to a `Weak…` container.
+fn weak_observer_lists<'a>(module: &Module<'a>) -> HashSet<&'a str> {
+    let mut weak = HashSet::new();
+    container_ops_deep(module.body, &mut |op| {
+        if op.kind == OpKind::Rebind {
+            if let (Some(name), Some(Expr::Call(call))) = (last_segment(op.receiver), op.value) {
+                if module.imports.resolve(&call.func).is_some_and(|f| f.contains("Weak")) {
+                    weak.insert(name);
+                }
+            }
+        }
+    });
+    weak
+}
+
+/// Observer-list names that something in the module shrinks.
+fn shrunk_observer_lists(body: &[Stmt]) -> HashSet<&str> {
+    let mut shrunk = HashSet::new();
+    container_ops_deep(body, &mut |op| {
+        if op.kind == OpKind::Shrink {
+            if let Some(name) = last_segment(op.receiver) {
+                shrunk.insert(name);
+            }
+        }
+    });
+    shrunk
+}
+
+/// The first argument of every `signal.signal` call in the module, as text.
+fn signal_targets(module: &Module<'_>) -> Vec<String> {
+    let mut targets = Vec::new();
+    struct Calls<'m, 'i> {
+        imports: &'i crate::patterns::Imports,
+        out: &'m mut Vec<String>,
+    }
+    impl<'a> Visitor<'a> for Calls<'_, '_> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            if let Expr::Call(call) = expr {
+                if self.imports.resolve(&call.func).as_deref() == Some("signal.signal") {
+                    if let Some(signum) = call.arguments.args.first().and_then(dotted_name) {
+                        self.out.push(signum);
+                    }
+                }
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    visitor::walk_body(&mut Calls { imports: &module.imports, out: &mut targets }, module.body);
+    targets
+}
+
+/// Local names bound to `SomeClass(...)` in the function, for naming the
+/// type a bound-method callback keeps alive.
+fn local_instance_types(func: &ast::StmtFunctionDef) -> Vec<(&str, String)> {
+    let mut types = Vec::new();
+    for_each_shallow_stmt(&func.body, &mut |stmt| {
+        if let Stmt::Assign(assign) = stmt {
+            if let (Some(Expr::Name(target)), Expr::Call(call)) = (assign.targets.first(), &*assign.value) {
+                if let Some(callee) = last_segment(&call.func) {
+                    if callee.chars().next().is_some_and(char::is_uppercase) {
+                        types.push((target.id.as_str(), callee.to_string()));
+                    }
+                }
+            }
+        }
+    });
+    types
+}
+
+/// Parameter names that conventionally hold a callback.
+fn is_callback_parameter(name: &str) -> bool {
+    let name = name.trim_start_matches('_').to_ascii_lowercase();
+    ["callback", "cb", "func", "fn", "function", "handler", "listener", "observer", "subscriber", "hook", "receiver", "slot", "target", "callable"]
+        .iter()
+        .any(|word| name == *word || name.ends_with(&format!("_{word}")))
+}
+
+fn looks_callable(expr: &Expr, scope: &Scope<'_>, defined: &HashSet<&str>, imports: &crate::patterns::Imports) -> bool {
+    match expr {
+        Expr::Lambda(_) => true,
+        Expr::Call(call) => imports.resolve(&call.func).is_some_and(|f| f == "functools.partial"),
+        Expr::Name(name) => {
+            let id = name.id.as_str();
+            defined.contains(id) || (scope.is_local(id) && is_callback_parameter(id))
+        }
+        Expr::Attribute(attr) => {
+            let method = attr.attr.as_str();
+            let is_method_name = method.starts_with("on_")
+                || method.starts_with("_on_")
+                || method.starts_with("handle")
+                || method.starts_with("_handle")
+                || defined.contains(method);
+            matches!(&*attr.value, Expr::Name(_)) && is_method_name
+        }
+        _ => false,
+    }
+}
+
+fn describe_callback(callback: &Expr, receiver: Option<&str>, class_name: Option<&str>, locals: &[(&str, String)]) -> String {
+    match callback {
+        Expr::Lambda(_) => "a lambda (and everything it captures)".to_string(),
+        Expr::Attribute(attr) => {
+            let Expr::Name(owner) = &*attr.value else { return "a callback".into() };
+            let text = format!("{}.{}", owner.id.as_str(), attr.attr.as_str());
+            if receiver == Some(owner.id.as_str()) {
+                if let Some(class_name) = class_name {
+                    return format!("bound method `{text}`, keeping every `{class_name}` instance alive");
+                }
+            }
+            match locals.iter().find(|(name, _)| *name == owner.id.as_str()) {
+                Some((_, type_name)) => format!("bound method `{text}`, keeping the `{type_name}` instance alive"),
+                None => format!("bound method `{text}`"),
+            }
+        }
+        Expr::Call(_) => "a functools.partial (and its bound arguments)".to_string(),
+        Expr::Name(name) => format!("`{}`", name.id.as_str()),
+        _ => "a callback".to_string(),
+    }
+}

@@ -1,0 +1,182 @@
+//! ML006 `logger-per-call`.
+//!
+//! ## What it does
+//! Finds, inside a function or method, `logging.getLogger(name)` where the
+//! name is built at run time from data (an f-string, `+`, `%` or `.format()`
+//! over something other than `__name__`-like constants), and
+//! `logger.addHandler(handler)` in a function body when the module never
+//! calls `removeHandler` and the call is not guarded by a check of the
+//! logger's existing handlers (`if not logger.handlers:`).
+//!
+//! ## Why is this bad?
+//! `logging` keeps every logger it ever created in
+//! `logging.Logger.manager.loggerDict` and never frees one: a name per
+//! request, user or instance adds a logger per request, user or instance.
+//! A handler added per call or per instance stays on the (immortal) logger,
+//! keeps its stream or file open and its formatter alive, and every record is
+//! emitted once per accumulated handler.
+//!
+//! ## Example
+//! ```python
+//! class Job:
+//!     def __init__(self, job_id):
+//!         self.log = logging.getLogger(f"jobs.{job_id}")
+//!         self.log.addHandler(logging.StreamHandler())
+//! ```
+//!
+//! ## Use instead
+//! One module-level `logging.getLogger(__name__)`; put per-call context in a
+//! `LoggerAdapter` or `extra=`; configure handlers once at start-up.
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, Expr, Operator, Stmt};
+
+use crate::patterns::{dotted_name, span, Imports};
+use crate::rules::Module;
+use crate::scope::for_each_function;
+use crate::{Rule, Violation};
+
+pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
+    let removes_handlers = mentions_attribute(module.body, "removeHandler");
+    let mut violations = Vec::new();
+    for_each_function(module.body, &mut |func, _| {
+        let mut finder = Finder { imports: &module.imports, removes_handlers, guarded: 0, function: func, out: &mut violations };
+        for stmt in &func.body {
+            finder.visit_stmt(stmt);
+        }
+    });
+    violations.sort_by_key(|v| v.range.start);
+    violations
+}
+
+struct Finder<'m, 'a> {
+    imports: &'m Imports,
+    removes_handlers: bool,
+    guarded: usize,
+    function: &'a ast::StmtFunctionDef,
+    out: &'m mut Vec<Violation>,
+}
+
+impl<'a> Visitor<'a> for Finder<'_, 'a> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            Stmt::If(if_stmt) if checks_handlers(&if_stmt.test) => {
+                self.guarded += 1;
+                visitor::walk_stmt(self, stmt);
+                self.guarded -= 1;
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if let Expr::Call(call) = expr {
+            let resolved = self.imports.resolve(&call.func);
+            if resolved.as_deref() == Some("logging.getLogger") {
+                if let Some(name) = call.arguments.find_argument_value("name", 0) {
+                    if is_data_dependent_name(name) {
+                        self.out.push(Violation {
+                            rule: Rule::LoggerPerCall,
+                            message: format!(
+                                "`logging.getLogger()` with a name built at run time in `{}()`: every distinct name creates a logger that is never freed",
+                                self.function.name.as_str()
+                            ),
+                            range: span(call),
+                        });
+                    }
+                }
+            } else if let Expr::Attribute(attr) = &*call.func {
+                if attr.attr.as_str() == "addHandler" && !self.removes_handlers && self.guarded == 0 {
+                    let where_ = if self.function.name.as_str() == "__init__" { "per instance in `__init__`" } else { "per call" };
+                    self.out.push(Violation {
+                        rule: Rule::LoggerPerCall,
+                        message: format!(
+                            "`{}.addHandler()` runs {where_} in `{}()` and no handler is ever removed: handlers accumulate on a logger that is never freed",
+                            dotted_name(&attr.value).unwrap_or_else(|| "logger".into()),
+                            self.function.name.as_str()
+                        ),
+                        range: span(call),
+                    });
+                }
+            }
+        }
+        if !matches!(expr, Expr::Lambda(_)) {
+            visitor::walk_expr(self, expr);
+        }
+    }
+}
+
+/// `if not logger.handlers:`, `if not log.hasHandlers():`, `if handler not in logger.handlers:`.
+fn checks_handlers(test: &Expr) -> bool {
+    struct Finds(bool);
+    impl<'a> Visitor<'a> for Finds {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            if let Expr::Attribute(attr) = expr {
+                if matches!(attr.attr.as_str(), "handlers" | "hasHandlers") {
+                    self.0 = true;
+                }
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut finds = Finds(false);
+    finds.visit_expr(test);
+    finds.0
+}
+
+fn mentions_attribute(body: &[Stmt], wanted: &str) -> bool {
+    struct Finds<'w>(&'w str, bool);
+    impl<'a> Visitor<'a> for Finds<'_> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            if let Expr::Attribute(attr) = expr {
+                if attr.attr.as_str() == self.0 {
+                    self.1 = true;
+                }
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut finds = Finds(wanted, false);
+    visitor::walk_body(&mut finds, body);
+    finds.1
+}
+
+/// A name composed at run time from something other than module or class
+/// names (which are bounded by the code).
+fn is_data_dependent_name(expr: &Expr) -> bool {
+    match expr {
+        Expr::FString(_) | Expr::BinOp(_) => !is_code_bounded(expr),
+        Expr::Call(call) => match &*call.func {
+            Expr::Attribute(attr) if matches!(attr.attr.as_str(), "format" | "join") => {
+                call.arguments.args.iter().any(|a| !is_code_bounded(a))
+                    || call.arguments.keywords.iter().any(|k| !is_code_bounded(&k.value))
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Constants, `__name__`, `cls.__qualname__`, `type(self).__name__`,
+/// `self.__class__.__module__`, and strings composed only of those.
+fn is_code_bounded(expr: &Expr) -> bool {
+    match expr {
+        Expr::StringLiteral(_) | Expr::NumberLiteral(_) => true,
+        Expr::Name(name) => matches!(name.id.as_str(), "__name__" | "__qualname__" | "__module__" | "__package__"),
+        Expr::Attribute(attr) => matches!(attr.attr.as_str(), "__name__" | "__qualname__" | "__module__"),
+        Expr::FString(fstring) => fstring
+            .value
+            .elements()
+            .filter_map(|element| element.as_interpolation())
+            .all(|interpolation| is_code_bounded(&interpolation.expression)),
+        Expr::BinOp(binop) if matches!(binop.op, Operator::Add | Operator::Mod) => {
+            let right_bounded = match (&*binop.right, binop.op) {
+                (Expr::Tuple(tuple), Operator::Mod) => tuple.elts.iter().all(is_code_bounded),
+                (right, _) => is_code_bounded(right),
+            };
+            is_code_bounded(&binop.left) && right_bounded
+        }
+        _ => false,
+    }
+}

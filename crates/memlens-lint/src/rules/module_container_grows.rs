@@ -1,0 +1,169 @@
+//! ML001 `module-container-grows`.
+//!
+//! ## What it does
+//! Finds a module-level list, dict, set, deque, defaultdict, Counter or
+//! OrderedDict that a function grows (append, extend, add, insert, update,
+//! setdefault, item assignment, `+=`) while nothing anywhere in the module
+//! ever shrinks it (clear, pop, remove, discard, `del x[k]`, slice
+//! assignment, rebinding the global) and it is not a bounded `deque(maxlen=…)`.
+//!
+//! ## Why is this bad?
+//! A module object lives until the interpreter exits: `sys.modules` holds
+//! it, its `__dict__` holds the container, and the container holds every
+//! element ever added. Each call of the growing function adds references the
+//! garbage collector can never free, so memory grows with the number of
+//! calls — the textbook "cache without eviction" leak.
+//!
+//! Functions that only run once per decorated definition (a registration
+//! decorator that returns its argument) grow the container by the size of
+//! the code, not of the data, and are not reported.
+//!
+//! ## Example
+//! ```python
+//! _seen = []
+//!
+//! def handle(request):
+//!     _seen.append(request.id)
+//! ```
+//!
+//! ## Use instead
+//! Bound it (`collections.deque(maxlen=1000)`, `functools.lru_cache(maxsize=…)`),
+//! clear it when the unit of work ends (in a `finally`), or key it weakly
+//! (`weakref.WeakValueDictionary`, `weakref.WeakSet`):
+//! ```python
+//! _seen = collections.deque(maxlen=1000)
+//! ```
+
+use std::collections::HashMap;
+
+use ruff_python_ast::{self as ast, Expr, Stmt};
+
+use crate::patterns::{container_constructor, container_ops, span, ContainerKind, OpKind};
+use crate::rules::Module;
+use crate::scope::{for_each_function, for_each_shallow_stmt, Scope};
+use crate::{Rule, Violation};
+
+pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
+    let containers = module_level_containers(module);
+    if containers.is_empty() {
+        return Vec::new();
+    }
+    // name -> first growth (function name, range)
+    let mut growth: HashMap<&str, (String, std::ops::Range<usize>)> = HashMap::new();
+    let mut shrunk: Vec<&str> = Vec::new();
+
+    // Module-level and class-body code: shrinking there counts (growth at
+    // import time is bounded by the code and is not a leak).
+    let mut top_level: Vec<&[Stmt]> = vec![module.body];
+    collect_class_bodies(module.body, &mut top_level);
+    for body in top_level {
+        container_ops(body, &mut |op| {
+            if let Expr::Name(name) = op.receiver {
+                if op.kind == OpKind::Shrink || (op.kind == OpKind::Rebind && is_del(op.range, body)) {
+                    shrunk.push(name.id.as_str());
+                }
+            }
+        });
+    }
+
+    for_each_function(module.body, &mut |func, _class| {
+        let scope = Scope::of_function(func);
+        let registration_decorator = returns_a_parameter_unchanged(func);
+        container_ops(&func.body, &mut |op| {
+            let Expr::Name(name) = op.receiver else { return };
+            let id = name.id.as_str();
+            if !containers.contains_key(id) || scope.is_local(id) {
+                return;
+            }
+            match op.kind {
+                OpKind::Shrink => shrunk.push(id),
+                OpKind::Rebind if scope.globals.contains(id) => shrunk.push(id),
+                OpKind::Rebind => {}
+                OpKind::Grow => {
+                    // `x += [...]` on a global needs `global x` or it raises.
+                    if !registration_decorator {
+                        growth.entry(id).or_insert_with(|| (func.name.to_string(), span(&op.range)));
+                    }
+                }
+            }
+        });
+    });
+
+    let mut violations: Vec<Violation> = growth
+        .into_iter()
+        .filter(|(name, _)| !shrunk.contains(name))
+        .map(|(name, (function, range))| Violation {
+            rule: Rule::ModuleContainerGrows,
+            message: format!(
+                "module-level {} `{name}` grows in `{function}()` and is never shrunk in this module",
+                containers[name].label()
+            ),
+            range,
+        })
+        .collect();
+    violations.sort_by_key(|v| v.range.start);
+    violations
+}
+
+/// Module-level names bound to an unbounded container (at the top level or
+/// inside top-level `if`/`try`/`with` blocks).
+fn module_level_containers<'a>(module: &Module<'a>) -> HashMap<&'a str, ContainerKind> {
+    let mut containers = HashMap::new();
+    let mut other_bindings: Vec<&str> = Vec::new();
+    for_each_shallow_stmt(module.body, &mut |stmt| {
+        let (targets, value): (Vec<&Expr>, Option<&Expr>) = match stmt {
+            Stmt::Assign(assign) => (assign.targets.iter().collect(), Some(&assign.value)),
+            Stmt::AnnAssign(ann) => (vec![&ann.target], ann.value.as_deref()),
+            _ => return,
+        };
+        for target in targets {
+            if let Expr::Name(name) = target {
+                match value.and_then(|v| container_constructor(v, &module.imports)) {
+                    Some(kind) => {
+                        containers.entry(name.id.as_str()).or_insert(kind);
+                    }
+                    None => other_bindings.push(name.id.as_str()),
+                }
+            }
+        }
+    });
+    // A name also bound to something else at module level (`x = None`
+    // elsewhere) is not reliably a container.
+    containers.retain(|name, _| !other_bindings.contains(name));
+    containers
+}
+
+fn collect_class_bodies<'a>(body: &'a [Stmt], out: &mut Vec<&'a [Stmt]>) {
+    for_each_shallow_stmt(body, &mut |stmt| {
+        if let Stmt::ClassDef(class) = stmt {
+            out.push(&class.body);
+            collect_class_bodies(&class.body, out);
+        }
+    });
+}
+
+fn is_del(range: ruff_text_size::TextRange, body: &[Stmt]) -> bool {
+    let mut found = false;
+    for_each_shallow_stmt(body, &mut |stmt| {
+        if matches!(stmt, Stmt::Delete(d) if d.range == range) {
+            found = true;
+        }
+    });
+    found
+}
+
+/// A registration decorator: `def register(cls): REGISTRY.append(cls); return cls`.
+fn returns_a_parameter_unchanged(func: &ast::StmtFunctionDef) -> bool {
+    let parameters: Vec<&str> = func.parameters.iter().map(|p| p.name().as_str()).collect();
+    let mut returns_parameter = false;
+    for_each_shallow_stmt(&func.body, &mut |stmt| {
+        if let Stmt::Return(ret) = stmt {
+            if let Some(Expr::Name(name)) = ret.value.as_deref() {
+                if parameters.contains(&name.id.as_str()) {
+                    returns_parameter = true;
+                }
+            }
+        }
+    });
+    returns_parameter
+}
