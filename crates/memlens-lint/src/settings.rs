@@ -74,15 +74,22 @@ pub fn read_config(path: &Path) -> Result<Option<FileConfig>, Error> {
 
 impl Settings {
     /// Combines the configuration file (if any) with command-line selectors,
-    /// which take precedence: `select` replaces the file's, `ignore` adds to it.
+    /// layered as ruff does: a command-line `select` starts afresh (the
+    /// file's select and ignore no longer apply); otherwise the file's
+    /// selection applies and command-line `ignore` adds to its ignores.
     pub fn resolve(config: Option<(PathBuf, FileConfig)>, select: Option<Vec<String>>, ignore: Vec<String>) -> Result<Self, Error> {
         let (root, file) = match config {
             Some((path, file)) => (path.parent().map(Path::to_path_buf), file),
             None => (None, FileConfig::default()),
         };
-        let select = select.or(file.select);
-        let mut all_ignores = file.ignore;
-        all_ignores.extend(ignore);
-        Ok(Settings { selection: RuleSelection::new(select.as_deref(), &all_ignores)?, exclude: file.exclude, root })
+        let (select, ignores) = match select {
+            Some(select) => (Some(select), ignore),
+            None => {
+                let mut ignores = file.ignore;
+                ignores.extend(ignore);
+                (file.select, ignores)
+            }
+        };
+        Ok(Settings { selection: RuleSelection::new(select.as_deref(), &ignores)?, exclude: file.exclude, root })
     }
 }

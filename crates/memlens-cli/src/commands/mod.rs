@@ -1,6 +1,7 @@
 //! One module per verb; this file holds the command tree and dispatch.
 
 mod demo;
+mod lint;
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +18,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Demo(demo::DemoArgs),
+    Lint(lint::LintArgs),
 }
 
 /// Parses `argv` (program name first) and runs the verb, returning the exit code.
@@ -34,6 +36,7 @@ pub fn run(argv: Vec<String>, host: &dyn PythonHost) -> i32 {
     };
     let result = match cli.command {
         Command::Demo(args) => demo::run(args, host),
+        Command::Lint(args) => lint::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,59 @@
+//! `memlens._core.lint_paths`: the lint engine for `memlens.lint()`.
+
+use std::path::PathBuf;
+
+use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// Lints files and directories and returns one dict per diagnostic
+/// (`code`, `name`, `message`, `path`, `line`, `column`, `end_line`,
+/// `end_column`, `source_line`, `is_error`).
+///
+/// Settings come from the nearest `[tool.memlens.lint]` above the first
+/// path; `select` replaces its selection and `ignore` adds to it. The GIL is
+/// released while files are linted.
+#[pyfunction]
+#[pyo3(signature = (paths, select=None, ignore=None))]
+pub fn lint_paths<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    select: Option<Vec<String>>,
+    ignore: Option<Vec<String>>,
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let report = py
+        .detach(|| {
+            let start = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
+            let config = memlens_lint::find_config(&start)?;
+            let settings = memlens_lint::Settings::resolve(config, select, ignore.unwrap_or_default())?;
+            memlens_lint::lint_paths(&paths, &settings)
+        })
+        .map_err(to_python_error)?;
+    report
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let item = PyDict::new(py);
+            item.set_item("code", d.rule.code())?;
+            item.set_item("name", d.rule.name())?;
+            item.set_item("message", &d.message)?;
+            item.set_item("path", d.path.display().to_string())?;
+            item.set_item("line", d.line)?;
+            item.set_item("column", d.column)?;
+            item.set_item("end_line", d.end_line)?;
+            item.set_item("end_column", d.end_column)?;
+            item.set_item("source_line", &d.source_line)?;
+            item.set_item("is_error", d.is_error())?;
+            Ok(item)
+        })
+        .collect()
+}
+
+/// The one place lint errors become Python exceptions.
+fn to_python_error(err: memlens_lint::Error) -> PyErr {
+    match err {
+        memlens_lint::Error::PathNotFound(_) => PyFileNotFoundError::new_err(err.to_string()),
+        memlens_lint::Error::Io { .. } => PyOSError::new_err(err.to_string()),
+        _ => PyValueError::new_err(err.to_string()),
+    }
+}

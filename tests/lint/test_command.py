@@ -1,0 +1,118 @@
+"""`memlens lint` as a user runs it: output, exit codes, selection, noqa, configuration."""
+from conftest import CLEAN, LEAKY, run_lint, write
+
+
+def test_findings_are_printed_ruff_style_with_the_source_line_and_exit_1(project):
+    # GIVEN a project with one module-level list that only grows
+    # WHEN it is linted
+    result = run_lint("app", cwd=project)
+    # THEN the finding is printed as path:line:col: CODE message, then the source line
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "app/leaky.py:5:5: ML001 module-level list `_seen` grows in `handle()` "
+        "and is never shrunk in this module"
+    )
+    assert lines[1] == "5 |     _seen.append(request)"
+    assert lines[-1] == "Found 1 leak pattern in 2 files."
+    # AND the exit code says "findings"
+    assert result.returncode == 1, result.stderr
+
+
+def test_a_clean_tree_exits_0(tmp_path):
+    write(tmp_path, {"clean.py": CLEAN})
+    result = run_lint(tmp_path)
+    assert result.returncode == 0
+    assert "All clear" in result.stdout
+
+
+def test_gitignored_files_are_not_linted(tmp_path):
+    # GIVEN a leaking file that .gitignore excludes (no git checkout needed)
+    write(tmp_path, {".gitignore": "build/\n", "build/gen.py": LEAKY, "ok.py": CLEAN})
+    # WHEN the directory is linted
+    result = run_lint(tmp_path)
+    # THEN the ignored file is never read
+    assert result.returncode == 0, result.stdout
+
+
+def test_a_missing_path_is_a_clear_error_and_exit_2(tmp_path):
+    result = run_lint(tmp_path / "nope")
+    assert result.returncode == 2
+    assert "nope: no such file or directory" in result.stderr
+
+
+def test_a_bad_file_is_reported_and_the_run_goes_on_with_exit_2(tmp_path):
+    # GIVEN a Python 2 file, a binary file with a .py name, and a leaking file
+    write(tmp_path, {"old.py": 'print "hi"\n', "blob.py": b"\x00\x01\x02", "leaky.py": LEAKY})
+    # WHEN the directory is linted
+    result = run_lint(tmp_path)
+    out = result.stdout
+    # THEN each bad file gets one located ML000 error, the good file is still checked
+    assert "blob.py:1:1: ML000 binary file" in out
+    assert "old.py:1:7: ML000 syntax error" in out and "Python 2" in out
+    assert "leaky.py:5:5: ML001" in out
+    # AND the exit code reports the error
+    assert result.returncode == 2
+
+
+def test_select_and_ignore_choose_rules(tmp_path):
+    write(tmp_path, {"leaky.py": LEAKY})
+    assert run_lint(tmp_path, "--select", "ML002,ML005").returncode == 0
+    assert run_lint(tmp_path, "--ignore", "ML001").returncode == 0
+    assert run_lint(tmp_path, "--select", "ML00").returncode == 1
+
+
+def test_an_unknown_rule_code_is_an_error(tmp_path):
+    write(tmp_path, {"leaky.py": LEAKY})
+    result = run_lint(tmp_path, "--select", "ML999")
+    assert result.returncode == 2
+    assert "unknown rule selector `ML999`" in result.stderr
+
+
+def test_noqa_suppresses_the_named_rule_and_bare_noqa_all(tmp_path):
+    write(
+        tmp_path,
+        {
+            "named.py": LEAKY.replace("_seen.append(request)", "_seen.append(request)  # noqa: ML001"),
+            "bare.py": LEAKY.replace("_seen.append(request)", "_seen.append(request)  # noqa"),
+            "other.py": LEAKY.replace("_seen.append(request)", "_seen.append(request)  # noqa: ML004"),
+        },
+    )
+    result = run_lint(tmp_path)
+    assert "named.py" not in result.stdout
+    assert "bare.py" not in result.stdout
+    assert "other.py:5:5: ML001" in result.stdout
+
+
+def test_pyproject_configuration_selects_ignores_and_excludes(tmp_path):
+    # GIVEN a pyproject that ignores ML001 and excludes a generated folder
+    write(
+        tmp_path,
+        {
+            "pyproject.toml": """\
+                [tool.memlens.lint]
+                ignore = ["ML001"]
+                exclude = ["generated/"]
+                """,
+            "src/leaky.py": LEAKY,
+            "generated/listeners.py": """\
+                class W:
+                    def __init__(self, bus):
+                        bus.subscribe("x", self.on_x)
+                    def on_x(self):
+                        pass
+                """,
+        },
+    )
+    # WHEN linted from inside the project
+    result = run_lint(".", cwd=tmp_path)
+    # THEN neither the ignored rule nor the excluded file is reported
+    assert result.returncode == 0, result.stdout
+    # AND --select on the command line overrides the configured selection
+    assert run_lint(".", "--select", "ML001", cwd=tmp_path).returncode == 1
+
+
+def test_a_malformed_configuration_is_an_error_naming_the_file(tmp_path):
+    write(tmp_path, {"pyproject.toml": "[tool.memlens.lint]\nselekt = ['ML001']\n", "a.py": CLEAN})
+    result = run_lint(".", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "pyproject.toml" in result.stderr and "selekt" in result.stderr
