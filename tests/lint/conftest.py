@@ -1,50 +1,7 @@
-"""Shared helpers for the lint tests: write a small project, run the CLI."""
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
+"""Fixtures for the lint tests."""
 import pytest
 
-LEAKY = """\
-_seen = []
-
-
-def handle(request):
-    _seen.append(request)
-"""
-
-CLEAN = """\
-import collections
-
-_recent = collections.deque(maxlen=10)
-
-
-def handle(request):
-    _recent.append(request)
-"""
-
-
-def write(root: Path, files: dict) -> Path:
-    """Write ``{relative path: text or bytes}`` under ``root``."""
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(textwrap.dedent(content))
-    return root
-
-
-def run_lint(*args, cwd=None):
-    """Run ``memlens lint`` in a subprocess (the Rust side writes straight to fd 1)."""
-    return subprocess.run(
-        [sys.executable, "-m", "memlens", "lint", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-    )
+from lint_helpers import CLEAN, LEAKY, write
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 import pytest
 
 import memlens
-from conftest import LEAKY, write
+from lint_helpers import LEAKY, write
 
 
 def test_lint_returns_diagnostics_as_objects(project):

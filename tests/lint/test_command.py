@@ -1,5 +1,5 @@
 """`memlens lint` as a user runs it: output, exit codes, selection, noqa, configuration."""
-from conftest import CLEAN, LEAKY, run_lint, write
+from lint_helpers import CLEAN, LEAKY, run_lint, write
 
 
 def test_findings_are_printed_ruff_style_with_the_source_line_and_exit_1(project):

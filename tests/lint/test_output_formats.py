@@ -4,7 +4,7 @@ from pathlib import Path
 
 import jsonschema
 
-from conftest import run_lint, write
+from lint_helpers import run_lint, write
 
 SCHEMA = json.loads((Path(__file__).parent / "sarif-2.1.0-rtm.5.json").read_text())
 
