@@ -44,6 +44,7 @@ use crate::{Rule, Violation};
 
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let module_cleared = cleared_places(module.body);
+    let mut class_cleared: std::collections::HashMap<*const ast::StmtClassDef, HashSet<String>> = std::collections::HashMap::new();
     let module_containers = module_level_names(module.body);
     let mut violations = Vec::new();
     for_each_function(module.body, &mut |func, class| {
@@ -52,13 +53,20 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         let receiver = class.and_then(|_| crate::patterns::first_parameter(func, &module.imports));
         let class_containers: HashSet<&str> = class.map(class_level_names).unwrap_or_default();
         // `self.x = None` clears `self.x` only within the same class.
-        let cleared = class.map_or_else(|| module_cleared.clone(), |c| {
-            let mut cleared = cleared_places(&c.body);
-            cleared.extend(module_cleared.iter().filter(|p| !p.contains('.')).cloned());
-            cleared
-        });
+        let cleared = match class {
+            None => &module_cleared,
+            Some(c) => &*class_cleared.entry(std::ptr::from_ref(c)).or_insert_with(|| {
+                let mut cleared = cleared_places(&c.body);
+                cleared.extend(module_cleared.iter().filter(|p| !p.contains('.')).cloned());
+                cleared
+            }),
+        };
         container_ops(&func.body, &mut |op| {
             let Some(value) = op.value else { return };
+            let stores_exception = matches!(value, Expr::Name(n) if caught.contains(n.id.as_str()));
+            if !stores_exception && !might_hold_traceback(value) {
+                return;
+            }
             let place = dotted_name(op.receiver).unwrap_or_else(|| "a container".into());
             let long_lived = match op.receiver {
                 Expr::Name(name) => {
@@ -115,6 +123,19 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     });
     violations.sort_by_key(|v| v.range.start);
     violations
+}
+
+/// A cheap syntactic pre-check before resolving names through imports.
+fn might_hold_traceback(expr: &Expr) -> bool {
+    match expr {
+        Expr::Call(call) => matches!(
+            crate::patterns::last_segment(&call.func),
+            Some("exc_info" | "_getframe" | "currentframe" | "stack" | "trace")
+        ),
+        Expr::Subscript(sub) => might_hold_traceback(&sub.value),
+        Expr::Attribute(attr) => matches!(attr.attr.as_str(), "__traceback__" | "tb_frame" | "f_back"),
+        _ => false,
+    }
 }
 
 /// Places the module sets to `None` or deletes: a store there is undone.

@@ -62,32 +62,42 @@ pub(crate) const REGISTER_METHODS: &[&str] =
 const OBSERVER_LISTS: &[&str] = &["listeners", "observers", "callbacks", "handlers", "subscribers", "hooks", "watchers"];
 
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
-    let called = called_names(module.body);
+    // Whole-module facts, each computed the first time a candidate needs it:
+    // most modules register nothing.
+    let called_cell = std::cell::OnceCell::new();
+    let called = || called_cell.get_or_init(|| called_names(module.body));
     let defined = defined_functions(module.body);
-    let weak_lists = weak_observer_lists(module);
-    let shrunk_lists = shrunk_observer_lists(module.body);
-    let signal_calls = signal_targets(module);
+    let weak_cell = std::cell::OnceCell::new();
+    let weak_lists = || weak_cell.get_or_init(|| weak_observer_lists(module));
+    let shrunk_cell = std::cell::OnceCell::new();
+    let shrunk_lists = || shrunk_cell.get_or_init(|| shrunk_observer_lists(module.body));
+    let signal_cell = std::cell::OnceCell::new();
+    let signal_calls = || signal_cell.get_or_init(|| signal_targets(module));
     let mut violations = Vec::new();
 
     for_each_function(module.body, &mut |func, class| {
-        let scope = Scope::of_function(func);
-        let instance_types = local_instance_types(func);
+        // Computed on first need: most functions register nothing.
+        let scope_cell = std::cell::OnceCell::new();
+        let scope = || scope_cell.get_or_init(|| Scope::of_function(func));
+        let types_cell = std::cell::OnceCell::new();
+        let instance_types = || types_cell.get_or_init(|| local_instance_types(func));
         let class_name = class.map(|c| c.name.as_str());
         let receiver = class.and_then(|_| crate::patterns::first_parameter(func, &module.imports));
         let describe = |callback: &Expr| -> String {
-            describe_callback(callback, receiver, class_name, &instance_types)
+            describe_callback(callback, receiver, class_name, instance_types())
         };
-        let callable = |expr: &Expr| looks_callable(expr, &scope, &defined, &module.imports);
+        let callable = |expr: &Expr| looks_callable(expr, scope(), &defined, &module.imports);
 
         for_each_shallow_expr(&func.body, &mut |expr| {
             let Expr::Call(call) = expr else { return };
-            let qualified = module.imports.resolve(&call.func);
             let method = last_segment(&call.func);
+            // Resolving through imports allocates; only two names need it.
+            let qualified = if matches!(method, Some("register" | "signal")) { module.imports.resolve(&call.func) } else { None };
             let (label, removals): (String, &[&str]) = match (qualified.as_deref(), method) {
                 (Some("atexit.register"), _) => ("atexit.register".into(), &["unregister"]),
                 (Some("signal.signal"), _) => {
                     let Some(signum) = call.arguments.args.first().and_then(dotted_name) else { return };
-                    if signal_calls.iter().filter(|s| **s == signum).count() >= 2 {
+                    if signal_calls().iter().filter(|s| **s == signum).count() >= 2 {
                         return;
                     }
                     let Some(handler) = call.arguments.args.get(1) else { return };
@@ -112,9 +122,6 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 }
                 _ => return,
             };
-            if removals.iter().any(|r| called.contains(*r)) {
-                return;
-            }
             let callback = call
                 .arguments
                 .args
@@ -122,6 +129,9 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 .chain(call.arguments.keywords.iter().map(|k| &k.value))
                 .find(|arg| callable(arg));
             let Some(callback) = callback else { return };
+            if removals.iter().any(|r| called().contains(*r)) {
+                return;
+            }
             violations.push(Violation {
                 rule: Rule::ListenerNeverRemoved,
                 message: format!(
@@ -140,10 +150,10 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             }
             let Some(list) = last_segment(op.receiver) else { return };
             let plain = list.trim_start_matches('_');
-            if !OBSERVER_LISTS.contains(&plain) || weak_lists.contains(list) || shrunk_lists.contains(list) {
+            if !OBSERVER_LISTS.contains(&plain) || weak_lists().contains(list) || shrunk_lists().contains(list) {
                 return;
             }
-            if matches!(op.receiver, Expr::Name(name) if scope.is_local(name.id.as_str())) {
+            if matches!(op.receiver, Expr::Name(name) if scope().is_local(name.id.as_str())) {
                 return;
             }
             let Some(callback) = op.value.filter(|v| callable(v)) else { return };

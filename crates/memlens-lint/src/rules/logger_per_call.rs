@@ -72,8 +72,9 @@ impl<'a> Visitor<'a> for Finder<'_, 'a> {
 
     fn visit_expr(&mut self, expr: &'a Expr) {
         if let Expr::Call(call) = expr {
-            let resolved = self.imports.resolve(&call.func);
-            if resolved.as_deref() == Some("logging.getLogger") {
+            let is_get_logger = crate::patterns::last_segment(&call.func) == Some("getLogger")
+                && self.imports.resolve(&call.func).as_deref() == Some("logging.getLogger");
+            if is_get_logger {
                 if let Some(name) = call.arguments.find_argument_value("name", 0) {
                     if is_data_dependent_name(name) {
                         self.out.push(Violation {

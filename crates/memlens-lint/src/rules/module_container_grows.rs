@@ -50,7 +50,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     }
     // name -> first growth (function name, range)
     let mut growth: HashMap<&str, (String, std::ops::Range<usize>)> = HashMap::new();
-    let mut shrunk: Vec<&str> = Vec::new();
+    let mut shrunk: std::collections::HashSet<&str> = std::collections::HashSet::new();
 
     // Module-level and class-body code: shrinking there counts (growth at
     // import time is bounded by the code and is not a leak).
@@ -59,8 +59,18 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     for body in top_level {
         container_ops(body, &mut |op| {
             if let Expr::Name(name) = op.receiver {
-                if op.kind == OpKind::Shrink || (op.kind == OpKind::Rebind && is_del(op.range, body)) {
-                    shrunk.push(name.id.as_str());
+                if op.kind == OpKind::Shrink {
+                    shrunk.insert(name.id.as_str());
+                }
+            }
+        });
+        // `del x` at the top level drops the module's reference.
+        for_each_shallow_stmt(body, &mut |stmt| {
+            if let Stmt::Delete(delete) = stmt {
+                for target in &delete.targets {
+                    if let Expr::Name(name) = target {
+                        shrunk.insert(name.id.as_str());
+                    }
                 }
             }
         });
@@ -76,8 +86,8 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 return;
             }
             match op.kind {
-                OpKind::Shrink => shrunk.push(id),
-                OpKind::Rebind if scope.globals.contains(id) => shrunk.push(id),
+                OpKind::Shrink => { shrunk.insert(id); }
+                OpKind::Rebind if scope.globals.contains(id) => { shrunk.insert(id); }
                 OpKind::Rebind => {}
                 OpKind::Grow => {
                     // `x += [...]` on a global needs `global x` or it raises.
@@ -140,16 +150,6 @@ fn collect_class_bodies<'a>(body: &'a [Stmt], out: &mut Vec<&'a [Stmt]>) {
             collect_class_bodies(&class.body, out);
         }
     });
-}
-
-fn is_del(range: ruff_text_size::TextRange, body: &[Stmt]) -> bool {
-    let mut found = false;
-    for_each_shallow_stmt(body, &mut |stmt| {
-        if matches!(stmt, Stmt::Delete(d) if d.range == range) {
-            found = true;
-        }
-    });
-    found
 }
 
 /// A registration decorator: `def register(cls): REGISTRY.append(cls); return cls`.
