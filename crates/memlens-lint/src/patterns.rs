@@ -185,6 +185,12 @@ pub(crate) struct ContainerOp<'a> {
     pub(crate) range: TextRange,
     /// The value added, when there is exactly one (`append(v)`, `x[k] = v`).
     pub(crate) value: Option<&'a Expr>,
+    /// The key of a keyed insert: `k` in `x[k] = v`, `x.add(k)`, `x.setdefault(k, v)`.
+    pub(crate) key: Option<&'a Expr>,
+    /// A growth that adds an element on every call whatever its value
+    /// (append, extend, insert, `+=`), as opposed to a keyed insert that
+    /// only grows with distinct keys.
+    pub(crate) sequence: bool,
 }
 
 /// Calls `f` on every container operation in `body`, not entering nested
@@ -213,14 +219,21 @@ struct OpFinder<'f, 'a> {
 
 impl<'a> OpFinder<'_, 'a> {
     fn emit(&mut self, receiver: &'a Expr, kind: OpKind, range: TextRange, value: Option<&'a Expr>) {
-        (self.f)(ContainerOp { receiver, kind, range, value });
+        (self.f)(ContainerOp { receiver, kind, range, value, key: None, sequence: false });
+    }
+
+    fn emit_growth(&mut self, receiver: &'a Expr, range: TextRange, value: Option<&'a Expr>, key: Option<&'a Expr>, sequence: bool) {
+        (self.f)(ContainerOp { receiver, kind: OpKind::Grow, range, value, key, sequence });
     }
 
     fn store_target(&mut self, target: &'a Expr, range: TextRange, value: Option<&'a Expr>) {
         match target {
             Expr::Subscript(sub) => {
-                let kind = if sub.slice.is_slice_expr() { OpKind::Shrink } else { OpKind::Grow };
-                self.emit(&sub.value, kind, range, value);
+                if sub.slice.is_slice_expr() {
+                    self.emit(&sub.value, OpKind::Shrink, range, value);
+                } else {
+                    self.emit_growth(&sub.value, range, value, Some(&sub.slice), false);
+                }
             }
             Expr::Name(_) | Expr::Attribute(_) => self.emit(target, OpKind::Rebind, range, value),
             Expr::Tuple(tuple) => tuple.elts.iter().for_each(|elt| self.store_target(elt, range, None)),
@@ -253,15 +266,13 @@ impl<'a> Visitor<'a> for OpFinder<'_, 'a> {
                 }
             }
             Stmt::AugAssign(aug) => match &*aug.target {
-                Expr::Subscript(sub) => self.emit(&sub.value, OpKind::Grow, aug.range, Some(&aug.value)),
-                target => {
-                    let kind = match aug.op {
-                        Operator::Add | Operator::BitOr => OpKind::Grow,
-                        Operator::Sub | Operator::BitAnd => OpKind::Shrink,
-                        _ => OpKind::Rebind,
-                    };
-                    self.emit(target, kind, aug.range, Some(&aug.value));
-                }
+                Expr::Subscript(sub) => self.emit_growth(&sub.value, aug.range, Some(&aug.value), Some(&sub.slice), false),
+                target => match aug.op {
+                    Operator::Add => self.emit_growth(target, aug.range, Some(&aug.value), None, true),
+                    Operator::BitOr => self.emit_growth(target, aug.range, Some(&aug.value), None, false),
+                    Operator::Sub | Operator::BitAnd => self.emit(target, OpKind::Shrink, aug.range, Some(&aug.value)),
+                    _ => self.emit(target, OpKind::Rebind, aug.range, Some(&aug.value)),
+                },
             },
             Stmt::Delete(delete) => {
                 for target in &delete.targets {
@@ -284,9 +295,15 @@ impl<'a> Visitor<'a> for OpFinder<'_, 'a> {
                 if let Expr::Attribute(attr) = &*call.func {
                     let method = attr.attr.as_str();
                     if GROW_METHODS.contains(&method) {
-                        let value = (call.arguments.args.len() == 1).then(|| &call.arguments.args[0]);
-                        let value = if method == "insert" { call.arguments.args.get(1) } else { value };
-                        self.emit(&attr.value, OpKind::Grow, call.range(), value);
+                        let args = &call.arguments.args;
+                        let value = (args.len() == 1).then(|| &args[0]);
+                        let value = if method == "insert" { args.get(1) } else { value };
+                        let key = match method {
+                            "add" | "setdefault" => args.first(),
+                            _ => None,
+                        };
+                        let sequence = matches!(method, "append" | "extend" | "insert" | "appendleft" | "extendleft");
+                        self.emit_growth(&attr.value, call.range(), value, key, sequence);
                     } else if SHRINK_METHODS.contains(&method) {
                         self.emit(&attr.value, OpKind::Shrink, call.range(), None);
                     }
@@ -380,4 +397,63 @@ pub(crate) fn holds_traceback(expr: &Expr, imports: &Imports) -> Option<&'static
         },
         _ => None,
     }
+}
+
+/// Whether a function's name says it registers something (`register`,
+/// `add_…`, `install…`): registries grow with the code that calls them, not
+/// with the data a program processes.
+pub(crate) fn is_registration_api(name: &str) -> bool {
+    let lower = name.trim_start_matches('_').to_ascii_lowercase();
+    ["register", "add", "install", "define", "declare"].iter().any(|p| lower.starts_with(p)) || lower.contains("register")
+}
+
+/// A subscript key that can take only one value (`x["MAIL"]`, `x[0]`).
+pub(crate) fn is_constant_key(expr: &Expr) -> bool {
+    match expr {
+        Expr::StringLiteral(_) | Expr::NumberLiteral(_) | Expr::BytesLiteral(_) | Expr::BooleanLiteral(_) | Expr::NoneLiteral(_) => true,
+        Expr::Tuple(tuple) => tuple.elts.iter().all(is_constant_key),
+        _ => false,
+    }
+}
+
+/// A key that is an object's identity (`id(obj)`): one entry per object
+/// ever seen, the signature of a table that pins objects.
+pub(crate) fn is_identity_key(expr: &Expr) -> bool {
+    match expr {
+        Expr::Call(call) => matches!(&*call.func, Expr::Name(n) if n.id.as_str() == "id"),
+        Expr::Tuple(tuple) => tuple.elts.iter().any(is_identity_key),
+        _ => false,
+    }
+}
+
+/// Whether `body` checks the size of, or membership in, the container
+/// named `name` (`len(name)`, `x in name`, `x not in name`).
+pub(crate) fn checks_size_or_membership(body: &[Stmt], name: &str) -> (bool, bool) {
+    struct Checks<'n> {
+        name: &'n str,
+        size: bool,
+        membership: bool,
+    }
+    impl<'a> Visitor<'a> for Checks<'_> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            match expr {
+                Expr::Call(call) if matches!(&*call.func, Expr::Name(f) if f.id.as_str() == "len") => {
+                    if call.arguments.args.iter().any(|a| matches!(a, Expr::Name(n) if n.id.as_str() == self.name)) {
+                        self.size = true;
+                    }
+                }
+                Expr::Compare(compare) => {
+                    let in_ops = compare.ops.iter().any(|op| matches!(op, ast::CmpOp::In | ast::CmpOp::NotIn));
+                    if in_ops && compare.comparators.iter().any(|c| matches!(c, Expr::Name(n) if n.id.as_str() == self.name)) {
+                        self.membership = true;
+                    }
+                }
+                _ => {}
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut checks = Checks { name, size: false, membership: false };
+    visitor::walk_body(&mut checks, body);
+    (checks.size, checks.membership)
 }

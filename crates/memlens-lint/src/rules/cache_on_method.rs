@@ -3,7 +3,10 @@
 //! ## What it does
 //! Finds `functools.lru_cache` (with or without arguments) or
 //! `functools.cache` decorating a method that takes `self` (not a
-//! `staticmethod` or `classmethod`).
+//! `staticmethod`, `classmethod`, `__new__`, or a method whose first
+//! parameter is `cls`). Classes the module itself instantiates at top level
+//! (singletons such as `registry = Registry()`) are not reported: their
+//! instance lives as long as the module anyway.
 //!
 //! ## Why is this bad?
 //! The cache belongs to the function object, which lives in the class, which
@@ -34,6 +37,7 @@ use crate::scope::for_each_function;
 use crate::{Rule, Violation};
 
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
+    let singletons = instantiated_at_top_level(module.body);
     let mut violations = Vec::new();
     for_each_function(module.body, &mut |func, class| {
         let Some(class) = class else { return };
@@ -50,8 +54,10 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             .collect();
         let not_instance_method =
             decorators.iter().any(|(name, _)| name == "staticmethod" || name == "classmethod");
-        let takes_self = func.parameters.posonlyargs.iter().chain(func.parameters.args.iter()).next().is_some();
-        if not_instance_method || !takes_self {
+        let first = func.parameters.posonlyargs.iter().chain(func.parameters.args.iter()).next();
+        let takes_self = first.is_some_and(|p| !matches!(p.parameter.name.as_str(), "cls" | "mcs" | "mcls" | "metacls" | "klass"));
+        let implicit_classmethod = matches!(func.name.as_str(), "__new__" | "__init_subclass__" | "__class_getitem__");
+        if not_instance_method || implicit_classmethod || !takes_self || singletons.contains(class.name.as_str()) {
             return;
         }
         for (name, decorator) in &decorators {
@@ -72,4 +78,27 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         }
     });
     violations
+}
+
+/// Classes instantiated by a top-level statement of the module
+/// (`apps = Apps()`): such instances live as long as the module, so a cache
+/// pinning them pins nothing extra.
+fn instantiated_at_top_level(body: &[ruff_python_ast::Stmt]) -> std::collections::HashSet<&str> {
+    let mut classes = std::collections::HashSet::new();
+    crate::scope::for_each_shallow_stmt(body, &mut |stmt| {
+        let value = match stmt {
+            ruff_python_ast::Stmt::Assign(assign) => &*assign.value,
+            ruff_python_ast::Stmt::AnnAssign(ann) => match ann.value.as_deref() {
+                Some(value) => value,
+                None => return,
+            },
+            _ => return,
+        };
+        if let Expr::Call(call) = value {
+            if let Expr::Name(name) = &*call.func {
+                classes.insert(name.id.as_str());
+            }
+        }
+    });
+    classes
 }

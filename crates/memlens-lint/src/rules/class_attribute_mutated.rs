@@ -4,7 +4,10 @@
 //! Finds a mutable container assigned in a class body (`items = []`) that a
 //! method of the same class grows through `self`, `cls` or the class name
 //! (`self.items.append(x)`), when no method gives instances their own
-//! attribute of that name (`self.items = []`).
+//! attribute of that name (`self.items = []`). Containers the module also
+//! empties or resets (`.clear()`, `.pop()`, `del x.items[k]`,
+//! `Cls.items = []`), writes to a constant key (`self.limits["MAIL"] = …`),
+//! and registration methods (`register…`, `add…`) are not reported.
 //!
 //! ## Why is this bad?
 //! The class body runs once; the container it creates is stored in the
@@ -37,7 +40,9 @@ use std::collections::HashMap;
 
 use ruff_python_ast::{Expr, Stmt};
 
-use crate::patterns::{container_constructor, container_ops, first_parameter, span, ContainerKind, OpKind};
+use crate::patterns::{
+    container_constructor, container_ops, container_ops_deep, first_parameter, is_constant_key, is_registration_api, span, ContainerKind, OpKind,
+};
 use crate::rules::Module;
 use crate::scope::{for_each_function, for_each_shallow_stmt};
 use crate::{Rule, Violation};
@@ -72,16 +77,21 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 if !(via_receiver || via_class) || !attributes.contains_key(attribute) {
                     return;
                 }
+                let one_slot = op.key.is_some_and(is_constant_key)
+                    || (op.key.is_some() && attributes[attribute] == ContainerKind::List);
                 match op.kind {
                     OpKind::Rebind if via_receiver => instance_bound.push(attribute),
-                    OpKind::Grow => growth.push((attribute, span(&op.range), owner.id.to_string())),
+                    OpKind::Grow if !one_slot && !is_registration_api(method.name.as_str()) => {
+                        growth.push((attribute, span(&op.range), owner.id.to_string()));
+                    }
                     _ => {}
                 }
             });
         }
+        let emptied = emptied_attributes(module);
         let mut reported: Vec<&str> = Vec::new();
         for (attribute, range, owner) in growth {
-            if instance_bound.contains(&attribute) || reported.contains(&attribute) {
+            if instance_bound.contains(&attribute) || emptied.contains(attribute) || reported.contains(&attribute) {
                 continue;
             }
             reported.push(attribute);
@@ -114,4 +124,19 @@ fn class_level_containers<'a>(class: &'a ruff_python_ast::StmtClassDef, module: 
         }
     });
     containers
+}
+
+/// Attribute names that something in the module shrinks (`x.items.clear()`,
+/// `del self.items[k]`) or resets through an object (`Cls.items = []`):
+/// such a container is being managed, not only grown.
+fn emptied_attributes<'a>(module: &Module<'a>) -> std::collections::HashSet<&'a str> {
+    let mut emptied = std::collections::HashSet::new();
+    container_ops_deep(module.body, &mut |op| {
+        if let Expr::Attribute(attr) = op.receiver {
+            if matches!(op.kind, OpKind::Shrink | OpKind::Rebind) {
+                emptied.insert(attr.attr.as_str());
+            }
+        }
+    });
+    emptied
 }

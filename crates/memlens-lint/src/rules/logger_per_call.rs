@@ -6,7 +6,8 @@
 //! over something other than `__name__`-like constants), and
 //! `logger.addHandler(handler)` in a function body when the module never
 //! calls `removeHandler` and the call is not guarded by a check of the
-//! logger's existing handlers (`if not logger.handlers:`).
+//! logger's existing handlers (an `if` whose test names handlers, such as
+//! `if not logger.handlers:` or `if not has_level_handler(logger):`).
 //!
 //! ## Why is this bad?
 //! `logging` keeps every logger it ever created in
@@ -108,15 +109,19 @@ impl<'a> Visitor<'a> for Finder<'_, 'a> {
     }
 }
 
-/// `if not logger.handlers:`, `if not log.hasHandlers():`, `if handler not in logger.handlers:`.
+/// `if not logger.handlers:`, `if not log.hasHandlers():`, `if not has_level_handler(log):`:
+/// any test naming handlers guards the add.
 fn checks_handlers(test: &Expr) -> bool {
     struct Finds(bool);
     impl<'a> Visitor<'a> for Finds {
         fn visit_expr(&mut self, expr: &'a Expr) {
-            if let Expr::Attribute(attr) = expr {
-                if matches!(attr.attr.as_str(), "handlers" | "hasHandlers") {
-                    self.0 = true;
-                }
+            let identifier = match expr {
+                Expr::Attribute(attr) => Some(attr.attr.as_str()),
+                Expr::Name(name) => Some(name.id.as_str()),
+                _ => None,
+            };
+            if identifier.is_some_and(|id| id.to_ascii_lowercase().contains("handler")) {
+                self.0 = true;
             }
             visitor::walk_expr(self, expr);
         }

@@ -1,11 +1,21 @@
 //! ML001 `module-container-grows`.
 //!
 //! ## What it does
-//! Finds a module-level list, dict, set, deque, defaultdict, Counter or
-//! OrderedDict that a function grows (append, extend, add, insert, update,
-//! setdefault, item assignment, `+=`) while nothing anywhere in the module
-//! ever shrinks it (clear, pop, remove, discard, `del x[k]`, slice
-//! assignment, rebinding the global) and it is not a bounded `deque(maxlen=…)`.
+//! Finds a module-level container that a function grows on every call while
+//! nothing anywhere in the module ever shrinks it (clear, pop, remove,
+//! discard, `del x[k]`, slice assignment, rebinding the global), and that is
+//! not a bounded `deque(maxlen=…)`. "Grows on every call" means:
+//! - a list or deque appended to, extended or inserted into (or `+=`),
+//!   without a `len()` check or an `if x not in …` de-duplication of that
+//!   container in the same function;
+//! - a dict or set keyed by object identity (`table[id(obj)] = obj`,
+//!   `seen.add(id(obj))`): one entry per object ever seen.
+//!
+//! Keyed inserts with other keys grow only with the number of distinct keys
+//! (names, types, configured aliases), which in practice is bounded, and are
+//! not reported; nor are registration APIs (`register…`, `add…`,
+//! `install…`, decorators returning their argument) and import-time helpers
+//! deleted at the top level, which grow with the code, not the data.
 //!
 //! ## Why is this bad?
 //! A module object lives until the interpreter exits: `sys.modules` holds
@@ -38,7 +48,9 @@ use std::collections::HashMap;
 
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
-use crate::patterns::{container_constructor, container_ops, span, ContainerKind, OpKind};
+use crate::patterns::{
+    checks_size_or_membership, container_constructor, container_ops, is_identity_key, is_registration_api, span, ContainerKind, OpKind,
+};
 use crate::rules::Module;
 use crate::scope::{for_each_function, for_each_shallow_stmt, Scope};
 use crate::{Rule, Violation};
@@ -76,9 +88,12 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         });
     }
 
+    let import_time_helpers = deleted_at_top_level(module.body);
     for_each_function(module.body, &mut |func, _class| {
         let scope = Scope::of_function(func);
-        let registration_decorator = returns_a_parameter_unchanged(func);
+        let bounded_by_code = returns_a_parameter_unchanged(func)
+            || is_registration_api(func.name.as_str())
+            || import_time_helpers.contains(func.name.as_str());
         container_ops(&func.body, &mut |op| {
             let Expr::Name(name) = op.receiver else { return };
             let id = name.id.as_str();
@@ -90,10 +105,18 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 OpKind::Rebind if scope.globals.contains(id) => { shrunk.insert(id); }
                 OpKind::Rebind => {}
                 OpKind::Grow => {
-                    // `x += [...]` on a global needs `global x` or it raises.
-                    if !registration_decorator {
-                        growth.entry(id).or_insert_with(|| (func.name.to_string(), span(&op.range)));
+                    let unbounded = match containers[id] {
+                        ContainerKind::List | ContainerKind::Deque => op.sequence,
+                        _ => op.key.is_some_and(is_identity_key),
+                    };
+                    if bounded_by_code || !unbounded {
+                        return;
                     }
+                    let (size_checked, deduplicated) = checks_size_or_membership(&func.body, id);
+                    if size_checked || (op.sequence && deduplicated) {
+                        return;
+                    }
+                    growth.entry(id).or_insert_with(|| (func.name.to_string(), span(&op.range)));
                 }
             }
         });
@@ -150,6 +173,22 @@ fn collect_class_bodies<'a>(body: &'a [Stmt], out: &mut Vec<&'a [Stmt]>) {
             collect_class_bodies(&class.body, out);
         }
     });
+}
+
+/// Names deleted at the top level: helpers used while the module is
+/// imported (`def name_op(...)` … `del name_op`), which never run again.
+fn deleted_at_top_level(body: &[Stmt]) -> std::collections::HashSet<&str> {
+    let mut deleted = std::collections::HashSet::new();
+    for_each_shallow_stmt(body, &mut |stmt| {
+        if let Stmt::Delete(delete) = stmt {
+            for target in &delete.targets {
+                if let Expr::Name(name) = target {
+                    deleted.insert(name.id.as_str());
+                }
+            }
+        }
+    });
+    deleted
 }
 
 /// A registration decorator: `def register(cls): REGISTRY.append(cls); return cls`.
