@@ -3,10 +3,13 @@
 //! ## What it does
 //! Finds a nested function or lambda that grows a container created in its
 //! enclosing function (`cache = {}` … `cache[key] = value`), where the
-//! closure escapes the call that made it: it is returned, stored in an
-//! attribute, item or global, appended to a container, or registered as a
-//! callback (including by a registering decorator). Containers that are
-//! ever shrunk in the enclosing function are not reported.
+//! closure escapes the call that made it: it is returned or yielded (a
+//! decorator's wrapper, a factory's product), stored on `self`, appended to
+//! an attribute's container, or registered with a long-lived registry
+//! (`atexit.register`, `signal.signal`, `connect`, `subscribe`, `on`,
+//! `add_listener`, …). Containers that are ever shrunk in the enclosing
+//! function, and item assignment into a captured list (which cannot grow
+//! it), are not reported.
 //!
 //! ## Why is this bad?
 //! The closure keeps the container alive through a cell in its
@@ -45,10 +48,6 @@ use crate::rules::listener_never_removed::REGISTER_METHODS;
 use crate::rules::Module;
 use crate::scope::{for_each_function, for_each_shallow_expr, for_each_shallow_stmt, Scope};
 use crate::{Rule, Violation};
-
-/// Decorators that merely wrap or describe a function do not make it escape.
-const NON_REGISTERING_DECORATORS: &[&str] =
-    &["wraps", "property", "staticmethod", "classmethod", "contextmanager", "asynccontextmanager", "cached_property", "setter", "getter", "deleter", "overload", "abstractmethod"];
 
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let mut violations = Vec::new();
@@ -99,7 +98,9 @@ fn check_function<'a>(outer: &'a ast::StmtFunctionDef, module: &Module<'_>, viol
         let mut on_op = |op: ContainerOp<'_>| {
             let Expr::Name(captured) = op.receiver else { return };
             let id = captured.id.as_str();
+            let list_slot = op.key.is_some() && matches!(containers.get(id), Some(ContainerKind::List | ContainerKind::Deque));
             if op.kind != OpKind::Grow
+                || list_slot
                 || scope.is_local(id)
                 || !containers.contains_key(id)
                 || !outer_scope.is_local(id)
@@ -114,7 +115,7 @@ fn check_function<'a>(outer: &'a ast::StmtFunctionDef, module: &Module<'_>, viol
             Closure::Lambda(lambda) => container_ops_in_expr(&lambda.body, &mut on_op),
         }
         let Some((captured, range)) = first_growth else { continue };
-        let Some(how) = escapes(&closure, name, outer) else { continue };
+        let Some(how) = escapes(&closure, name, outer, module) else { continue };
         let closure_label = name.map_or_else(|| "a lambda".to_string(), |n| format!("closure `{n}`"));
         violations.push(Violation {
             rule: Rule::ClosureGrowsCaptured,
@@ -148,24 +149,12 @@ fn local_containers<'a>(func: &'a ast::StmtFunctionDef, module: &Module<'_>) -> 
 }
 
 /// How the closure leaves the enclosing call, if it does.
-fn escapes(closure: &Closure<'_>, name: Option<&str>, outer: &ast::StmtFunctionDef) -> Option<&'static str> {
+fn escapes(closure: &Closure<'_>, name: Option<&str>, outer: &ast::StmtFunctionDef, module: &Module<'_>) -> Option<&'static str> {
     let is_closure = |expr: &Expr| match (closure, expr) {
         (Closure::Def(_), Expr::Name(n)) => Some(n.id.as_str()) == name,
         (Closure::Lambda(lambda), Expr::Lambda(candidate)) => std::ptr::eq(*lambda, candidate),
         _ => false,
     };
-    if let Closure::Def(def) = closure {
-        let registering = def.decorator_list.iter().any(|decorator| {
-            let callee = match &decorator.expression {
-                Expr::Call(call) => &*call.func,
-                other => other,
-            };
-            last_segment(callee).is_some_and(|seg| !NON_REGISTERING_DECORATORS.contains(&seg))
-        });
-        if registering {
-            return Some("registered by a decorator");
-        }
-    }
     let mut how = None;
     for_each_shallow_stmt(&outer.body, &mut |stmt| {
         if how.is_some() {
@@ -176,9 +165,9 @@ fn escapes(closure: &Closure<'_>, name: Option<&str>, outer: &ast::StmtFunctionD
                 how = Some("returned");
             }
             Stmt::Assign(assign) => {
-                let stored = assign.targets.iter().any(|t| matches!(t, Expr::Attribute(_) | Expr::Subscript(_)));
-                if stored && mentions_as_value(&assign.value, &is_closure) {
-                    how = Some("stored in an attribute or item");
+                let stored_on_self = assign.targets.iter().any(|t| matches!(t, Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "self")));
+                if stored_on_self && mentions_as_value(&assign.value, &is_closure) {
+                    how = Some("stored on `self`");
                 }
             }
             _ => {}
@@ -200,7 +189,10 @@ fn escapes(closure: &Closure<'_>, name: Option<&str>, outer: &ast::StmtFunctionD
                 if !passes {
                     return;
                 }
-                if method.is_some_and(|m| REGISTER_METHODS.contains(&m) || m == "signal") {
+                let qualified = matches!(method, Some("register" | "signal")).then(|| module.imports.resolve(&call.func)).flatten();
+                let registry_call = matches!(qualified.as_deref(), Some("atexit.register" | "signal.signal"))
+                    || method.is_some_and(|m| REGISTER_METHODS.contains(&m) && m != "register" && m != "add_done_callback");
+                if registry_call {
                     how = Some("registered as a callback");
                 } else if method.is_some_and(|m| GROW_METHODS.contains(&m)) && matches!(&*call.func, Expr::Attribute(a) if !matches!(&*a.value, Expr::Name(_))) {
                     how = Some("added to a container");

@@ -9,8 +9,13 @@
 //! `disconnect`, `unsubscribe`, `off`, `unregister`,
 //! `remove_done_callback`, `atexit.unregister`, a second `signal.signal` for
 //! the same signal, or a `remove`/`discard`/`clear` of the observer list.
-//! The callback must look like one: a lambda, a bound method, a
-//! `functools.partial`, a function defined in the module, or a parameter.
+//! The callback must pin something: a lambda or nested closure, a bound
+//! method, a `functools.partial`, or a callback parameter (`callback`,
+//! `handler`, …); a module-level function pins nothing and is not reported.
+//! A generic `.register(…)` (singledispatch, codecs, tkinter) is reported
+//! only with a bound method; `add_done_callback` only on a module-level
+//! future (futures drop their callbacks when they complete); `signal.signal`
+//! not when its result (the previous handler) is kept for restoring.
 //! Registrations at module level run once at import and are not reported;
 //! `addHandler` is reported by ML006.
 //!
@@ -86,7 +91,9 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         let describe = |callback: &Expr| -> String {
             describe_callback(callback, receiver, class_name, instance_types())
         };
-        let callable = |expr: &Expr| looks_callable(expr, scope(), &defined, &module.imports);
+        let local = LocalCallables::of(func);
+        let kept = kept_results(func);
+        let callable = |expr: &Expr| looks_callable(expr, &local, &defined, &module.imports);
 
         for_each_shallow_expr(&func.body, &mut |expr| {
             let Expr::Call(call) = expr else { return };
@@ -101,7 +108,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                         return;
                     }
                     let Some(handler) = call.arguments.args.get(1) else { return };
-                    if !callable(handler) {
+                    if !callable(handler) || kept.contains(&ruff_text_size::Ranged::range(call)) {
                         return;
                     }
                     violations.push(Violation {
@@ -129,6 +136,18 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 .chain(call.arguments.keywords.iter().map(|k| &k.value))
                 .find(|arg| callable(arg));
             let Some(callback) = callback else { return };
+            // A generic `register` (singledispatch, codecs, tkinter) pins
+            // something only when handed a bound method; a future drops its
+            // callbacks when it completes, so only a module-level one keeps them.
+            if label == "register" && !matches!(callback, Expr::Attribute(_)) {
+                return;
+            }
+            if label == "add_done_callback" {
+                let global_future = matches!(&*call.func, Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if !scope().is_local(n.id.as_str())));
+                if !global_future {
+                    return;
+                }
+            }
             if removals.iter().any(|r| called().contains(*r)) {
                 return;
             }
@@ -154,6 +173,11 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 return;
             }
             if matches!(op.receiver, Expr::Name(name) if scope().is_local(name.id.as_str())) {
+                return;
+            }
+            // `handlers[key] = h` replaces per key; only appends accumulate.
+            let keyed = op.key.is_some_and(|k| !op.value.is_some_and(|v| std::ptr::eq(k, v)));
+            if keyed {
                 return;
             }
             let Some(callback) = op.value.filter(|v| callable(v)) else { return };
@@ -279,13 +303,16 @@ fn is_callback_parameter(name: &str) -> bool {
         .any(|word| name == *word || name.ends_with(&format!("_{word}")))
 }
 
-fn looks_callable(expr: &Expr, scope: &Scope<'_>, defined: &HashSet<&str>, imports: &crate::patterns::Imports) -> bool {
+/// What can be registered and pin something: a lambda or closure (its
+/// captures), a `functools.partial`, a bound method (its instance), or a
+/// callback handed in by the caller. A module-level function pins nothing.
+fn looks_callable(expr: &Expr, local: &LocalCallables<'_>, methods: &HashSet<&str>, imports: &crate::patterns::Imports) -> bool {
     match expr {
         Expr::Lambda(_) => true,
         Expr::Call(call) => imports.resolve(&call.func).is_some_and(|f| f == "functools.partial"),
         Expr::Name(name) => {
             let id = name.id.as_str();
-            defined.contains(id) || (scope.is_local(id) && is_callback_parameter(id))
+            local.nested.contains(id) || (local.parameters.contains(id) && is_callback_parameter(id))
         }
         Expr::Attribute(attr) => {
             let method = attr.attr.as_str();
@@ -293,11 +320,44 @@ fn looks_callable(expr: &Expr, scope: &Scope<'_>, defined: &HashSet<&str>, impor
                 || method.starts_with("_on_")
                 || method.starts_with("handle")
                 || method.starts_with("_handle")
-                || defined.contains(method);
+                || methods.contains(method);
             matches!(&*attr.value, Expr::Name(_)) && is_method_name
         }
         _ => false,
     }
+}
+
+/// Closures defined in, and parameters of, the registering function.
+struct LocalCallables<'a> {
+    nested: HashSet<&'a str>,
+    parameters: HashSet<&'a str>,
+}
+
+impl<'a> LocalCallables<'a> {
+    fn of(func: &'a ast::StmtFunctionDef) -> Self {
+        let mut nested = HashSet::new();
+        for_each_shallow_stmt(&func.body, &mut |stmt| {
+            if let Stmt::FunctionDef(def) = stmt {
+                nested.insert(def.name.as_str());
+            }
+        });
+        let parameters = func.parameters.iter().map(|p| p.name().as_str()).collect();
+        Self { nested, parameters }
+    }
+}
+
+/// Calls whose result is kept (`old = signal.signal(...)`): the previous
+/// handler is saved, which is how a restore is written.
+fn kept_results(func: &ast::StmtFunctionDef) -> Vec<ruff_text_size::TextRange> {
+    let mut kept = Vec::new();
+    for_each_shallow_stmt(&func.body, &mut |stmt| {
+        if let Stmt::Assign(assign) = stmt {
+            if let Expr::Call(call) = &*assign.value {
+                kept.push(ruff_text_size::Ranged::range(call));
+            }
+        }
+    });
+    kept
 }
 
 fn describe_callback(callback: &Expr, receiver: Option<&str>, class_name: Option<&str>, locals: &[(&str, String)]) -> String {
