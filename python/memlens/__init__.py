@@ -6,5 +6,6 @@ the tools Python developers already use (``memlens.objgraph``,
 ``memlens.pympler``, ``memlens.tracemalloc``).
 """
 from memlens._core import __version__
+from memlens._heap import Census, CensusDiff, census, census_diff
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "Census", "CensusDiff", "census", "census_diff"]

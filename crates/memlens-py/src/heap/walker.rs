@@ -1,0 +1,251 @@
+//! The heap walk: every GC-tracked object, and everything they reach
+//! through `tp_traverse` (untracked str, int, float, bytes, tuples, dicts…).
+//!
+//! # Why nothing can change under the walk
+//! The walk holds the GIL from start to end and never gives it up: it calls
+//! no Python code (no `__getattr__`, no `__sizeof__`, no `__eq__`), creates no
+//! Python object and frees none. Only the thread that holds the GIL may
+//! allocate, free or mutate Python objects, so no object found by the walk
+//! can be freed, moved or changed before it ends — "freed mid-walk" cannot
+//! happen. `tp_traverse` slots are C code written to run inside the garbage
+//! collector, under the same constraints.
+//!
+//! # How tracked objects are enumerated
+//! - 3.12+: `PyUnstable_GC_VisitObjects`, which walks the GC's generation
+//!   lists (all generations and the permanent one) and allocates nothing.
+//!   It is looked up with `dlsym` so the same source builds for 3.9–3.11.
+//! - 3.9–3.11: `gc.get_objects()`, called once before the walk; the list it
+//!   returns is left out of the results, and the reference it holds to each
+//!   object is subtracted from the reported refcounts.
+//!
+//! Objects reached from tracked ones are followed with an explicit stack (a
+//! chain of ten million untracked tuples needs no recursion); tracked
+//! children are skipped there since they are enumerated as roots, so only
+//! untracked objects need the `seen` set.
+
+use std::collections::HashSet;
+use std::ffi::{c_int, c_void, CStr};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+use super::layout;
+
+/// A hasher for object addresses: they are unique and 16-byte aligned, so a
+/// multiply spreads them well; SipHash would dominate the walk's time.
+#[derive(Default)]
+pub(crate) struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = ((n as u64) >> 4)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+}
+
+/// Hash-map state for address-keyed maps.
+pub(crate) type AddressHash = BuildHasherDefault<AddressHasher>;
+
+/// What the walker reports for each object it finds.
+pub(crate) trait HeapVisitor {
+    /// Called once per live object; `tracked` says whether the GC tracks it,
+    /// `refcount` is its reference count with the walk's own references removed.
+    fn object(&mut self, obj: *mut ffi::PyObject, tracked: bool, refcount: isize);
+}
+
+/// Objects the walk must neither report nor enter: memlens's own.
+pub(crate) struct Exclusions {
+    addresses: HashSet<usize, AddressHash>,
+    types: Vec<*mut ffi::PyTypeObject>,
+}
+
+impl Exclusions {
+    /// Excludes the objects at `addresses` and every instance of `types`.
+    pub(crate) fn new(
+        addresses: impl IntoIterator<Item = usize>,
+        types: Vec<*mut ffi::PyTypeObject>,
+    ) -> Self {
+        Exclusions {
+            addresses: addresses.into_iter().collect(),
+            types,
+        }
+    }
+
+    /// Whether `obj` is left out.
+    ///
+    /// # Safety
+    /// `obj` is a live object.
+    unsafe fn excludes(&self, obj: *mut ffi::PyObject) -> bool {
+        // SAFETY: obj is live, so its type pointer is readable.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        self.addresses.contains(&(obj as usize)) || self.types.contains(&tp)
+    }
+}
+
+type VisitObjectsFn = unsafe extern "C" fn(
+    callback: unsafe extern "C" fn(*mut ffi::PyObject, *mut c_void) -> c_int,
+    arg: *mut c_void,
+);
+
+/// `PyUnstable_GC_VisitObjects` when the running interpreter has it (3.12+).
+fn visit_objects_fn() -> Option<VisitObjectsFn> {
+    static FUNCTION: OnceLock<usize> = OnceLock::new();
+    let address = *FUNCTION.get_or_init(|| {
+        if layout::minor() < 12 {
+            return 0;
+        }
+        extern "C" {
+            fn dlsym(handle: *mut c_void, symbol: *const std::ffi::c_char) -> *mut c_void;
+        }
+        const SYMBOL: &CStr = c"PyUnstable_GC_VisitObjects";
+        // SAFETY: dlsym with RTLD_DEFAULT (NULL on Linux) only looks a symbol up.
+        unsafe { dlsym(std::ptr::null_mut(), SYMBOL.as_ptr()) as usize }
+    });
+    if address == 0 {
+        None
+    } else {
+        // SAFETY: the symbol is CPython's PyUnstable_GC_VisitObjects, whose C
+        // signature is exactly VisitObjectsFn.
+        Some(unsafe { std::mem::transmute::<usize, VisitObjectsFn>(address) })
+    }
+}
+
+/// The state shared by the root enumeration and the traversal.
+struct Walk<'a, V: HeapVisitor> {
+    visitor: &'a mut V,
+    exclusions: &'a Exclusions,
+    seen_untracked: HashSet<usize, AddressHash>,
+    stack: Vec<*mut ffi::PyObject>,
+    /// References the enumeration itself holds on each tracked object.
+    root_refs: isize,
+    gc_only: bool,
+}
+
+impl<V: HeapVisitor> Walk<'_, V> {
+    /// Reports a tracked object, then everything untracked it reaches.
+    ///
+    /// # Safety
+    /// `root` is a live GC-tracked object; the GIL is held.
+    unsafe fn visit_root(&mut self, root: *mut ffi::PyObject) {
+        // SAFETY: root is live (caller); children pushed by tp_traverse are
+        // live objects referenced by live objects.
+        unsafe {
+            if self.exclusions.excludes(root) {
+                return;
+            }
+            let mut refcount = ffi::Py_REFCNT(root);
+            if !layout::is_immortal(refcount) {
+                refcount -= self.root_refs;
+            }
+            self.visitor.object(root, true, refcount);
+            if self.gc_only {
+                return;
+            }
+            traverse(root, &mut self.stack);
+            while let Some(obj) = self.stack.pop() {
+                if ffi::PyObject_GC_IsTracked(obj) != 0 || !self.seen_untracked.insert(obj as usize)
+                {
+                    continue;
+                }
+                if self.exclusions.excludes(obj) {
+                    continue;
+                }
+                self.visitor.object(obj, false, ffi::Py_REFCNT(obj));
+                traverse(obj, &mut self.stack);
+            }
+        }
+    }
+}
+
+/// Pushes the objects `obj` refers to onto `stack`, if `obj` is a GC object
+/// (non-GC objects such as str and int refer to nothing the GC can see).
+///
+/// # Safety
+/// `obj` is a live object; the GIL is held.
+pub(crate) unsafe fn traverse(obj: *mut ffi::PyObject, stack: &mut Vec<*mut ffi::PyObject>) {
+    unsafe extern "C" fn push(child: *mut ffi::PyObject, arg: *mut c_void) -> c_int {
+        if !child.is_null() {
+            // SAFETY: arg is the &mut Vec passed to tp_traverse below.
+            unsafe { (*arg.cast::<Vec<*mut ffi::PyObject>>()).push(child) };
+        }
+        0
+    }
+    // SAFETY: obj is live; tp_traverse is only called on GC objects, which is
+    // what the collector does too; it calls `push` for each referent.
+    unsafe {
+        if !layout::is_gc(obj) {
+            return;
+        }
+        if let Some(tp_traverse) = (*ffi::Py_TYPE(obj)).tp_traverse {
+            tp_traverse(obj, push, (stack as *mut Vec<*mut ffi::PyObject>).cast());
+        }
+    }
+}
+
+/// Walks the whole heap, reporting each live object once to `visitor`.
+/// With `gc_only`, only GC-tracked objects are reported (objgraph's view).
+pub(crate) fn walk_heap<V: HeapVisitor>(
+    py: Python<'_>,
+    exclusions: &Exclusions,
+    gc_only: bool,
+    visitor: &mut V,
+) -> PyResult<()> {
+    let mut walk = Walk {
+        visitor,
+        exclusions,
+        seen_untracked: HashSet::default(),
+        stack: Vec::new(),
+        root_refs: 0,
+        gc_only,
+    };
+    if let Some(visit_objects) = visit_objects_fn() {
+        unsafe extern "C" fn on_object<V: HeapVisitor>(
+            obj: *mut ffi::PyObject,
+            arg: *mut c_void,
+        ) -> c_int {
+            // SAFETY: arg is the &mut Walk passed below; obj is a live tracked
+            // object handed to us by the GC with the GIL held.
+            unsafe { (*arg.cast::<Walk<'_, V>>()).visit_root(obj) };
+            1
+        }
+        // PyUnstable_GC_VisitObjects holds one extra reference during the callback.
+        walk.root_refs = 1;
+        // SAFETY: the GIL is held (py); the callback makes no Python calls.
+        unsafe { visit_objects(on_object::<V>, (&mut walk as *mut Walk<'_, V>).cast()) };
+        return Ok(());
+    }
+    let objects = gc_objects(py)?;
+    walk.root_refs = 1;
+    let list = objects.as_ptr();
+    // SAFETY: `objects` is a list we own and nothing else can see; its items
+    // are live while it holds them, and the GIL is held throughout.
+    unsafe {
+        let length = ffi::PyList_GET_SIZE(list);
+        for i in 0..length {
+            walk.visit_root(ffi::PyList_GET_ITEM(list, i));
+        }
+    }
+    drop(objects);
+    Ok(())
+}
+
+/// `gc.get_objects()` (3.9–3.11), with the function looked up once so that
+/// later walks make no attribute lookups.
+fn gc_objects(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_OBJECTS: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    let function = GET_OBJECTS.get_or_try_init(py, || {
+        py.import("gc")?.getattr("get_objects").map(Bound::unbind)
+    })?;
+    function.bind(py).call0()
+}
