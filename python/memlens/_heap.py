@@ -15,7 +15,7 @@ Everything here is a thin name over ``memlens._core`` (Rust). The walk:
 
 Primitives
 ----------
-``walk(*, gc_only=False, exclude=None) -> HeapGraph``
+``walk(*, gc_only=False, exclude=None, roots=None) -> HeapGraph``
     A snapshot of the live heap. Node ``i`` is one object. ``gc_only=True``
     keeps GC-tracked objects only (``gc.get_objects()``'s view, objgraph's).
     The snapshot holds a strong reference to every object until dropped.
@@ -40,7 +40,19 @@ Primitives
     ``goals`` or one whose object satisfies ``predicate``);
     ``g.reachable(starts, *, skip=None) -> list[int]`` (everything reachable
     from ``starts``, starts first);
+    ``g.unreferenced() -> list[int]`` (nodes no walked object refers to);
     ``g.total_size(indices=None) -> int``.
+
+``walk(..., roots=None)``
+    ``roots``: objects to start from as well, for untracked objects no
+    tracked object reaches (a str held only by a running function's local).
+
+``type_counts(*, gc_only=False, exclude=None) -> [(type, count, size), ...]``
+    The census by type object, without building a graph (unordered).
+
+``dot_to_svg(dot: str) -> str``
+    Lays out a Graphviz DOT graph in-process (layout-rs) and draws it as SVG;
+    ValueError when it cannot. For machines without the ``dot`` program.
 
 ``census(*, gc_only=False, exclude=None) -> Census``
     Counts and sizes per type, keyed ``module.qualname``, without building a
@@ -74,9 +86,11 @@ from memlens._core import (
     HeapGraph,
     census,
     census_diff,
+    dot_to_svg,
     edge_label,
     referents,
     sizeof,
+    type_counts,
     type_names,
     walk,
 )
@@ -87,9 +101,12 @@ __all__ = [
     "HeapGraph",
     "census",
     "census_diff",
+    "dot_to_svg",
     "edge_label",
     "referents",
     "sizeof",
+    "type_counts",
+    "type_key",
     "type_names",
     "walk",
 ]

@@ -21,9 +21,11 @@ mod census;
 mod diff;
 mod graph;
 mod json;
+mod svg;
 mod units;
 
 pub use census::{Census, CensusRow};
 pub use diff::{census_diff, CensusDiff, DiffRow};
 pub use graph::{GraphBuilder, HeapGraph, NodeId};
+pub use svg::{dot_to_svg, RenderError};
 pub use units::{group_thousands, human_bytes, signed_human_bytes};

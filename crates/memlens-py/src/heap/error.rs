@@ -1,7 +1,7 @@
 //! Where heap-engine errors become Python exceptions: the only place that
 //! picks exception types for them.
 
-use pyo3::exceptions::{PyIndexError, PyKeyError};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyValueError};
 use pyo3::PyErr;
 
 /// Something a caller of the heap API got wrong.
@@ -11,6 +11,8 @@ pub(crate) enum HeapError {
     NodeOutOfRange { index: usize, len: usize },
     /// A census has no such type.
     UnknownType(String),
+    /// A graph picture could not be drawn.
+    Render(String),
 }
 
 impl std::fmt::Display for HeapError {
@@ -23,6 +25,7 @@ impl std::fmt::Display for HeapError {
                 )
             }
             HeapError::UnknownType(name) => write!(f, "no objects of type {name:?} in this census"),
+            HeapError::Render(message) => f.write_str(message),
         }
     }
 }
@@ -35,6 +38,7 @@ impl From<HeapError> for PyErr {
         match err {
             HeapError::NodeOutOfRange { .. } => PyIndexError::new_err(message),
             HeapError::UnknownType(_) => PyKeyError::new_err(message),
+            HeapError::Render(_) => PyValueError::new_err(message),
         }
     }
 }

@@ -34,6 +34,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(referents, m)?)?;
     m.add_function(wrap_pyfunction!(type_names, m)?)?;
     m.add_function(wrap_pyfunction!(edge_label, m)?)?;
+    m.add_function(wrap_pyfunction!(type_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(dot_to_svg, m)?)?;
     Ok(())
 }
 
@@ -93,10 +95,39 @@ fn census_from_totals(
 fn census(py: Python<'_>, gc_only: bool, exclude: Option<&Bound<'_, PyAny>>) -> PyResult<Census> {
     let exclusions = exclusions(py, exclude)?;
     let mut totals = TypeTotals::default();
-    walker::walk_heap(py, &exclusions, gc_only, &mut totals)?;
+    walker::walk_heap(py, &exclusions, gc_only, &[], &mut totals)?;
     Ok(Census {
         inner: census_from_totals(py, totals.totals),
     })
+}
+
+/// `[(type, count, size), ...]` over every live object (GC-tracked ones only
+/// with `gc_only`): the census by type object, without names, for callers
+/// that name types their own way (objgraph's short and long names).
+#[pyfunction]
+#[pyo3(signature = (*, gc_only = false, exclude = None))]
+fn type_counts<'py>(
+    py: Python<'py>,
+    gc_only: bool,
+    exclude: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Vec<(Bound<'py, PyAny>, u64, u64)>> {
+    let exclusions = exclusions(py, exclude)?;
+    let mut totals = TypeTotals::default();
+    walker::walk_heap(py, &exclusions, gc_only, &[], &mut totals)?;
+    Ok(totals
+        .totals
+        .into_iter()
+        // SAFETY: each key is the type of an object the walk found; types
+        // outlive their instances and no Python code ran since.
+        .map(|(tp, (count, size))| (unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) }, count, size))
+        .collect())
+}
+
+/// Lays out a Graphviz DOT graph and draws it as SVG, in-process (for
+/// machines without the `dot` program). ValueError when it cannot.
+#[pyfunction]
+fn dot_to_svg(dot: &str) -> PyResult<String> {
+    memlens_heap::dot_to_svg(dot).map_err(|err| HeapError::Render(err.to_string()).into())
 }
 
 /// The growth from `before` to `after`, per type.
@@ -419,11 +450,25 @@ impl HeapGraph {
 /// `gc_only=True` keeps only GC-tracked objects (objgraph's view); `exclude`
 /// lists objects to leave out, with everything reachable only through them.
 #[pyfunction]
-#[pyo3(signature = (*, gc_only = false, exclude = None))]
-fn walk(py: Python<'_>, gc_only: bool, exclude: Option<&Bound<'_, PyAny>>) -> PyResult<HeapGraph> {
+///
+/// `roots` are objects to start from as well, for objects that no tracked
+/// object may reach (a str held only by a running function's local).
+#[pyo3(signature = (*, gc_only = false, exclude = None, roots = None))]
+fn walk(
+    py: Python<'_>,
+    gc_only: bool,
+    exclude: Option<&Bound<'_, PyAny>>,
+    roots: Option<&Bound<'_, PyAny>>,
+) -> PyResult<HeapGraph> {
     let exclusions = exclusions(py, exclude)?;
+    let mut extra_roots = Vec::new();
+    if let Some(roots) = roots {
+        for root in roots.try_iter()? {
+            extra_roots.push(root?);
+        }
+    }
     let mut nodes = NodeRecorder::default();
-    walker::walk_heap(py, &exclusions, gc_only, &mut nodes)?;
+    walker::walk_heap(py, &exclusions, gc_only, &extra_roots, &mut nodes)?;
     // Still no Python code has run since the walk: every recorded object is
     // alive. Edges next, then strong references.
     let mut builder = memlens_heap::GraphBuilder::with_capacity(nodes.objects.len());
@@ -701,6 +746,12 @@ impl HeapGraph {
             }
         }
         Ok(order)
+    }
+
+    /// Nodes that no walked object refers to (held only from outside the
+    /// object graph: C globals, the interpreter, running frames), in order.
+    fn unreferenced(&self) -> Vec<u32> {
+        (0..self.objects.len() as u32).filter(|&n| self.graph.referrers(n).is_empty()).collect()
     }
 
     /// Total size in bytes of the given nodes (all nodes when None).

@@ -153,9 +153,32 @@ impl<V: HeapVisitor> Walk<'_, V> {
                 return;
             }
             traverse(root, &mut self.stack);
+            self.drain();
+        }
+    }
+
+    /// Reports the untracked `roots` (tracked ones were enumerated already)
+    /// and everything untracked they reach.
+    fn visit_extra_roots(&mut self, roots: &[Bound<'_, PyAny>]) {
+        if self.gc_only {
+            return;
+        }
+        self.stack.extend(roots.iter().map(|root| root.as_ptr()));
+        // SAFETY: the roots are live (the caller holds them); the GIL is held.
+        unsafe { self.drain() };
+    }
+
+    /// Reports the untracked objects on the stack and everything untracked
+    /// they reach.
+    ///
+    /// # Safety
+    /// The stack holds live objects; the GIL is held.
+    unsafe fn drain(&mut self) {
+        // SAFETY: objects on the stack are live (caller, and tp_traverse only
+        // reports live referents of live objects).
+        unsafe {
             while let Some(obj) = self.stack.pop() {
-                if ffi::PyObject_GC_IsTracked(obj) != 0 || !self.seen_untracked.insert(obj as usize)
-                {
+                if ffi::PyObject_GC_IsTracked(obj) != 0 || !self.seen_untracked.insert(obj as usize) {
                     continue;
                 }
                 if self.exclusions.excludes(obj) {
@@ -195,10 +218,13 @@ pub(crate) unsafe fn traverse(obj: *mut ffi::PyObject, stack: &mut Vec<*mut ffi:
 
 /// Walks the whole heap, reporting each live object once to `visitor`.
 /// With `gc_only`, only GC-tracked objects are reported (objgraph's view).
+/// `extra_roots` are untracked objects to start from as well (objects the
+/// caller holds that no tracked object may reach, e.g. a local str).
 pub(crate) fn walk_heap<V: HeapVisitor>(
     py: Python<'_>,
     exclusions: &Exclusions,
     gc_only: bool,
+    extra_roots: &[Bound<'_, PyAny>],
     visitor: &mut V,
 ) -> PyResult<()> {
     let mut walk = Walk {
@@ -223,6 +249,7 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
         walk.root_refs = 1;
         // SAFETY: the GIL is held (py); the callback makes no Python calls.
         unsafe { visit_objects(on_object::<V>, (&mut walk as *mut Walk<'_, V>).cast()) };
+        walk.visit_extra_roots(extra_roots);
         return Ok(());
     }
     let objects = gc_objects(py)?;
@@ -236,6 +263,7 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
             walk.visit_root(ffi::PyList_GET_ITEM(list, i));
         }
     }
+    walk.visit_extra_roots(extra_roots);
     drop(objects);
     Ok(())
 }
