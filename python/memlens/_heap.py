@@ -74,7 +74,7 @@ Primitives
 ``edge_label(parent, child) -> str | None``
     How ``parent`` refers to ``child``: an attribute name (``items``, read
     from the dict, the 3.11+ inline values or ``__slots__``), a dict key
-    (``['key']``), an index (``[3]``), ``__dict__``, ``__class__``,
+    (``key`` when it is an identifier, else ``['a key']``), an index (``[3]``), ``__dict__``, ``__class__``,
     ``__globals__``, ``cell_contents``…
 
 ``type_names(tp) -> (module, name, qualname)``

@@ -11,7 +11,7 @@ extern "C" {
     static mut PyMethod_Type: ffi::PyTypeObject;
 }
 
-/// How `parent` refers to `child`, e.g. `items`, `['key']`, `[3]`,
+/// How `parent` refers to `child`, e.g. `items`, `key`, `['a key']`, `[3]`,
 /// `__dict__`; `None` when the reference is internal or unknown.
 ///
 /// # Safety
@@ -103,7 +103,7 @@ pub(crate) unsafe fn edge_label(
     }
 }
 
-/// Label of `child` inside a dict: its key (`['key']` in a plain dict,
+/// Label of `child` inside a dict: its key (`['a key']` in a plain dict,
 /// `key` for an attribute dict).
 unsafe fn dict_label(
     dict: *mut ffi::PyObject,
@@ -133,10 +133,13 @@ unsafe fn key_label(key: *mut ffi::PyObject, subscript: bool) -> String {
     // SAFETY: key is a live object.
     unsafe {
         if let Some(text) = layout::read_str(key) {
-            return if subscript {
-                format!("[{text:?}]").replace('"', "'")
-            } else {
+            let identifier = text.chars().next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+                && text.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
+            // objgraph's convention: identifier keys plain, others quoted.
+            return if !subscript || identifier {
                 text
+            } else {
+                format!("[{text:?}]").replace('"', "'")
             };
         }
         if ffi::PyLong_CheckExact(key) != 0 {
