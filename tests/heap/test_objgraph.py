@@ -26,6 +26,8 @@ class Marker:
 
 
 class Holder:
+    __slots__ = ("items",)  # the same graph on every version (no __dict__ node before 3.11)
+
     def __init__(self):
         self.items = ["first", {"key": 1, "other key": 2}]
 
