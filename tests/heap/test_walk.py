@@ -172,3 +172,18 @@ def test_census_table_and_plain_data():
     import json
 
     assert json.loads(census.to_json()) == data
+
+
+def test_shared_and_unshared_untracked_objects_are_each_counted_once():
+    # GIVEN 1,000 distinct floats held once, and 10 floats each held by 100 tuples and a list
+    before = memlens.census()
+    unique = [float(i) + 0.5 for i in range(1000)]
+    shared = [float(-i) - 0.25 for i in range(10)]
+    tuples = [(shared[i % 10], shared[(i + 1) % 10]) for i in range(1000)]
+    gc.collect()
+    # WHEN a census is taken
+    after = memlens.census()
+    # THEN every float is counted exactly once, however many references it has
+    diff = memlens.census_diff(before, after).to_dict()["types"]
+    assert diff["builtins.float"]["count_delta"] == 1010
+    assert len(unique) + len(tuples) == 2000

@@ -19,6 +19,7 @@ const TPFLAGS_INLINE_VALUES: c_ulong = 1 << 2; // 3.13+
 const TPFLAGS_MANAGED_WEAKREF: c_ulong = 1 << 3; // 3.12+
 const TPFLAGS_MANAGED_DICT: c_ulong = 1 << 4; // 3.11+
 const TPFLAGS_HEAPTYPE: c_ulong = 1 << 9;
+const TPFLAGS_HAVE_GC: c_ulong = 1 << 14;
 
 const WORD: usize = std::mem::size_of::<*mut c_void>();
 /// `sizeof(PyGC_Head)`: two words on every supported version.
@@ -66,8 +67,30 @@ pub(crate) unsafe fn type_flags(tp: *mut ffi::PyTypeObject) -> c_ulong {
 /// `obj` is a live object and the GIL is held.
 #[inline]
 pub(crate) unsafe fn is_gc(obj: *mut ffi::PyObject) -> bool {
-    // SAFETY: obj is live; PyObject_IS_GC only reads the type and tp_is_gc.
-    unsafe { ffi::PyObject_IS_GC(obj) != 0 }
+    // SAFETY: obj is live; this is PyObject_IS_GC, inlined: the type's
+    // HAVE_GC flag, then its tp_is_gc slot (set by `type` only: C code).
+    unsafe {
+        let tp = ffi::Py_TYPE(obj);
+        if type_flags(tp) & TPFLAGS_HAVE_GC == 0 {
+            return false;
+        }
+        match (*tp).tp_is_gc {
+            Some(is_gc) => is_gc(obj) != 0,
+            None => true,
+        }
+    }
+}
+
+/// Whether the GC tracks `obj` (`PyObject_GC_IsTracked`, inlined): a GC
+/// object whose GC header is linked into a generation list.
+///
+/// # Safety
+/// `obj` is a live object and the GIL is held.
+#[inline]
+pub(crate) unsafe fn is_tracked(obj: *mut ffi::PyObject) -> bool {
+    // SAFETY: GC objects have a PyGC_Head (two words) right before the
+    // object on every supported version; `_gc_next` is 0 when untracked.
+    unsafe { is_gc(obj) && *obj.cast::<usize>().sub(2) != 0 }
 }
 
 /// Whether the object's refcount marks it immortal (3.12+).
@@ -91,7 +114,7 @@ unsafe fn preheader_size(obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) ->
     // SAFETY: obj and tp are live (caller).
     let gc = unsafe {
         if minor >= 11 {
-            ffi::PyType_IS_GC(tp) != 0
+            type_flags(tp) & TPFLAGS_HAVE_GC != 0
         } else {
             is_gc(obj)
         }
@@ -148,6 +171,46 @@ unsafe fn size_rule(mut tp: *mut ffi::PyTypeObject) -> SizeRule {
     SizeRule::Object
 }
 
+/// What the size of an instance depends on, computed once per type.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TypeLayout {
+    rule: SizeRule,
+    basicsize: u64,
+    itemsize: u64,
+    /// The pre-header when it is the same for every instance, else None
+    /// (type objects: it depends on the instance).
+    preheader: Option<u64>,
+}
+
+/// The size layout of `tp`'s instances.
+///
+/// # Safety
+/// `tp` is a live type object and the GIL is held.
+pub(crate) unsafe fn type_layout(tp: *mut ffi::PyTypeObject) -> TypeLayout {
+    // SAFETY: tp is live.
+    unsafe {
+        let rule = size_rule(tp);
+        let flags = type_flags(tp);
+        let preheader = if rule == SizeRule::Type || (*tp).tp_is_gc.is_some() {
+            None
+        } else {
+            let gc = if flags & TPFLAGS_HAVE_GC != 0 { GC_HEAD_SIZE } else { 0 };
+            let preheader_flags = match minor() {
+                0..=10 => 0,
+                11 => TPFLAGS_MANAGED_DICT,
+                _ => TPFLAGS_MANAGED_DICT | TPFLAGS_MANAGED_WEAKREF,
+            };
+            Some(gc + if flags & preheader_flags != 0 { 2 * WORD as u64 } else { 0 })
+        };
+        TypeLayout {
+            rule,
+            basicsize: (*tp).tp_basicsize.max(0) as u64,
+            itemsize: (*tp).tp_itemsize.max(0) as u64,
+            preheader,
+        }
+    }
+}
+
 /// The size of `obj` in bytes, as `sys.getsizeof(obj)` reports it for every
 /// builtin type, computed from the object's layout without calling any
 /// Python code. For other types it is what `object.__sizeof__` would say
@@ -157,17 +220,25 @@ unsafe fn size_rule(mut tp: *mut ffi::PyTypeObject) -> SizeRule {
 /// # Safety
 /// `obj` is a live object and the GIL is held.
 pub(crate) unsafe fn object_size(obj: *mut ffi::PyObject) -> u64 {
+    // SAFETY: obj is live; its type is live.
+    unsafe { object_size_with(obj, &type_layout(ffi::Py_TYPE(obj))) }
+}
+
+/// [`object_size`] with the type's layout already known.
+///
+/// # Safety
+/// `obj` is a live object, `layout` is [`type_layout`] of its type, and the
+/// GIL is held.
+pub(crate) unsafe fn object_size_with(obj: *mut ffi::PyObject, layout: &TypeLayout) -> u64 {
     // SAFETY: obj is live; every read below stays inside the layout of the
     // builtin base that `size_rule` found for its type.
     unsafe {
-        let tp = ffi::Py_TYPE(obj);
-        let basicsize = (*tp).tp_basicsize.max(0) as u64;
+        let basicsize = layout.basicsize;
         let base = obj as *const c_void;
-        let body = match size_rule(tp) {
+        let body = match layout.rule {
             SizeRule::Object => {
-                let itemsize = (*tp).tp_itemsize.max(0) as u64;
-                if itemsize > 0 {
-                    basicsize + itemsize * read::<isize>(base, 2 * WORD).unsigned_abs() as u64
+                if layout.itemsize > 0 {
+                    basicsize + layout.itemsize * read::<isize>(base, 2 * WORD).unsigned_abs() as u64
                 } else {
                     basicsize
                 }
@@ -187,9 +258,12 @@ pub(crate) unsafe fn object_size(obj: *mut ffi::PyObject) -> u64 {
                 }
             }
             SizeRule::ByteArray => basicsize + read::<isize>(base, 3 * WORD).max(0) as u64,
-            SizeRule::Type => type_size(tp, obj.cast()),
+            SizeRule::Type => type_size(obj.cast()),
         };
-        body + preheader_size(obj, tp)
+        body + match layout.preheader {
+            Some(size) => size,
+            None => preheader_size(obj, ffi::Py_TYPE(obj)),
+        }
     }
 }
 
@@ -415,10 +489,9 @@ unsafe fn keys_size(keys: *const c_void) -> u64 {
 }
 
 /// `type.__sizeof__`: the type struct, plus the shared-keys table of a heap type.
-unsafe fn type_size(tp_of_obj: *mut ffi::PyTypeObject, obj: *mut ffi::PyTypeObject) -> u64 {
+unsafe fn type_size(obj: *mut ffi::PyTypeObject) -> u64 {
     // SAFETY: obj is a live type object (its type derives from `type`).
     unsafe {
-        let _ = tp_of_obj;
         if type_flags(obj) & TPFLAGS_HEAPTYPE != 0 {
             let heap = obj.cast::<ffi::PyHeapTypeObject>();
             let mut size = ffi::PyType_Type.tp_basicsize.max(0) as u64;

@@ -56,19 +56,48 @@ fn exclusions(py: Python<'_>, exclude: Option<&Bound<'_, PyAny>>) -> PyResult<Ex
     Ok(Exclusions::new(addresses, types))
 }
 
-/// Counts and sizes per type pointer.
-#[derive(Default)]
+/// Counts and sizes per type pointer: a direct-mapped table in front of a
+/// hash map, since a heap has few types and millions of objects.
 struct TypeTotals {
-    totals: HashMap<usize, (u64, u64), AddressHash>,
+    slots: Vec<(usize, u64, u64)>,
+    spill: HashMap<usize, (u64, u64), AddressHash>,
+}
+
+impl Default for TypeTotals {
+    fn default() -> Self {
+        TypeTotals { slots: vec![(0, 0, 0); 1024], spill: HashMap::default() }
+    }
+}
+
+impl TypeTotals {
+    /// All totals, by type address.
+    fn into_totals(self) -> HashMap<usize, (u64, u64), AddressHash> {
+        let mut totals = self.spill;
+        for (tp, count, size) in self.slots {
+            if tp != 0 {
+                let entry = totals.entry(tp).or_default();
+                entry.0 += count;
+                entry.1 += size;
+            }
+        }
+        totals
+    }
 }
 
 impl HeapVisitor for TypeTotals {
-    fn object(&mut self, obj: *mut ffi::PyObject, _tracked: bool, _refcount: isize) {
+    fn object(&mut self, obj: *mut ffi::PyObject, _tracked: bool, _refcount: isize, size: u64) {
         // SAFETY: the walker only reports live objects, with the GIL held.
-        let (tp, size) = unsafe { (ffi::Py_TYPE(obj) as usize, layout::object_size(obj)) };
-        let entry = self.totals.entry(tp).or_default();
-        entry.0 += 1;
-        entry.1 += size;
+        let tp = unsafe { ffi::Py_TYPE(obj) as usize };
+        let slot = &mut self.slots[(tp >> 4) % 1024];
+        if slot.0 == tp || slot.0 == 0 {
+            slot.0 = tp;
+            slot.1 += 1;
+            slot.2 += size;
+        } else {
+            let entry = self.spill.entry(tp).or_default();
+            entry.0 += 1;
+            entry.1 += size;
+        }
     }
 }
 
@@ -97,7 +126,7 @@ fn census(py: Python<'_>, gc_only: bool, exclude: Option<&Bound<'_, PyAny>>) -> 
     let mut totals = TypeTotals::default();
     walker::walk_heap(py, &exclusions, gc_only, &[], &mut totals)?;
     Ok(Census {
-        inner: census_from_totals(py, totals.totals),
+        inner: census_from_totals(py, totals.into_totals()),
     })
 }
 
@@ -115,7 +144,7 @@ fn type_counts<'py>(
     let mut totals = TypeTotals::default();
     walker::walk_heap(py, &exclusions, gc_only, &[], &mut totals)?;
     Ok(totals
-        .totals
+        .into_totals()
         .into_iter()
         // SAFETY: each key is the type of an object the walk found; types
         // outlive their instances and no Python code ran since.
@@ -385,9 +414,9 @@ struct NodeRecorder {
 }
 
 impl HeapVisitor for NodeRecorder {
-    fn object(&mut self, obj: *mut ffi::PyObject, tracked: bool, refcount: isize) {
+    fn object(&mut self, obj: *mut ffi::PyObject, tracked: bool, refcount: isize, size: u64) {
         // SAFETY: the walker only reports live objects, with the GIL held.
-        let (tp, size) = unsafe { (ffi::Py_TYPE(obj), layout::object_size(obj)) };
+        let tp = unsafe { ffi::Py_TYPE(obj) };
         let next_type = self.type_objects.len() as u32;
         let type_id = *self.type_index.entry(tp as usize).or_insert(next_type);
         if type_id == next_type {

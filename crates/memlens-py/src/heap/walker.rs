@@ -21,7 +21,10 @@
 //! Objects reached from tracked ones are followed with an explicit stack (a
 //! chain of ten million untracked tuples needs no recursion); tracked
 //! children are skipped there since they are enumerated as roots, so only
-//! untracked objects need the `seen` set.
+//! untracked objects need the `seen` set — and only those with more than one
+//! reference: `tp_traverse` reports each owned reference exactly once (the
+//! collector's reference accounting relies on it), so an object whose
+//! refcount is 1 can only be reached once.
 
 use std::collections::HashSet;
 use std::ffi::{c_int, c_void, CStr};
@@ -60,8 +63,9 @@ pub(crate) type AddressHash = BuildHasherDefault<AddressHasher>;
 /// What the walker reports for each object it finds.
 pub(crate) trait HeapVisitor {
     /// Called once per live object; `tracked` says whether the GC tracks it,
-    /// `refcount` is its reference count with the walk's own references removed.
-    fn object(&mut self, obj: *mut ffi::PyObject, tracked: bool, refcount: isize);
+    /// `refcount` is its reference count with the walk's own references
+    /// removed, `size` its size in bytes (`layout::object_size`).
+    fn object(&mut self, obj: *mut ffi::PyObject, tracked: bool, refcount: isize, size: u64);
 }
 
 /// Objects the walk must neither report nor enter: memlens's own.
@@ -121,12 +125,48 @@ fn visit_objects_fn() -> Option<VisitObjectsFn> {
     }
 }
 
+/// Size layouts of the types seen so far, direct-mapped by type address:
+/// most objects belong to a few types, and this spares a hash lookup and a
+/// walk up `tp_base` per object.
+struct TypeCache {
+    slots: Vec<(usize, Option<layout::TypeLayout>)>,
+}
+
+impl TypeCache {
+    const SLOTS: usize = 1024;
+
+    fn new() -> Self {
+        TypeCache { slots: vec![(0, None); Self::SLOTS] }
+    }
+
+    /// The size of `obj`.
+    ///
+    /// # Safety
+    /// `obj` is a live object; the GIL is held.
+    #[inline]
+    unsafe fn size_of(&mut self, obj: *mut ffi::PyObject) -> u64 {
+        // SAFETY: obj is live (caller), so is its type.
+        unsafe {
+            let tp = ffi::Py_TYPE(obj);
+            let slot = &mut self.slots[(tp as usize >> 4) % Self::SLOTS];
+            if slot.0 != tp as usize || slot.1.is_none() {
+                *slot = (tp as usize, Some(layout::type_layout(tp)));
+            }
+            match &slot.1 {
+                Some(type_layout) => layout::object_size_with(obj, type_layout),
+                None => layout::object_size(obj),
+            }
+        }
+    }
+}
+
 /// The state shared by the root enumeration and the traversal.
 struct Walk<'a, V: HeapVisitor> {
     visitor: &'a mut V,
     exclusions: &'a Exclusions,
     seen_untracked: HashSet<usize, AddressHash>,
     stack: Vec<*mut ffi::PyObject>,
+    types: TypeCache,
     /// References the enumeration itself holds on each tracked object.
     root_refs: isize,
     gc_only: bool,
@@ -148,7 +188,8 @@ impl<V: HeapVisitor> Walk<'_, V> {
             if !layout::is_immortal(refcount) {
                 refcount -= self.root_refs;
             }
-            self.visitor.object(root, true, refcount);
+            let size = self.types.size_of(root);
+            self.visitor.object(root, true, refcount, size);
             if self.gc_only {
                 return;
             }
@@ -178,13 +219,20 @@ impl<V: HeapVisitor> Walk<'_, V> {
         // reports live referents of live objects).
         unsafe {
             while let Some(obj) = self.stack.pop() {
-                if ffi::PyObject_GC_IsTracked(obj) != 0 || !self.seen_untracked.insert(obj as usize) {
+                if layout::is_tracked(obj) {
+                    continue;
+                }
+                // tp_traverse visits each owned reference exactly once (the
+                // collector's own accounting depends on it), so an object with
+                // a single reference is reached once: no need to remember it.
+                if ffi::Py_REFCNT(obj) != 1 && !self.seen_untracked.insert(obj as usize) {
                     continue;
                 }
                 if self.exclusions.excludes(obj) {
                     continue;
                 }
-                self.visitor.object(obj, false, ffi::Py_REFCNT(obj));
+                let size = self.types.size_of(obj);
+                self.visitor.object(obj, false, ffi::Py_REFCNT(obj), size);
                 traverse(obj, &mut self.stack);
             }
         }
@@ -232,6 +280,7 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
         exclusions,
         seen_untracked: HashSet::default(),
         stack: Vec::new(),
+        types: TypeCache::new(),
         root_refs: 0,
         gc_only,
     };
@@ -259,6 +308,8 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
     // are live while it holds them, and the GIL is held throughout.
     unsafe {
         let length = ffi::PyList_GET_SIZE(list);
+        // Most heaps have at least as many untracked objects as tracked ones.
+        walk.seen_untracked.reserve(length.max(0) as usize);
         for i in 0..length {
             walk.visit_root(ffi::PyList_GET_ITEM(list, i));
         }
