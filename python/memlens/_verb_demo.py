@@ -83,7 +83,8 @@ def _run_scenario(number, name, iterations, out):
         _explain_chain(lead, leak, out)
     growth_fixed, _ = _measure(fixed.work, iterations)
     still_growing = [row for row in growth_fixed.rows if row[1] >= calls // 2]
-    out.write("\n   Fixed version, %s calls: %s objects, %s -- %s\n" % (
+    out.write("\n   %s\n" % _first_line(fixed.__doc__))
+    out.write("   Fixed version, %s calls: %s objects, %s -- %s\n" % (
         _thousands(calls), _signed(growth_fixed.count_delta), _signed_bytes(growth_fixed.size_delta),
         "nothing grows" if not still_growing else "STILL GROWS: " + ", ".join(r[0] for r in still_growing)))
     return leak_found, not still_growing
@@ -140,7 +141,7 @@ def _explain_chain(type_name, module, out):
               % (_root_kind(graph, path), type_name.rsplit(".", 1)[-1]))
     out.write("     %s\n" % _expression(graph, path[0], steps))
     out.write("   step by step:\n")
-    out.write("     %-34s %s\n" % ("module " + graph.object(path[0]).__name__, ""))
+    out.write("     module %s\n" % graph.object(path[0]).__name__)
     depth = 0
     for label, node in steps:
         if label == "__dict__" and graph.type_of(node) is dict:
@@ -196,14 +197,19 @@ def _describe(graph, node):
     obj = graph.object(node)
     tp = graph.type_of(node)
     if isinstance(obj, (list, tuple, dict, set)):
-        return "%s, %s items" % (tp.__name__, _thousands(len(obj)))
+        return "%s, %s item%s" % (tp.__name__, _thousands(len(obj)), "" if len(obj) == 1 else "s")
     if isinstance(obj, type):
         return "class %s" % obj.__qualname__
     if isinstance(obj, types.FunctionType):
         return "function %s" % obj.__qualname__
     if isinstance(obj, types.MethodType):
         return "bound method %s" % obj.__func__.__qualname__
-    return "%s (%s)" % (tp.__qualname__, _heap.type_key(tp).rsplit(".", 1)[0])
+    module = _heap.type_names(tp)[0]
+    return tp.__qualname__ if module == "builtins" else "%s (%s)" % (tp.__qualname__, module)
+
+
+def _first_line(doc):
+    return (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""
 
 
 def _examples_dir():
