@@ -66,7 +66,9 @@ Primitives
     pre-headers — what ``object.__sizeof__`` says; a class's own
     ``__sizeof__`` is never called (it is user code). Known differences:
     C types that add memory in their own ``__sizeof__`` (``OrderedDict``,
-    ``deque``, ``array``…) are reported with their base's rule.
+    ``deque``, ``array``; code, frame and generator objects, whose frame data
+    is not counted) are reported with their base's rule, so smaller than
+    ``sys.getsizeof`` says.
 
 ``referents(obj) -> list``
     What ``obj``'s ``tp_traverse`` reports (``gc.get_referents([obj])``).

@@ -169,3 +169,22 @@ def test_sizeof_never_calls_a_user_defined_sizeof():
     # THEN the user code did not run, and the size is the layout's
     assert calls == []
     assert size == object.__sizeof__(Liar()) + (sys.getsizeof(Plain()) - object.__sizeof__(Plain()))
+
+
+def test_objects_whose_itemsize_is_not_a_length_get_a_sane_size():
+    # GIVEN objects whose types declare an itemsize without an ob_size length
+    def gen():
+        yield 1
+
+    async def coroutine():
+        pass
+
+    generator, coro = gen(), coroutine()
+    try:
+        # WHEN memlens sizes them
+        sizes = [_heap.sizeof(generator), _heap.sizeof(coro), _heap.sizeof(gen.__code__)]
+    finally:
+        coro.close()
+    # THEN the sizes are plausible (at most what sys.getsizeof says, never garbage)
+    for obj, size in zip((generator, coro, gen.__code__), sizes):
+        assert 0 < size <= sys.getsizeof(obj)

@@ -22,6 +22,9 @@ const TPFLAGS_HEAPTYPE: c_ulong = 1 << 9;
 const TPFLAGS_HAVE_GC: c_ulong = 1 << 14;
 
 const WORD: usize = std::mem::size_of::<*mut c_void>();
+/// Larger than any object a 64-bit process can allocate in practice (1 TiB).
+const MAX_PLAUSIBLE_SIZE: u64 = 1 << 40;
+
 /// `sizeof(PyGC_Head)`: two words on every supported version.
 const GC_HEAD_SIZE: u64 = 16;
 
@@ -237,10 +240,13 @@ pub(crate) unsafe fn object_size_with(obj: *mut ffi::PyObject, layout: &TypeLayo
         let base = obj as *const c_void;
         let body = match layout.rule {
             SizeRule::Object => {
-                if layout.itemsize > 0 {
-                    basicsize + layout.itemsize * read::<isize>(base, 2 * WORD).unsigned_abs() as u64
-                } else {
-                    basicsize
+                // A few types declare an itemsize without keeping their length
+                // in ob_size (3.11+ generators keep a pointer there): a length
+                // no allocation could hold means "not a length".
+                let length = read::<isize>(base, 2 * WORD).unsigned_abs() as u64;
+                match layout.itemsize.checked_mul(length) {
+                    Some(items) if layout.itemsize > 0 && items < MAX_PLAUSIBLE_SIZE => basicsize + items,
+                    _ => basicsize,
                 }
             }
             SizeRule::Int => int_size(base),
