@@ -50,6 +50,10 @@ Primitives
 ``type_counts(*, gc_only=False, exclude=None) -> [(type, count, size), ...]``
     The census by type object, without building a graph (unordered).
 
+``object_at(address) -> object | None``
+    The live object whose ``id()`` is ``address`` (census-speed walk; the
+    address is only compared, never dereferenced).
+
 ``dot_to_svg(dot: str) -> str``
     Lays out a Graphviz DOT graph in-process (layout-rs) and draws it as SVG;
     ValueError when it cannot. For machines without the ``dot`` program.
@@ -90,6 +94,7 @@ from memlens._core import (
     census_diff,
     dot_to_svg,
     edge_label,
+    object_at,
     referents,
     sizeof,
     type_counts,
@@ -105,6 +110,7 @@ __all__ = [
     "census_diff",
     "dot_to_svg",
     "edge_label",
+    "object_at",
     "referents",
     "sizeof",
     "type_counts",

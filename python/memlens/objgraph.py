@@ -335,11 +335,9 @@ def at(addr):
     The address is only looked up among the objects the walk found: memory
     at an address that is not a live object is never read.
     """
-    if not isinstance(addr, int) or addr < 0:
+    if not isinstance(addr, int) or not 0 <= addr < 2**64:
         return None
-    graph = _heap.walk()
-    node = graph.index_at(addr) if addr < 2**64 else None
-    return None if node is None else graph.object(node)
+    return _heap.object_at(addr)
 
 
 def at_addrs(address_set):
@@ -363,12 +361,26 @@ def _chain(obj, predicate, forward, max_depth, extra_ignore):
         node = graph.index_at(address) if isinstance(address, int) and 0 <= address < 2**64 else None
         if node is not None:
             skip.add(node)
+    goals = None
+    if _is_proper_module_test(predicate):
+        # The usual question ("which module holds it?") without a Python call per node.
+        predicate = None
+        goals = [n for n in map(graph.index, list(sys.modules.values())) if n is not None
+                 and is_proper_module(graph.object(n))]
     path = graph.shortest_path(
-        start, forward=forward, predicate=predicate, max_depth=max_depth, skip=sorted(skip)
+        start, forward=forward, goals=goals, predicate=predicate, max_depth=max_depth, skip=sorted(skip)
     )
     if path is None:
         return [obj]
     return graph.objects(path)
+
+
+def _is_proper_module_test(predicate):
+    """Whether ``predicate`` is memlens's or objgraph's ``is_proper_module`` (by identity, no call)."""
+    if predicate is is_proper_module:
+        return True
+    return (isinstance(predicate, types.FunctionType) and predicate.__name__ == "is_proper_module"
+            and predicate.__module__ == "objgraph")
 
 
 def find_ref_chain(obj, predicate, max_depth=20, extra_ignore=()):

@@ -36,6 +36,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(edge_label, m)?)?;
     m.add_function(wrap_pyfunction!(type_counts, m)?)?;
     m.add_function(wrap_pyfunction!(dot_to_svg, m)?)?;
+    m.add_function(wrap_pyfunction!(object_at, m)?)?;
     Ok(())
 }
 
@@ -413,6 +414,43 @@ struct NodeRecorder {
     index: HashMap<usize, u32, AddressHash>,
 }
 
+impl NodeRecorder {
+    fn reserve(&mut self, nodes: usize) {
+        self.objects.reserve(nodes);
+        self.types.reserve(nodes);
+        self.sizes.reserve(nodes);
+        self.refcounts.reserve(nodes);
+        self.tracked.reserve(nodes);
+        self.index.reserve(nodes);
+    }
+}
+
+/// Finds the object at one address, if it is a live object.
+struct AddressFinder {
+    address: usize,
+    found: Option<*mut ffi::PyObject>,
+}
+
+impl HeapVisitor for AddressFinder {
+    fn object(&mut self, obj: *mut ffi::PyObject, _tracked: bool, _refcount: isize, _size: u64) {
+        if obj as usize == self.address {
+            self.found = Some(obj);
+        }
+    }
+}
+
+/// The live object whose `id()` is `address`, or None. The address is only
+/// compared with the addresses of the objects the walk finds: memory at an
+/// address that is not a live object is never read.
+#[pyfunction]
+fn object_at(py: Python<'_>, address: u64) -> PyResult<Option<Py<PyAny>>> {
+    let exclusions = exclusions(py, None)?;
+    let mut finder = AddressFinder { address: address as usize, found: None };
+    walker::walk_heap(py, &exclusions, false, &[], &mut finder)?;
+    // SAFETY: the walk just found this object alive and no Python code has run since.
+    Ok(finder.found.map(|obj| unsafe { Bound::from_borrowed_ptr(py, obj) }.unbind()))
+}
+
 impl HeapVisitor for NodeRecorder {
     fn object(&mut self, obj: *mut ffi::PyObject, tracked: bool, refcount: isize, size: u64) {
         // SAFETY: the walker only reports live objects, with the GIL held.
@@ -496,7 +534,12 @@ fn walk(
             extra_roots.push(root?);
         }
     }
+    // Size the tables like the previous walk's: rehashing a million-entry
+    // map is most of the cost of growing it.
+    static LAST_WALK_NODES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let expected = LAST_WALK_NODES.load(std::sync::atomic::Ordering::Relaxed);
     let mut nodes = NodeRecorder::default();
+    nodes.reserve(expected + expected / 8);
     walker::walk_heap(py, &exclusions, gc_only, &extra_roots, &mut nodes)?;
     // Still no Python code has run since the walk: every recorded object is
     // alive. Edges next, then strong references.
@@ -514,6 +557,7 @@ fn walk(
         }
     }
     let graph = builder.finish(nodes.objects.len());
+    LAST_WALK_NODES.store(nodes.objects.len(), std::sync::atomic::Ordering::Relaxed);
     // SAFETY: every pointer is a live object (see above); from_borrowed_ptr
     // takes a new strong reference to each.
     let (objects, type_objects) = unsafe {
