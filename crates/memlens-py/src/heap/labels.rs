@@ -55,8 +55,7 @@ pub(crate) unsafe fn edge_label(
             return None;
         }
         if ffi::PyModule_Check(parent) != 0 {
-            // PyModuleObject: md_dict is the first field after the header.
-            let dict = *parent.cast::<*mut ffi::PyObject>().add(2);
+            let dict = layout::module_dict(parent);
             if dict == child {
                 return Some("__dict__".to_string());
             }
@@ -86,12 +85,11 @@ pub(crate) unsafe fn edge_label(
                 .map(|(_, name)| name.to_string());
         }
         if ffi::Py_IS_TYPE(parent, &raw mut PyMethod_Type) != 0 {
-            // PyMethodObject: im_func, then im_self, after the object header.
-            let fields = parent.cast::<*mut ffi::PyObject>();
-            if *fields.add(2) == child {
+            let (function, bound_to) = layout::method_parts(parent);
+            if function == child {
                 return Some("__func__".to_string());
             }
-            if *fields.add(3) == child {
+            if bound_to == child {
                 return Some("__self__".to_string());
             }
             return None;

@@ -699,3 +699,23 @@ pub(crate) unsafe fn slot_offsets(mut tp: *mut ffi::PyTypeObject) -> Vec<(String
     }
     slots
 }
+
+/// A module's `__dict__` (`PyModuleObject.md_dict`, the first field after
+/// the header on every supported version).
+///
+/// # Safety
+/// `module` is a live module object and the GIL is held.
+pub(crate) unsafe fn module_dict(module: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: guaranteed by the caller; md_dict is the third word.
+    unsafe { read(module as *const c_void, 2 * WORD) }
+}
+
+/// A bound method's `(__func__, __self__)` (`PyMethodObject.im_func` and
+/// `im_self`, right after the header on every supported version).
+///
+/// # Safety
+/// `method` is a live bound-method object and the GIL is held.
+pub(crate) unsafe fn method_parts(method: *mut ffi::PyObject) -> (*mut ffi::PyObject, *mut ffi::PyObject) {
+    // SAFETY: guaranteed by the caller; im_func and im_self are the 3rd and 4th words.
+    unsafe { (read(method as *const c_void, 2 * WORD), read(method as *const c_void, 3 * WORD)) }
+}
