@@ -592,7 +592,8 @@ pub(crate) unsafe fn instance_attributes(obj: *mut ffi::PyObject) -> Attributes 
                         if !keys.is_null() {
                             return Attributes::Values {
                                 keys,
-                                values: (dict_or_values - 1) as *const _,
+                                // Stored as `values - 1` (odd), so `+ 1` gives the values.
+                                values: (dict_or_values + 1) as *const _,
                             };
                         }
                     } else if dict_or_values != 0 {
