@@ -534,7 +534,67 @@ pub(crate) fn init(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
         .call1((builtins.getattr("object")?,))?
         .extract()?;
     let _ = STATIC_TYPE_SIZE.set(size);
+    if minor() <= 11 {
+        let thresholds: (i64, i64, i64) = py.import("gc")?.getattr("get_threshold")?.call0()?.extract()?;
+        find_generation_heads(py, thresholds)?;
+    }
     Ok(())
+}
+
+/// 3.9–3.11: address of the youngest generation's list head, when found and
+/// verified by [`find_generation_heads`]; 0 otherwise.
+static GENERATION0: OnceLock<usize> = OnceLock::new();
+
+/// `sizeof(struct gc_generation)` on 3.9–3.11: the list head, then two ints.
+const GENERATION_SIZE: usize = 2 * WORD + 8;
+
+/// Finds the GC's generation lists (3.9–3.11) without knowing the layout of
+/// the interpreter state: a freshly tracked object is appended to the
+/// youngest generation, so its `_gc_next` is that generation's head; the
+/// three heads sit in an array of `struct gc_generation`. The guess is kept
+/// only if the thresholds stored next to each head are the ones
+/// `gc.get_threshold()` reports and the head links back to the new object.
+fn find_generation_heads(py: pyo3::Python<'_>, thresholds: (i64, i64, i64)) -> pyo3::PyResult<()> {
+    use pyo3::types::PyAnyMethods;
+    let probe = pyo3::types::PyList::empty(py);
+    let probe_ptr = probe.as_ptr();
+    // SAFETY: probe is a live list, tracked by the GC (lists always are), so
+    // it has a PyGC_Head of two words right before it. The head it links to
+    // is the youngest generation's, inside the interpreter state; the words
+    // read at fixed offsets from it stay inside that state's `generations`
+    // array when the guess is right, and the guess is verified on the
+    // thresholds before anything else is read through it.
+    let head0 = unsafe {
+        let gc_head = probe_ptr.cast::<usize>().sub(2);
+        let head0 = *gc_head;
+        if head0 == 0 || head0 % WORD != 0 {
+            return Ok(());
+        }
+        let threshold = |generation: usize| -> i64 {
+            *((head0 + generation * GENERATION_SIZE + 2 * WORD) as *const i32) as i64
+        };
+        let links_back = *((head0 + WORD) as *const usize) & !3 == gc_head as usize;
+        let verified = links_back
+            && (threshold(0), threshold(1), threshold(2)) == thresholds
+            && thresholds.0 > 0;
+        if verified {
+            head0
+        } else {
+            0
+        }
+    };
+    let _ = probe.len();
+    drop(probe);
+    let _ = GENERATION0.set(head0);
+    Ok(())
+}
+
+/// The three generation list heads (3.9–3.11), if found at import.
+pub(crate) fn generation_heads() -> Option<[usize; 3]> {
+    match GENERATION0.get() {
+        Some(&head0) if head0 != 0 => Some([head0, head0 + GENERATION_SIZE, head0 + 2 * GENERATION_SIZE]),
+        _ => None,
+    }
 }
 
 /// Where an instance's attributes are, without materializing a `__dict__`.

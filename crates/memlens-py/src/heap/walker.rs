@@ -14,9 +14,11 @@
 //! - 3.12+: `PyUnstable_GC_VisitObjects`, which walks the GC's generation
 //!   lists (all generations and the permanent one) and allocates nothing.
 //!   It is looked up with `dlsym` so the same source builds for 3.9–3.11.
-//! - 3.9–3.11: `gc.get_objects()`, called once before the walk; the list it
-//!   returns is left out of the results, and the reference it holds to each
-//!   object is subtracted from the reported refcounts.
+//! - 3.9–3.11: the same generation lists, followed directly: their heads are
+//!   found once at import (`layout::find_generation_heads`, verified against
+//!   `gc.get_threshold()`). Should that ever fail, `gc.get_objects()` is
+//!   called once before the walk instead; the list it returns is left out of
+//!   the results, and its reference to each object subtracted from refcounts.
 //!
 //! Objects reached from tracked ones are followed with an explicit stack (a
 //! chain of ten million untracked tuples needs no recursion); tracked
@@ -298,6 +300,27 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
         walk.root_refs = 1;
         // SAFETY: the GIL is held (py); the callback makes no Python calls.
         unsafe { visit_objects(on_object::<V>, (&mut walk as *mut Walk<'_, V>).cast()) };
+        walk.visit_extra_roots(extra_roots);
+        return Ok(());
+    }
+    if let Some(heads) = layout::generation_heads() {
+        // 3.9–3.11 fast path: follow the generation lists (circular, doubly
+        // linked through each object's PyGC_Head) instead of copying them into
+        // a list. Nothing can be tracked or untracked while we hold the GIL and
+        // allocate no Python object.
+        for head in heads {
+            // SAFETY: `head` is a verified generation head; every node of its
+            // ring but the head itself is the PyGC_Head of a live tracked object.
+            unsafe {
+                let mut node = *(head as *const usize);
+                while node != head && node != 0 {
+                    let obj = (node + 2 * std::mem::size_of::<usize>()) as *mut ffi::PyObject;
+                    let next = *(node as *const usize);
+                    walk.visit_root(obj);
+                    node = next;
+                }
+            }
+        }
         walk.visit_extra_roots(extra_roots);
         return Ok(());
     }
