@@ -6,6 +6,7 @@ the tools Python developers already use (``memlens.objgraph``,
 ``memlens.pympler``, ``memlens.tracemalloc``).
 """
 from memlens._core import __version__
+from memlens._heap import Census, CensusDiff, census, census_diff
 from memlens._lint import LintDiagnostic, lint
 
-__all__ = ["__version__", "LintDiagnostic", "lint"]
+__all__ = ["__version__", "Census", "CensusDiff", "census", "census_diff", "LintDiagnostic", "lint"]

@@ -1,2 +1,31 @@
-//! Heap graph, snapshot format, census and diff, paths to roots, dominators.
+//! Heap graph, census and census diff — the pure-Rust half of the heap engine.
+//!
+//! The extension crate (`memlens-py`) walks a live CPython heap and hands the
+//! results here as plain data: per-type counts and sizes ([`Census`]) and the
+//! object graph ([`HeapGraph`], compact `u32` node indices with CSR
+//! adjacency). Nothing in this crate knows about CPython, so everything in it
+//! is tested with `cargo test`.
+//!
+//! ```
+//! use memlens_heap::{Census, CensusRow};
+//!
+//! let before = Census::from_rows(vec![CensusRow::new("builtins.str", 10, 560)]);
+//! let after = Census::from_rows(vec![CensusRow::new("builtins.str", 12, 672)]);
+//! let diff = memlens_heap::census_diff(&before, &after);
+//! assert_eq!(diff.rows()[0].count_delta(), 2);
+//! ```
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod census;
+mod diff;
+mod graph;
+mod json;
+mod svg;
+mod units;
+
+pub use census::{Census, CensusRow};
+pub use diff::{census_diff, CensusDiff, DiffRow};
+pub use graph::{GraphBuilder, HeapGraph, NodeId};
+pub use svg::{dot_to_svg, RenderError};
+pub use units::{group_thousands, human_bytes, signed_human_bytes};

@@ -6,6 +6,7 @@
 
 mod cli;
 mod lint;
+mod heap;
 
 use pyo3::prelude::*;
 
@@ -14,5 +15,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(lint::lint_paths, m)?)?;
+    heap::register(m)?;
     Ok(())
 }

@@ -1,0 +1,353 @@
+//! The heap walk: every GC-tracked object, and everything they reach
+//! through `tp_traverse` (untracked str, int, float, bytes, tuples, dicts…).
+//!
+//! # Why nothing can change under the walk
+//! The walk holds the GIL from start to end and never gives it up: it calls
+//! no Python code (no `__getattr__`, no `__sizeof__`, no `__eq__`), creates no
+//! Python object and frees none. Only the thread that holds the GIL may
+//! allocate, free or mutate Python objects, so no object found by the walk
+//! can be freed, moved or changed before it ends — "freed mid-walk" cannot
+//! happen. `tp_traverse` slots are C code written to run inside the garbage
+//! collector, under the same constraints.
+//!
+//! # How tracked objects are enumerated
+//! - 3.12+: `PyUnstable_GC_VisitObjects`, which walks the GC's generation
+//!   lists (all generations and the permanent one) and allocates nothing.
+//!   It is looked up with `dlsym` so the same source builds for 3.9–3.11.
+//! - 3.9–3.11: the same generation lists, followed directly: their heads are
+//!   found once at import (`layout::find_generation_heads`, verified against
+//!   `gc.get_threshold()`). Should that ever fail, `gc.get_objects()` is
+//!   called once before the walk instead; the list it returns is left out of
+//!   the results, and its reference to each object subtracted from refcounts.
+//!
+//! Objects reached from tracked ones are followed with an explicit stack (a
+//! chain of ten million untracked tuples needs no recursion); tracked
+//! children are skipped there since they are enumerated as roots, so only
+//! untracked objects need the `seen` set — and only those with more than one
+//! reference: `tp_traverse` reports each owned reference exactly once (the
+//! collector's reference accounting relies on it), so an object whose
+//! refcount is 1 can only be reached once.
+
+use std::collections::HashSet;
+use std::ffi::{c_int, c_void, CStr};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+use super::layout;
+
+/// A hasher for object addresses: they are unique and 16-byte aligned, so a
+/// multiply spreads them well; SipHash would dominate the walk's time.
+#[derive(Default)]
+pub(crate) struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = ((n as u64) >> 4)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+}
+
+/// Hash-map state for address-keyed maps.
+pub(crate) type AddressHash = BuildHasherDefault<AddressHasher>;
+
+/// What the walker reports for each object it finds.
+pub(crate) trait HeapVisitor {
+    /// Called once per live object; `tracked` says whether the GC tracks it,
+    /// `refcount` is its reference count with the walk's own references
+    /// removed, `size` its size in bytes (`layout::object_size`).
+    fn object(&mut self, obj: *mut ffi::PyObject, tracked: bool, refcount: isize, size: u64);
+}
+
+/// Objects the walk must neither report nor enter: memlens's own.
+pub(crate) struct Exclusions {
+    addresses: HashSet<usize, AddressHash>,
+    types: Vec<*mut ffi::PyTypeObject>,
+}
+
+impl Exclusions {
+    /// Excludes the objects at `addresses` and every instance of `types`.
+    pub(crate) fn new(
+        addresses: impl IntoIterator<Item = usize>,
+        types: Vec<*mut ffi::PyTypeObject>,
+    ) -> Self {
+        Exclusions {
+            addresses: addresses.into_iter().collect(),
+            types,
+        }
+    }
+
+    /// Whether `obj` is left out.
+    ///
+    /// # Safety
+    /// `obj` is a live object.
+    unsafe fn excludes(&self, obj: *mut ffi::PyObject) -> bool {
+        // SAFETY: obj is live, so its type pointer is readable.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        self.addresses.contains(&(obj as usize)) || self.types.contains(&tp)
+    }
+}
+
+type VisitObjectsFn = unsafe extern "C" fn(
+    callback: unsafe extern "C" fn(*mut ffi::PyObject, *mut c_void) -> c_int,
+    arg: *mut c_void,
+);
+
+/// `PyUnstable_GC_VisitObjects` when the running interpreter has it (3.12+).
+fn visit_objects_fn() -> Option<VisitObjectsFn> {
+    static FUNCTION: OnceLock<usize> = OnceLock::new();
+    let address = *FUNCTION.get_or_init(|| {
+        if layout::minor() < 12 {
+            return 0;
+        }
+        extern "C" {
+            fn dlsym(handle: *mut c_void, symbol: *const std::ffi::c_char) -> *mut c_void;
+        }
+        const SYMBOL: &CStr = c"PyUnstable_GC_VisitObjects";
+        // SAFETY: dlsym with RTLD_DEFAULT (NULL on Linux) only looks a symbol up.
+        unsafe { dlsym(std::ptr::null_mut(), SYMBOL.as_ptr()) as usize }
+    });
+    if address == 0 {
+        None
+    } else {
+        // SAFETY: the symbol is CPython's PyUnstable_GC_VisitObjects, whose C
+        // signature is exactly VisitObjectsFn.
+        Some(unsafe { std::mem::transmute::<usize, VisitObjectsFn>(address) })
+    }
+}
+
+/// Size layouts of the types seen so far, direct-mapped by type address:
+/// most objects belong to a few types, and this spares a hash lookup and a
+/// walk up `tp_base` per object.
+struct TypeCache {
+    slots: Vec<(usize, Option<layout::TypeLayout>)>,
+}
+
+impl TypeCache {
+    const SLOTS: usize = 1024;
+
+    fn new() -> Self {
+        TypeCache { slots: vec![(0, None); Self::SLOTS] }
+    }
+
+    /// The size of `obj`.
+    ///
+    /// # Safety
+    /// `obj` is a live object; the GIL is held.
+    #[inline]
+    unsafe fn size_of(&mut self, obj: *mut ffi::PyObject) -> u64 {
+        // SAFETY: obj is live (caller), so is its type.
+        unsafe {
+            let tp = ffi::Py_TYPE(obj);
+            let slot = &mut self.slots[(tp as usize >> 4) % Self::SLOTS];
+            if slot.0 != tp as usize || slot.1.is_none() {
+                *slot = (tp as usize, Some(layout::type_layout(tp)));
+            }
+            match &slot.1 {
+                Some(type_layout) => layout::object_size_with(obj, type_layout),
+                None => layout::object_size(obj),
+            }
+        }
+    }
+}
+
+/// The state shared by the root enumeration and the traversal.
+struct Walk<'a, V: HeapVisitor> {
+    visitor: &'a mut V,
+    exclusions: &'a Exclusions,
+    seen_untracked: HashSet<usize, AddressHash>,
+    stack: Vec<*mut ffi::PyObject>,
+    types: TypeCache,
+    /// References the enumeration itself holds on each tracked object.
+    root_refs: isize,
+    gc_only: bool,
+}
+
+impl<V: HeapVisitor> Walk<'_, V> {
+    /// Reports a tracked object, then everything untracked it reaches.
+    ///
+    /// # Safety
+    /// `root` is a live GC-tracked object; the GIL is held.
+    unsafe fn visit_root(&mut self, root: *mut ffi::PyObject) {
+        // SAFETY: root is live (caller); children pushed by tp_traverse are
+        // live objects referenced by live objects.
+        unsafe {
+            if self.exclusions.excludes(root) {
+                return;
+            }
+            let mut refcount = ffi::Py_REFCNT(root);
+            if !layout::is_immortal(refcount) {
+                refcount -= self.root_refs;
+            }
+            let size = self.types.size_of(root);
+            self.visitor.object(root, true, refcount, size);
+            if self.gc_only {
+                return;
+            }
+            traverse(root, &mut self.stack);
+            self.drain();
+        }
+    }
+
+    /// Reports the untracked `roots` (tracked ones were enumerated already)
+    /// and everything untracked they reach.
+    fn visit_extra_roots(&mut self, roots: &[Bound<'_, PyAny>]) {
+        if self.gc_only {
+            return;
+        }
+        self.stack.extend(roots.iter().map(|root| root.as_ptr()));
+        // SAFETY: the roots are live (the caller holds them); the GIL is held.
+        unsafe { self.drain() };
+    }
+
+    /// Reports the untracked objects on the stack and everything untracked
+    /// they reach.
+    ///
+    /// # Safety
+    /// The stack holds live objects; the GIL is held.
+    unsafe fn drain(&mut self) {
+        // SAFETY: objects on the stack are live (caller, and tp_traverse only
+        // reports live referents of live objects).
+        unsafe {
+            while let Some(obj) = self.stack.pop() {
+                if layout::is_tracked(obj) {
+                    continue;
+                }
+                // tp_traverse visits each owned reference exactly once (the
+                // collector's own accounting depends on it), so an object with
+                // a single reference is reached once: no need to remember it.
+                if ffi::Py_REFCNT(obj) != 1 && !self.seen_untracked.insert(obj as usize) {
+                    continue;
+                }
+                if self.exclusions.excludes(obj) {
+                    continue;
+                }
+                let size = self.types.size_of(obj);
+                self.visitor.object(obj, false, ffi::Py_REFCNT(obj), size);
+                traverse(obj, &mut self.stack);
+            }
+        }
+    }
+}
+
+/// Pushes the objects `obj` refers to onto `stack`, if `obj` is a GC object
+/// (non-GC objects such as str and int refer to nothing the GC can see).
+///
+/// # Safety
+/// `obj` is a live object; the GIL is held.
+pub(crate) unsafe fn traverse(obj: *mut ffi::PyObject, stack: &mut Vec<*mut ffi::PyObject>) {
+    unsafe extern "C" fn push(child: *mut ffi::PyObject, arg: *mut c_void) -> c_int {
+        if !child.is_null() {
+            // SAFETY: arg is the &mut Vec passed to tp_traverse below.
+            unsafe { (*arg.cast::<Vec<*mut ffi::PyObject>>()).push(child) };
+        }
+        0
+    }
+    // SAFETY: obj is live; tp_traverse is only called on GC objects, which is
+    // what the collector does too; it calls `push` for each referent.
+    unsafe {
+        if !layout::is_gc(obj) {
+            return;
+        }
+        if let Some(tp_traverse) = (*ffi::Py_TYPE(obj)).tp_traverse {
+            tp_traverse(obj, push, (stack as *mut Vec<*mut ffi::PyObject>).cast());
+        }
+    }
+}
+
+/// Walks the whole heap, reporting each live object once to `visitor`.
+/// With `gc_only`, only GC-tracked objects are reported (objgraph's view).
+/// `extra_roots` are untracked objects to start from as well (objects the
+/// caller holds that no tracked object may reach, e.g. a local str).
+pub(crate) fn walk_heap<V: HeapVisitor>(
+    py: Python<'_>,
+    exclusions: &Exclusions,
+    gc_only: bool,
+    extra_roots: &[Bound<'_, PyAny>],
+    visitor: &mut V,
+) -> PyResult<()> {
+    let mut walk = Walk {
+        visitor,
+        exclusions,
+        seen_untracked: HashSet::default(),
+        stack: Vec::new(),
+        types: TypeCache::new(),
+        root_refs: 0,
+        gc_only,
+    };
+    if let Some(visit_objects) = visit_objects_fn() {
+        unsafe extern "C" fn on_object<V: HeapVisitor>(
+            obj: *mut ffi::PyObject,
+            arg: *mut c_void,
+        ) -> c_int {
+            // SAFETY: arg is the &mut Walk passed below; obj is a live tracked
+            // object handed to us by the GC with the GIL held.
+            unsafe { (*arg.cast::<Walk<'_, V>>()).visit_root(obj) };
+            1
+        }
+        // PyUnstable_GC_VisitObjects holds one extra reference during the callback.
+        walk.root_refs = 1;
+        // SAFETY: the GIL is held (py); the callback makes no Python calls.
+        unsafe { visit_objects(on_object::<V>, (&mut walk as *mut Walk<'_, V>).cast()) };
+        walk.visit_extra_roots(extra_roots);
+        return Ok(());
+    }
+    if let Some(heads) = layout::generation_heads() {
+        // 3.9–3.11 fast path: follow the generation lists (circular, doubly
+        // linked through each object's PyGC_Head) instead of copying them into
+        // a list. Nothing can be tracked or untracked while we hold the GIL and
+        // allocate no Python object.
+        for head in heads {
+            // SAFETY: `head` is a verified generation head; every node of its
+            // ring but the head itself is the PyGC_Head of a live tracked object.
+            unsafe {
+                let mut node = *(head as *const usize);
+                while node != head && node != 0 {
+                    let obj = (node + 2 * std::mem::size_of::<usize>()) as *mut ffi::PyObject;
+                    let next = *(node as *const usize);
+                    walk.visit_root(obj);
+                    node = next;
+                }
+            }
+        }
+        walk.visit_extra_roots(extra_roots);
+        return Ok(());
+    }
+    let objects = gc_objects(py)?;
+    walk.root_refs = 1;
+    let list = objects.as_ptr();
+    // SAFETY: `objects` is a list we own and nothing else can see; its items
+    // are live while it holds them, and the GIL is held throughout.
+    unsafe {
+        let length = ffi::PyList_GET_SIZE(list);
+        // Most heaps have at least as many untracked objects as tracked ones.
+        walk.seen_untracked.reserve(length.max(0) as usize);
+        for i in 0..length {
+            walk.visit_root(ffi::PyList_GET_ITEM(list, i));
+        }
+    }
+    walk.visit_extra_roots(extra_roots);
+    drop(objects);
+    Ok(())
+}
+
+/// `gc.get_objects()` (3.9–3.11), with the function looked up once so that
+/// later walks make no attribute lookups.
+fn gc_objects(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_OBJECTS: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    let function = GET_OBJECTS.get_or_try_init(py, || {
+        py.import("gc")?.getattr("get_objects").map(Bound::unbind)
+    })?;
+    function.bind(py).call0()
+}
