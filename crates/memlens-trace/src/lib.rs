@@ -36,6 +36,7 @@
 
 mod error;
 pub mod events;
+pub mod export;
 pub mod format;
 pub mod profile;
 pub mod reader;

@@ -1,6 +1,13 @@
 //! One module per verb; this file holds the command tree and dispatch.
 
 mod demo;
+mod diff;
+mod export;
+mod flamegraph;
+mod stats;
+mod summary;
+mod table;
+mod tree;
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +24,13 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Demo(demo::DemoArgs),
+    Summary(summary::SummaryArgs),
+    Table(table::TableArgs),
+    Tree(tree::TreeArgs),
+    Stats(stats::StatsArgs),
+    Flamegraph(flamegraph::FlamegraphArgs),
+    Diff(diff::DiffArgs),
+    Export(export::ExportArgs),
 }
 
 /// Parses `argv` (program name first) and runs the verb, returning the exit code.
@@ -34,6 +48,13 @@ pub fn run(argv: Vec<String>, host: &dyn PythonHost) -> i32 {
     };
     let result = match cli.command {
         Command::Demo(args) => demo::run(args, host),
+        Command::Summary(args) => summary::run(args),
+        Command::Table(args) => table::run(args),
+        Command::Tree(args) => tree::run(args),
+        Command::Stats(args) => stats::run(args),
+        Command::Flamegraph(args) => flamegraph::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(code) => code,
