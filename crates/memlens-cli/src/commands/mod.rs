@@ -3,6 +3,7 @@
 mod demo;
 mod diff;
 mod export;
+mod run;
 mod flamegraph;
 mod stats;
 mod summary;
@@ -24,6 +25,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Demo(demo::DemoArgs),
+    Run(run::RunArgs),
     Summary(summary::SummaryArgs),
     Table(table::TableArgs),
     Tree(tree::TreeArgs),
@@ -48,6 +50,7 @@ pub fn run(argv: Vec<String>, host: &dyn PythonHost) -> i32 {
     };
     let result = match cli.command {
         Command::Demo(args) => demo::run(args, host),
+        Command::Run(args) => run::run(args, host),
         Command::Summary(args) => summary::run(args),
         Command::Table(args) => table::run(args),
         Command::Tree(args) => tree::run(args),
