@@ -383,7 +383,13 @@ impl Profile {
                     .frames
                     .get(&frame.0)
                     .ok_or_else(|| Error::corrupt(format!("stack {} uses unknown frame {}", id.0, frame.0)))?;
-                let node = self.intern_node(parent_node, location);
+                // memlens's own launcher (`memlens run` → runpy) sits under every
+                // stack of the program it runs: fold it into the root.
+                let node = if parent_node == 0 && is_launcher_frame(&self.locations[location as usize]) {
+                    0
+                } else {
+                    self.intern_node(parent_node, location)
+                };
                 replay.stacks.insert(id.0, node);
             }
             Record::Thread { id, name } => replay.threads.push((id.0, name.to_string())),
@@ -519,6 +525,13 @@ impl Profile {
             None => "[no Python frame]".to_string(),
         }
     }
+}
+
+/// Frames of `memlens run` itself, which wrap the traced program's stacks.
+fn is_launcher_frame(location: &Location) -> bool {
+    const LAUNCHER_FILES: [&str; 6] =
+        ["/bin/memlens", "memlens/__main__.py", "memlens/_cli.py", "memlens/_verb_run.py", "/runpy.py", "<frozen runpy>"];
+    LAUNCHER_FILES.iter().any(|suffix| location.filename.ends_with(suffix))
 }
 
 fn release(replay: &mut Replay, node: u32, size: u64) {

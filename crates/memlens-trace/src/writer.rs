@@ -340,6 +340,10 @@ impl Drop for CaptureWriter {
     fn drop(&mut self) {
         if FORK_GENERATION.load(Ordering::SeqCst) == self.inner.generation {
             let _ = self.finish();
+        } else if let Some(handle) = lock(&self.thread).take() {
+            // In a fork child the writer thread does not exist: leave its
+            // handle (and the parent's blocks) alone rather than detach it.
+            std::mem::forget(handle);
         }
     }
 }
