@@ -9,7 +9,10 @@ use std::process::Command;
 use memlens_trace::format::Mode;
 
 fn memlens(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_memlens")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_memlens"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -58,20 +61,46 @@ fn summary_table_tree_and_stats_read_well() {
     let file = path.to_str().unwrap();
     // WHEN each report runs, THEN its output is what the snapshot shows
     insta::assert_snapshot!("summary", run_report(&["summary", file], dir.path()));
-    insta::assert_snapshot!("summary_peak", run_report(&["summary", "--peak", file], dir.path()));
+    insta::assert_snapshot!(
+        "summary_peak",
+        run_report(&["summary", "--peak", file], dir.path())
+    );
     insta::assert_snapshot!("table", run_report(&["table", file], dir.path()));
-    insta::assert_snapshot!("table_leaks", run_report(&["table", "--leaks", file], dir.path()));
-    insta::assert_snapshot!("table_by_count", run_report(&["table", "--sort", "count", "--limit", "3", file], dir.path()));
+    insta::assert_snapshot!(
+        "table_leaks",
+        run_report(&["table", "--leaks", file], dir.path())
+    );
+    insta::assert_snapshot!(
+        "table_by_count",
+        run_report(
+            &["table", "--sort", "count", "--limit", "3", file],
+            dir.path()
+        )
+    );
     insta::assert_snapshot!("tree", run_report(&["tree", file], dir.path()));
-    insta::assert_snapshot!("tree_peak", run_report(&["tree", "--peak", file], dir.path()));
+    insta::assert_snapshot!(
+        "tree_peak",
+        run_report(&["tree", "--peak", file], dir.path())
+    );
     insta::assert_snapshot!("stats", run_report(&["stats", file], dir.path()));
 }
 
 #[test]
 fn sampled_captures_mark_figures_as_estimates() {
     let dir = tempfile::tempdir().unwrap();
-    let path = capture(dir.path(), "sampled.mlc", 77, Mode::Sampled { mean_interval: 512 * 1024 }, 10);
-    let out = run_report(&["table", "--limit", "3", path.to_str().unwrap()], dir.path());
+    let path = capture(
+        dir.path(),
+        "sampled.mlc",
+        77,
+        Mode::Sampled {
+            mean_interval: 512 * 1024,
+        },
+        10,
+    );
+    let out = run_report(
+        &["table", "--limit", "3", path.to_str().unwrap()],
+        dir.path(),
+    );
     insta::assert_snapshot!("table_sampled", out);
     let out = run_report(&["summary", path.to_str().unwrap()], dir.path());
     assert!(out.contains("Figures marked ~ are estimates from a sampled capture."));
@@ -84,7 +113,15 @@ fn diff_lists_the_sites_that_grew() {
     let before = capture(dir.path(), "before.mlc", 1, Mode::Exact, 100);
     let after = capture(dir.path(), "after.mlc", 2, Mode::Exact, 400);
     // WHEN they are compared at exit
-    let out = run_report(&["diff", "--leaks", before.to_str().unwrap(), after.to_str().unwrap()], dir.path());
+    let out = run_report(
+        &[
+            "diff",
+            "--leaks",
+            before.to_str().unwrap(),
+            after.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
     // THEN only the cache grew
     insta::assert_snapshot!("diff_leaks", out);
 }
@@ -96,8 +133,19 @@ fn several_captures_combine() {
     let parent = capture(dir.path(), "app.mlc", 10, Mode::Exact, 100);
     let child = capture(dir.path(), "app.11.mlc", 11, Mode::Exact, 50);
     // WHEN summarized together, THEN both processes are listed and their figures add up
-    let out = run_report(&["summary", "--leaks", parent.to_str().unwrap(), child.to_str().unwrap()], dir.path());
-    assert!(out.contains("pid 10 (parent 1)") && out.contains("pid 11 (parent 1)"), "{out}");
+    let out = run_report(
+        &[
+            "summary",
+            "--leaks",
+            parent.to_str().unwrap(),
+            child.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.contains("pid 10 (parent 1)") && out.contains("pid 11 (parent 1)"),
+        "{out}"
+    );
     assert!(out.contains("Leaked    29.3 KiB in 152 blocks"), "{out}");
     assert!(out.contains("Peak (sum of each process's peak)"), "{out}");
 }
@@ -109,14 +157,26 @@ fn corrupt_and_truncated_captures_are_clear_errors_with_exit_code_2() {
     let bytes = std::fs::read(&good).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.mlc", Vec::new(), "not a memlens capture"),
-        ("text.mlc", b"hello, world\n".to_vec(), "not a memlens capture"),
-        ("header_cut.mlc", bytes[..20].to_vec(), "ends inside its header"),
-        ("flipped.mlc", {
-            let mut b = bytes.clone();
-            let at = b.len() - 40;
-            b[at] ^= 0xff;
-            b
-        }, "checksum mismatch"),
+        (
+            "text.mlc",
+            b"hello, world\n".to_vec(),
+            "not a memlens capture",
+        ),
+        (
+            "header_cut.mlc",
+            bytes[..20].to_vec(),
+            "ends inside its header",
+        ),
+        (
+            "flipped.mlc",
+            {
+                let mut b = bytes.clone();
+                let at = b.len() - 40;
+                b[at] ^= 0xff;
+                b
+            },
+            "checksum mismatch",
+        ),
     ];
     for (name, content, message) in cases {
         let path = dir.path().join(name);
@@ -153,13 +213,25 @@ fn flamegraph_is_one_self_contained_html_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = capture(dir.path(), "app.mlc", 1234, Mode::Exact, 300);
     let out = dir.path().join("flame.html");
-    let (code, stdout, stderr) = memlens(&["flamegraph", "--peak", path.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let (code, stdout, stderr) = memlens(&[
+        "flamegraph",
+        "--peak",
+        path.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("flame.html"));
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert!(!html.contains("<script src") && !html.contains("<link "), "no external resources");
-    assert!(!html.contains("http://") && !html.contains("https://"), "no network references");
+    assert!(
+        !html.contains("<script src") && !html.contains("<link "),
+        "no external resources"
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no network references"
+    );
     assert!(html.contains("\"initial\":\"peak\""));
     assert!(html.contains("parse_row") && html.contains("build_cache"));
 }
@@ -169,13 +241,25 @@ fn exports_write_pprof_and_speedscope() {
     let dir = tempfile::tempdir().unwrap();
     let path = capture(dir.path(), "app.mlc", 1234, Mode::Exact, 300);
     let pprof = dir.path().join("app.pb.gz");
-    let (code, _, stderr) = memlens(&["export", "--format", "pprof", path.to_str().unwrap(), "-o", pprof.to_str().unwrap()]);
+    let (code, _, stderr) = memlens(&[
+        "export",
+        "--format",
+        "pprof",
+        path.to_str().unwrap(),
+        "-o",
+        pprof.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(&std::fs::read(&pprof).unwrap()[..2], &[0x1f, 0x8b], "gzip'd");
+    assert_eq!(
+        &std::fs::read(&pprof).unwrap()[..2],
+        &[0x1f, 0x8b],
+        "gzip'd"
+    );
     let (code, _, stderr) = memlens(&["export", "--format", "speedscope", path.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("app.speedscope.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(dir.path().join("app.speedscope.json")).unwrap())
+            .unwrap();
     assert_eq!(doc["profiles"].as_array().unwrap().len(), 3);
     assert_eq!(doc["profiles"][2]["endValue"], 300 * 200 + 24);
 }

@@ -27,8 +27,15 @@ impl Rng {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = PathBuf::from(args.next().ok_or("usage: synthetic_capture OUT.mlc [EVENTS]")?);
-    let events: u64 = args.next().map(|n| n.parse()).transpose()?.unwrap_or(1_000_000);
+    let path = PathBuf::from(
+        args.next()
+            .ok_or("usage: synthetic_capture OUT.mlc [EVENTS]")?,
+    );
+    let events: u64 = args
+        .next()
+        .map(|n| n.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
     let header = Header {
         python_version: "3.11.7".into(),
         pid: std::process::id(),
@@ -41,15 +48,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let writer = CaptureWriter::create(&path, &header, WriterOptions::default())?;
     writer.thread(ThreadId(0), "MainThread");
-    let modules = ["app.py", "models.py", "db/query.py", "util/text.py", "cache.py", "io/reader.py"];
-    let verbs = ["load", "parse", "build", "render", "fetch", "merge", "encode", "split", "index", "format"];
-    let nouns = ["rows", "user", "order", "cache", "page", "token", "record", "batch", "frame", "item"];
+    let modules = [
+        "app.py",
+        "models.py",
+        "db/query.py",
+        "util/text.py",
+        "cache.py",
+        "io/reader.py",
+    ];
+    let verbs = [
+        "load", "parse", "build", "render", "fetch", "merge", "encode", "split", "index", "format",
+    ];
+    let nouns = [
+        "rows", "user", "order", "cache", "page", "token", "record", "batch", "frame", "item",
+    ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let functions = 300u32;
     for f in 0..functions {
-        let name = format!("{}_{}", verbs[(f % 10) as usize], nouns[((f / 10) % 10) as usize]);
+        let name = format!(
+            "{}_{}",
+            verbs[(f % 10) as usize],
+            nouns[((f / 10) % 10) as usize]
+        );
         let file = modules[(f % 6) as usize];
-        writer.frame(FrameId(f + 1), Frame { function: &name, filename: file, line: 10 + f % 200 });
+        writer.frame(
+            FrameId(f + 1),
+            Frame {
+                function: &name,
+                filename: file,
+                line: 10 + f % 200,
+            },
+        );
     }
     // Stacks: a random tree of 3000 call chains.
     let mut depth = vec![0u32];
@@ -58,8 +87,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stacks = 3000u32;
     for s in 2..=stacks {
         let parent = 1 + rng.below(u64::from(s - 1)) as u32;
-        let parent = if depth[parent as usize] >= 12 { 1 } else { parent };
-        writer.stack(StackId(s), Some(StackId(parent)), FrameId(1 + rng.below(u64::from(functions)) as u32));
+        let parent = if depth[parent as usize] >= 12 {
+            1
+        } else {
+            parent
+        };
+        writer.stack(
+            StackId(s),
+            Some(StackId(parent)),
+            FrameId(1 + rng.below(u64::from(functions)) as u32),
+        );
         depth.push(depth[parent as usize] + 1);
     }
     let mut free_slots: Vec<Vec<u64>> = vec![Vec::new(); 64];
@@ -92,7 +129,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             live.pop();
         }
         for (address, class) in live {
-            writer.free(FreeEvent { address, allocator: Allocator::PyObject, domain: PYTHON_DOMAIN });
+            writer.free(FreeEvent {
+                address,
+                allocator: Allocator::PyObject,
+                domain: PYTHON_DOMAIN,
+            });
             free_slots[class].push(address);
             written += 1;
         }

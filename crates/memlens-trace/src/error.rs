@@ -35,7 +35,11 @@ impl Error {
     }
 
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), source: None }
+        Error {
+            kind,
+            message: message.into(),
+            source: None,
+        }
     }
 
     pub(crate) fn corrupt(message: impl Into<String>) -> Self {
@@ -43,7 +47,11 @@ impl Error {
     }
 
     pub(crate) fn io(context: impl Into<String>, err: std::io::Error) -> Self {
-        Error { kind: ErrorKind::Io, message: context.into(), source: Some(err) }
+        Error {
+            kind: ErrorKind::Io,
+            message: context.into(),
+            source: Some(err),
+        }
     }
 
     /// Prefixes the message with where it happened (a file name).

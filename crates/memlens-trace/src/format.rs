@@ -133,7 +133,10 @@ impl Header {
         let argc = cur.varint()?;
         // Each argument takes at least one byte, so a count beyond the bytes left is corrupt.
         if argc > cur.remaining() as u64 {
-            return Err(Error::corrupt(format!("header claims {argc} arguments in {} bytes", cur.remaining())));
+            return Err(Error::corrupt(format!(
+                "header claims {argc} arguments in {} bytes",
+                cur.remaining()
+            )));
         }
         let mut argv = Vec::with_capacity(argc as usize);
         for _ in 0..argc {
@@ -147,21 +150,40 @@ impl Header {
             1 => {
                 let mean_interval = cur.varint()?;
                 if mean_interval == 0 {
-                    return Err(Error::corrupt("header: sampled mode with a mean interval of 0 bytes"));
+                    return Err(Error::corrupt(
+                        "header: sampled mode with a mean interval of 0 bytes",
+                    ));
                 }
                 Mode::Sampled { mean_interval }
             }
-            other => return Err(Error::corrupt(format!("header: unknown tracing mode {other}"))),
+            other => {
+                return Err(Error::corrupt(format!(
+                    "header: unknown tracing mode {other}"
+                )))
+            }
         };
         let max_frames = cur.varint_u32()?;
         let native = match cur.byte()? {
             0 => false,
             1 => true,
-            other => return Err(Error::corrupt(format!("header: native flag is {other}, not 0 or 1"))),
+            other => {
+                return Err(Error::corrupt(format!(
+                    "header: native flag is {other}, not 0 or 1"
+                )))
+            }
         };
         let start_unix_ns = cur.varint()?;
         // Fields added by later minor revisions follow; this reader ignores them.
-        Ok(Header { python_version, pid, ppid, argv, mode, max_frames, native, start_unix_ns })
+        Ok(Header {
+            python_version,
+            pid,
+            ppid,
+            argv,
+            mode,
+            max_frames,
+            native,
+            start_unix_ns,
+        })
     }
 }
 
@@ -200,7 +222,11 @@ pub(crate) struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(bytes: &'a [u8], what: &'static str) -> Self {
-        Cursor { bytes, pos: 0, what }
+        Cursor {
+            bytes,
+            pos: 0,
+            what,
+        }
     }
 
     pub(crate) fn remaining(&self) -> usize {
@@ -212,7 +238,12 @@ impl<'a> Cursor<'a> {
     }
 
     fn ran_out(&self) -> Error {
-        Error::corrupt(format!("{} ends early (at byte {} of {})", self.what, self.pos, self.bytes.len()))
+        Error::corrupt(format!(
+            "{} ends early (at byte {} of {})",
+            self.what,
+            self.pos,
+            self.bytes.len()
+        ))
     }
 
     #[inline]
@@ -233,7 +264,10 @@ impl<'a> Cursor<'a> {
         loop {
             let b = self.byte()?;
             if shift == 63 && b > 1 {
-                return Err(Error::corrupt(format!("{}: varint overflows 64 bits at byte {}", self.what, self.pos)));
+                return Err(Error::corrupt(format!(
+                    "{}: varint overflows 64 bits at byte {}",
+                    self.what, self.pos
+                )));
             }
             value |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
@@ -241,15 +275,22 @@ impl<'a> Cursor<'a> {
             }
             shift += 7;
             if shift > 63 {
-                return Err(Error::corrupt(format!("{}: varint longer than 10 bytes at byte {}", self.what, self.pos)));
+                return Err(Error::corrupt(format!(
+                    "{}: varint longer than 10 bytes at byte {}",
+                    self.what, self.pos
+                )));
             }
         }
     }
 
     pub(crate) fn varint_u32(&mut self) -> Result<u32> {
         let value = self.varint()?;
-        u32::try_from(value)
-            .map_err(|_| Error::corrupt(format!("{}: value {value} does not fit 32 bits at byte {}", self.what, self.pos)))
+        u32::try_from(value).map_err(|_| {
+            Error::corrupt(format!(
+                "{}: value {value} does not fit 32 bits at byte {}",
+                self.what, self.pos
+            ))
+        })
     }
 
     pub(crate) fn take(&mut self, len: u64) -> Result<&'a [u8]> {
@@ -269,7 +310,8 @@ impl<'a> Cursor<'a> {
     pub(crate) fn string(&mut self) -> Result<&'a str> {
         let len = self.varint()?;
         let bytes = self.take(len)?;
-        std::str::from_utf8(bytes).map_err(|_| Error::corrupt(format!("{}: a string is not UTF-8", self.what)))
+        std::str::from_utf8(bytes)
+            .map_err(|_| Error::corrupt(format!("{}: a string is not UTF-8", self.what)))
     }
 
     /// A varint length followed by that many bytes.
@@ -285,7 +327,16 @@ mod tests {
 
     #[test]
     fn varints_and_zigzag_round_trip_at_the_edges() {
-        for value in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX - 1, u64::MAX] {
+        for value in [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            u32::MAX as u64,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             put_varint(&mut out, value);
             assert_eq!(Cursor::new(&out, "t").varint().unwrap(), value);
@@ -310,7 +361,9 @@ mod tests {
             pid: 42,
             ppid: 1,
             argv: vec!["script.py".into(), "--flag".into()],
-            mode: Mode::Sampled { mean_interval: 512 * 1024 },
+            mode: Mode::Sampled {
+                mean_interval: 512 * 1024,
+            },
             max_frames: 25,
             native: false,
             start_unix_ns: 1_700_000_000_000_000_000,

@@ -249,7 +249,11 @@ impl Profile {
         Profile {
             locations: Vec::new(),
             location_index: HashMap::new(),
-            nodes: vec![Node { parent: u32::MAX, location: u32::MAX, stats: NodeStats::default() }],
+            nodes: vec![Node {
+                parent: u32::MAX,
+                location: u32::MAX,
+                stats: NodeStats::default(),
+            }],
             node_index: HashMap::new(),
             processes: Vec::new(),
             totals: Totals::default(),
@@ -261,13 +265,21 @@ impl Profile {
 
     /// Loads and combines captures, calling `progress` after each block.
     pub fn load(paths: &[PathBuf], progress: &mut dyn FnMut(Progress)) -> Result<Profile> {
-        let total = paths.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
+        let total = paths
+            .iter()
+            .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+            .sum();
         let mut profile = Profile::empty();
         let mut done_before = 0;
         for path in paths {
             let reader = CaptureReader::open(path)?;
             done_before = profile
-                .add_capture(path, reader, &mut |done| progress(Progress { done: done_before + done, total }))
+                .add_capture(path, reader, &mut |done| {
+                    progress(Progress {
+                        done: done_before + done,
+                        total,
+                    })
+                })
                 .map_err(|e| e.with_context(path.display()))?;
         }
         Ok(profile)
@@ -308,7 +320,10 @@ impl Profile {
             replay.last_ns = replay.last_ns.max(block.end_ns());
             progress(reader.offset());
         }
-        let ending = reader.ending().cloned().unwrap_or(Ending::Cut { offset: reader.offset(), reason: String::new() });
+        let ending = reader.ending().cloned().unwrap_or(Ending::Cut {
+            offset: reader.offset(),
+            reason: String::new(),
+        });
         let duration_ns = match ending {
             Ending::Complete { end_ns, .. } => end_ns.max(replay.last_ns),
             Ending::Cut { .. } => replay.last_ns,
@@ -347,7 +362,11 @@ impl Profile {
             return node;
         }
         let node = self.nodes.len() as u32;
-        self.nodes.push(Node { parent, location, stats: NodeStats::default() });
+        self.nodes.push(Node {
+            parent,
+            location,
+            stats: NodeStats::default(),
+        });
         self.node_index.insert((parent, location), node);
         node
     }
@@ -355,8 +374,11 @@ impl Profile {
     fn apply(&mut self, replay: &mut Replay, record: Record<'_>) -> Result<()> {
         match record {
             Record::Frame { id, frame } => {
-                let location =
-                    Location { function: frame.function.into(), filename: frame.filename.into(), line: frame.line };
+                let location = Location {
+                    function: frame.function.into(),
+                    filename: frame.filename.into(),
+                    line: frame.line,
+                };
                 let index = match self.location_index.get(&location) {
                     Some(&i) => i,
                     None => {
@@ -374,22 +396,21 @@ impl Profile {
                 }
                 let parent_node = match parent {
                     None | Some(StackId::EMPTY) => 0,
-                    Some(p) => *replay
-                        .stacks
-                        .get(&p.0)
-                        .ok_or_else(|| Error::corrupt(format!("stack {} calls from unknown stack {}", id.0, p.0)))?,
+                    Some(p) => *replay.stacks.get(&p.0).ok_or_else(|| {
+                        Error::corrupt(format!("stack {} calls from unknown stack {}", id.0, p.0))
+                    })?,
                 };
-                let location = *replay
-                    .frames
-                    .get(&frame.0)
-                    .ok_or_else(|| Error::corrupt(format!("stack {} uses unknown frame {}", id.0, frame.0)))?;
+                let location = *replay.frames.get(&frame.0).ok_or_else(|| {
+                    Error::corrupt(format!("stack {} uses unknown frame {}", id.0, frame.0))
+                })?;
                 // memlens's own launcher (`memlens run` → runpy) sits under every
                 // stack of the program it runs: fold it into the root.
-                let node = if parent_node == 0 && is_launcher_frame(&self.locations[location as usize]) {
-                    0
-                } else {
-                    self.intern_node(parent_node, location)
-                };
+                let node =
+                    if parent_node == 0 && is_launcher_frame(&self.locations[location as usize]) {
+                        0
+                    } else {
+                        self.intern_node(parent_node, location)
+                    };
                 replay.stacks.insert(id.0, node);
             }
             Record::Thread { id, name } => replay.threads.push((id.0, name.to_string())),
@@ -398,7 +419,10 @@ impl Profile {
                     0
                 } else {
                     *replay.stacks.get(&event.stack.0).ok_or_else(|| {
-                        Error::corrupt(format!("an allocation uses unknown stack {}", event.stack.0))
+                        Error::corrupt(format!(
+                            "an allocation uses unknown stack {}",
+                            event.stack.0
+                        ))
                     })?
                 };
                 let (bytes, count) = weight(replay.mode, event.size);
@@ -408,7 +432,11 @@ impl Profile {
                 self.totals.allocated_bytes += bytes;
                 self.size_histogram[size_bucket(event.size)].add(amount);
                 self.by_allocator[event.allocator as usize].add(amount);
-                let key = (allocator_class(event.allocator), event.domain, event.address);
+                let key = (
+                    allocator_class(event.allocator),
+                    event.domain,
+                    event.address,
+                );
                 if let Some((old_node, old_size)) = replay.live.insert(key, (node, event.size)) {
                     // The free of the previous block at this address was not seen.
                     release(replay, old_node, old_size);
@@ -419,7 +447,11 @@ impl Profile {
                 replay.new_peak_check();
             }
             Record::Free(event) => {
-                let key = (allocator_class(event.allocator), event.domain, event.address);
+                let key = (
+                    allocator_class(event.allocator),
+                    event.domain,
+                    event.address,
+                );
                 if let Some((node, size)) = replay.live.remove(&key) {
                     release(replay, node, size);
                     self.totals.frees += weight(replay.mode, size).1;
@@ -529,9 +561,18 @@ impl Profile {
 
 /// Frames of `memlens run` itself, which wrap the traced program's stacks.
 fn is_launcher_frame(location: &Location) -> bool {
-    const LAUNCHER_FILES: [&str; 6] =
-        ["/bin/memlens", "memlens/__main__.py", "memlens/_cli.py", "memlens/_verb_run.py", "/runpy.py", "<frozen runpy>"];
-    LAUNCHER_FILES.iter().any(|suffix| location.filename.ends_with(suffix))
+    const LAUNCHER_FILES: [&str; 7] = [
+        "/bin/memlens",
+        "memlens/__main__.py",
+        "memlens/_cli.py",
+        "memlens/_verb_run.py",
+        "memlens/_run.py",
+        "/runpy.py",
+        "<frozen runpy>",
+    ];
+    LAUNCHER_FILES
+        .iter()
+        .any(|suffix| location.filename.ends_with(suffix))
 }
 
 fn release(replay: &mut Replay, node: u32, size: u64) {
@@ -552,7 +593,10 @@ fn downsample(points: &[(u64, f64)], max: usize) -> Vec<(u64, f64)> {
     let mut out: Vec<(u64, f64)> = points
         .chunks(per)
         .map(|chunk| {
-            chunk.iter().copied().fold((chunk[0].0, f64::MIN), |best, p| if p.1 > best.1 { p } else { best })
+            chunk.iter().copied().fold(
+                (chunk[0].0, f64::MIN),
+                |best, p| if p.1 > best.1 { p } else { best },
+            )
         })
         .collect();
     if let (Some(first), Some(last)) = (points.first(), points.last()) {

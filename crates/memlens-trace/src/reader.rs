@@ -29,7 +29,8 @@ use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{
-    AllocEvent, Allocator, Frame, FrameId, FreeEvent, StackId, ThreadId, NUMPY_DOMAIN, PYTHON_DOMAIN,
+    AllocEvent, Allocator, Frame, FrameId, FreeEvent, StackId, ThreadId, NUMPY_DOMAIN,
+    PYTHON_DOMAIN,
 };
 use crate::format::{self, def, op, unzigzag, Cursor, Header};
 
@@ -122,8 +123,10 @@ fn read_up_to(source: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
 impl CaptureReader<BufReader<File>> {
     /// Opens a capture file and reads its header.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-        CaptureReader::new(BufReader::with_capacity(1 << 20, file)).map_err(|e| e.with_context(path.display()))
+        let file = File::open(path)
+            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+        CaptureReader::new(BufReader::with_capacity(1 << 20, file))
+            .map_err(|e| e.with_context(path.display()))
     }
 }
 
@@ -140,7 +143,10 @@ impl<R: Read> CaptureReader<R> {
             ));
         }
         if got < fixed.len() {
-            return Err(Error::new(ErrorKind::Truncated, "the capture ends inside its header"));
+            return Err(Error::new(
+                ErrorKind::Truncated,
+                "the capture ends inside its header",
+            ));
         }
         let version = u16::from_le_bytes([fixed[8], fixed[9]]);
         if version != format::FORMAT_VERSION {
@@ -154,19 +160,30 @@ impl<R: Read> CaptureReader<R> {
         }
         let header_len = u32::from_le_bytes([fixed[10], fixed[11], fixed[12], fixed[13]]);
         if header_len > format::MAX_HEADER_BYTES {
-            return Err(Error::corrupt(format!("header length {header_len} is out of bounds")));
+            return Err(Error::corrupt(format!(
+                "header length {header_len} is out of bounds"
+            )));
         }
         let mut body = vec![0u8; header_len as usize + 4];
         let got = read_up_to(&mut source, &mut body).map_err(io)?;
         if got < body.len() {
-            return Err(Error::new(ErrorKind::Truncated, "the capture ends inside its header"));
+            return Err(Error::new(
+                ErrorKind::Truncated,
+                "the capture ends inside its header",
+            ));
         }
         let (body, crc) = body.split_at(header_len as usize);
         if crc32c::crc32c(body).to_le_bytes() != crc {
             return Err(Error::corrupt("header checksum mismatch"));
         }
         let header = Header::decode(body)?;
-        Ok(CaptureReader { source, header, offset: 18 + u64::from(header_len), blocks: 0, ending: None })
+        Ok(CaptureReader {
+            source,
+            header,
+            offset: 18 + u64::from(header_len),
+            blocks: 0,
+            ending: None,
+        })
     }
 
     /// What the capture says about its process.
@@ -185,7 +202,10 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn cut(&mut self, reason: String) -> Result<Option<Block>> {
-        self.ending = Some(Ending::Cut { offset: self.offset, reason });
+        self.ending = Some(Ending::Cut {
+            offset: self.offset,
+            reason,
+        });
         Ok(None)
     }
 
@@ -198,13 +218,19 @@ impl<R: Read> CaptureReader<R> {
         let at = self.offset;
         let corrupt = |what: String| Error::corrupt(format!("frame at byte {at}: {what}"));
         let mut head = [0u8; format::FRAME_HEADER_LEN];
-        let got = read_up_to(&mut self.source, &mut head).map_err(|e| Error::io("cannot read the capture", e))?;
+        let got = read_up_to(&mut self.source, &mut head)
+            .map_err(|e| Error::io("cannot read the capture", e))?;
         if got == 0 {
             let blocks = self.blocks;
-            return self.cut(format!("no end frame after {blocks} complete blocks (the process did not finish)"));
+            return self.cut(format!(
+                "no end frame after {blocks} complete blocks (the process did not finish)"
+            ));
         }
         if got < head.len() {
-            return self.cut(format!("torn frame header at byte {at} after {} complete blocks", self.blocks));
+            return self.cut(format!(
+                "torn frame header at byte {at} after {} complete blocks",
+                self.blocks
+            ));
         }
         let kind = head[0];
         let stored = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
@@ -214,7 +240,9 @@ impl<R: Read> CaptureReader<R> {
             return Err(corrupt(format!("unknown frame kind {kind}")));
         }
         if stored > format::MAX_FRAME_BYTES || raw > format::MAX_FRAME_BYTES {
-            return Err(corrupt(format!("frame lengths {stored}/{raw} are out of bounds")));
+            return Err(corrupt(format!(
+                "frame lengths {stored}/{raw} are out of bounds"
+            )));
         }
         let mut payload = Vec::new();
         let got = (&mut self.source)
@@ -234,7 +262,10 @@ impl<R: Read> CaptureReader<R> {
         let data = zstd::bulk::decompress(&payload, raw as usize)
             .map_err(|e| corrupt(format!("cannot decompress ({e})")))?;
         if data.len() != raw as usize {
-            return Err(corrupt(format!("decompressed to {} bytes, header says {raw}", data.len())));
+            return Err(corrupt(format!(
+                "decompressed to {} bytes, header says {raw}",
+                data.len()
+            )));
         }
         self.offset += (format::FRAME_HEADER_LEN + stored as usize) as u64;
         if kind == format::FRAME_END {
@@ -242,11 +273,16 @@ impl<R: Read> CaptureReader<R> {
             let events = cur.varint()?;
             let dropped = cur.varint()?;
             let end_ns = cur.varint()?;
-            self.ending = Some(Ending::Complete { events, dropped, end_ns });
+            self.ending = Some(Ending::Complete {
+                events,
+                dropped,
+                end_ns,
+            });
             return Ok(None);
         }
         self.blocks += 1;
-        let block = Block::parse(data).map_err(|e| e.with_context(format!("block at byte {at}")))?;
+        let block =
+            Block::parse(data).map_err(|e| e.with_context(format!("block at byte {at}")))?;
         Ok(Some(block))
     }
 }
@@ -277,7 +313,10 @@ impl Block {
         let n_ops = top.varint()?;
         let ops = top.column()?;
         if n_ops != ops.len() as u64 {
-            return Err(Error::corrupt(format!("block says {n_ops} records but holds {} opcodes", ops.len())));
+            return Err(Error::corrupt(format!(
+                "block says {n_ops} records but holds {} opcodes",
+                ops.len()
+            )));
         }
         let addrs = top.column()?;
         let sizes = top.column()?;
@@ -347,22 +386,34 @@ impl<'a> Records<'a> {
                     let function = self.defs.string()?;
                     let filename = self.defs.string()?;
                     let line = self.defs.varint_u32()?;
-                    Record::Frame { id, frame: Frame { function, filename, line } }
+                    Record::Frame {
+                        id,
+                        frame: Frame {
+                            function,
+                            filename,
+                            line,
+                        },
+                    }
                 }
                 def::STACK => {
                     let id = StackId(self.defs.varint_u32()?);
                     let parent = match self.defs.varint()? {
                         0 => None,
-                        p => Some(StackId(
-                            u32::try_from(p - 1).map_err(|_| Error::corrupt("stack parent id out of range"))?,
-                        )),
+                        p => {
+                            Some(StackId(u32::try_from(p - 1).map_err(|_| {
+                                Error::corrupt("stack parent id out of range")
+                            })?))
+                        }
                     };
                     let frame = FrameId(self.defs.varint_u32()?);
                     Record::Stack { id, parent, frame }
                 }
                 def::THREAD => {
                     let id = ThreadId(self.defs.varint_u32()?);
-                    Record::Thread { id, name: self.defs.string()? }
+                    Record::Thread {
+                        id,
+                        name: self.defs.string()?,
+                    }
                 }
                 other => return Err(Error::corrupt(format!("unknown definition tag {other}"))),
             };
@@ -370,8 +421,14 @@ impl<'a> Records<'a> {
         }
         loop {
             if self.ops.is_empty() {
-                if !(self.addrs.is_empty() && self.sizes.is_empty() && self.stacks.is_empty() && self.misc.is_empty()) {
-                    return Err(Error::corrupt("block columns hold more values than its records use"));
+                if !(self.addrs.is_empty()
+                    && self.sizes.is_empty()
+                    && self.stacks.is_empty()
+                    && self.misc.is_empty())
+                {
+                    return Err(Error::corrupt(
+                        "block columns hold more values than its records use",
+                    ));
                 }
                 return Ok(None);
             }
@@ -379,27 +436,48 @@ impl<'a> Records<'a> {
             let record = match code & !7 {
                 op::ALLOC | op::ALLOC_IN_DOMAIN => {
                     let allocator = allocator(code & 7)?;
-                    let domain =
-                        if code & !7 == op::ALLOC { default_domain(allocator) } else { self.misc.varint_u32()? };
+                    let domain = if code & !7 == op::ALLOC {
+                        default_domain(allocator)
+                    } else {
+                        self.misc.varint_u32()?
+                    };
                     let address = self.address()?;
                     let size = self.sizes.varint()?;
                     let stack = StackId(self.stacks.varint_u32()?);
-                    Record::Alloc(AllocEvent { address, size, allocator, domain, thread: self.thread, stack })
+                    Record::Alloc(AllocEvent {
+                        address,
+                        size,
+                        allocator,
+                        domain,
+                        thread: self.thread,
+                        stack,
+                    })
                 }
                 op::FREE | op::FREE_IN_DOMAIN => {
                     let allocator = allocator(code & 7)?;
-                    let domain =
-                        if code & !7 == op::FREE { default_domain(allocator) } else { self.misc.varint_u32()? };
+                    let domain = if code & !7 == op::FREE {
+                        default_domain(allocator)
+                    } else {
+                        self.misc.varint_u32()?
+                    };
                     let address = self.address()?;
-                    Record::Free(FreeEvent { address, allocator, domain })
+                    Record::Free(FreeEvent {
+                        address,
+                        allocator,
+                        domain,
+                    })
                 }
                 _ => match code {
                     op::SWITCH_THREAD => {
                         self.thread = ThreadId(self.misc.varint_u32()?);
                         continue;
                     }
-                    op::TICK => Record::Tick { ns: self.misc.varint()? },
-                    op::DROPPED => Record::Dropped { events: self.misc.varint()? },
+                    op::TICK => Record::Tick {
+                        ns: self.misc.varint()?,
+                    },
+                    op::DROPPED => Record::Dropped {
+                        events: self.misc.varint()?,
+                    },
                     other => return Err(Error::corrupt(format!("unknown opcode {other}"))),
                 },
             };

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::events::{
-    AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId, NUMPY_DOMAIN, PYTHON_DOMAIN,
+    AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId, NUMPY_DOMAIN,
+    PYTHON_DOMAIN,
 };
 use crate::format::{self, def, op, put_str, put_varint, zigzag, Header};
 
@@ -103,7 +104,12 @@ impl Block {
     }
 
     fn raw_bytes(&self) -> usize {
-        self.defs.len() + self.ops.len() + self.addrs.len() + self.sizes.len() + self.stacks.len() + self.misc.len()
+        self.defs.len()
+            + self.ops.len()
+            + self.addrs.len()
+            + self.sizes.len()
+            + self.stacks.len()
+            + self.misc.len()
     }
 
     /// The payload of an events frame (see [`crate::format`]).
@@ -113,7 +119,13 @@ impl Block {
         put_varint(&mut out, self.defs.len() as u64);
         out.extend_from_slice(&self.defs);
         put_varint(&mut out, self.n_ops);
-        for column in [&self.ops, &self.addrs, &self.sizes, &self.stacks, &self.misc] {
+        for column in [
+            &self.ops,
+            &self.addrs,
+            &self.sizes,
+            &self.stacks,
+            &self.misc,
+        ] {
             put_varint(&mut out, column.len() as u64);
             out.extend_from_slice(column);
         }
@@ -141,7 +153,10 @@ impl Encoder {
     }
 
     fn address(&mut self, address: u64) {
-        put_varint(&mut self.block.addrs, zigzag(address.wrapping_sub(self.last_addr) as i64));
+        put_varint(
+            &mut self.block.addrs,
+            zigzag(address.wrapping_sub(self.last_addr) as i64),
+        );
         self.last_addr = address;
     }
 
@@ -185,7 +200,9 @@ pub struct CaptureWriter {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn default_domain(allocator: Allocator) -> u32 {
@@ -212,7 +229,8 @@ impl Inner {
     }
 
     fn quiet(&self) -> bool {
-        self.dead.load(Ordering::Relaxed) || FORK_GENERATION.load(Ordering::Relaxed) != self.generation
+        self.dead.load(Ordering::Relaxed)
+            || FORK_GENERATION.load(Ordering::Relaxed) != self.generation
     }
 
     /// Seals the current block and queues it. `wait` bounds how long to wait
@@ -233,14 +251,22 @@ impl Inner {
                     if now >= deadline {
                         break;
                     }
-                    queue = self.not_full.wait_timeout(queue, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+                    queue = self
+                        .not_full
+                        .wait_timeout(queue, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
                 }
             }
             // Only the writer thread seals without a wait; it is the consumer, so it may overfill by one.
             if wait.is_some() && queue.blocks.len() >= self.options.queue_blocks {
                 let lost = block.events;
                 self.dropped.fetch_add(lost, Ordering::Relaxed);
-                block = Block { defs: block.defs, end_ns: block.end_ns, ..Block::default() };
+                block = Block {
+                    defs: block.defs,
+                    end_ns: block.end_ns,
+                    ..Block::default()
+                };
                 block.ops.push(op::DROPPED);
                 put_varint(&mut block.misc, lost);
                 block.n_ops = 1;
@@ -254,7 +280,9 @@ impl Inner {
 
     fn after_event(&self, enc: &mut Encoder) {
         enc.block.events += 1;
-        if enc.block.events >= u64::from(self.options.block_events) || enc.block.raw_bytes() >= 8 << 20 {
+        if enc.block.events >= u64::from(self.options.block_events)
+            || enc.block.raw_bytes() >= 8 << 20
+        {
             self.seal(enc, Some(self.options.wait_when_full));
         }
     }
@@ -262,9 +290,13 @@ impl Inner {
 
 impl CaptureWriter {
     /// Creates (truncating) `path`, writes the header, and starts the writer thread.
-    pub fn create(path: &Path, header: &Header, options: WriterOptions) -> Result<Arc<CaptureWriter>> {
-        let mut file =
-            File::create(path).map_err(|e| Error::io(format!("cannot create capture {}", path.display()), e))?;
+    pub fn create(
+        path: &Path,
+        header: &Header,
+        options: WriterOptions,
+    ) -> Result<Arc<CaptureWriter>> {
+        let mut file = File::create(path)
+            .map_err(|e| Error::io(format!("cannot create capture {}", path.display()), e))?;
         let body = header.encode();
         let mut head = Vec::with_capacity(body.len() + 18);
         head.extend_from_slice(&format::MAGIC);
@@ -272,7 +304,8 @@ impl CaptureWriter {
         head.extend_from_slice(&(body.len() as u32).to_le_bytes());
         head.extend_from_slice(&body);
         head.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
-        file.write_all(&head).map_err(|e| Error::io(format!("cannot write capture {}", path.display()), e))?;
+        file.write_all(&head)
+            .map_err(|e| Error::io(format!("cannot write capture {}", path.display()), e))?;
         let now = Instant::now();
         let inner = Arc::new(Inner {
             encoder: Mutex::new(Encoder {
@@ -283,7 +316,10 @@ impl CaptureWriter {
                 last_seal: now,
                 closed: false,
             }),
-            queue: Mutex::new(Queue { blocks: Default::default(), closed: false }),
+            queue: Mutex::new(Queue {
+                blocks: Default::default(),
+                closed: false,
+            }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
             options,
@@ -299,7 +335,10 @@ impl CaptureWriter {
             .name("memlens-capture".into())
             .spawn(move || write_blocks(&thread_inner, file))
             .map_err(|e| Error::io("cannot start the capture writer thread", e))?;
-        Ok(Arc::new(CaptureWriter { inner, thread: Mutex::new(Some(thread)) }))
+        Ok(Arc::new(CaptureWriter {
+            inner,
+            thread: Mutex::new(Some(thread)),
+        }))
     }
 
     /// Writes what is buffered, closes the capture with an end frame and
@@ -329,7 +368,12 @@ impl CaptureWriter {
         if let Some(handle) = handle {
             match handle.join() {
                 Ok(result) => result?,
-                Err(_) => return Err(Error::new(crate::ErrorKind::Io, "the capture writer thread failed")),
+                Err(_) => {
+                    return Err(Error::new(
+                        crate::ErrorKind::Io,
+                        "the capture writer thread failed",
+                    ))
+                }
             }
         }
         Ok(stats())
@@ -460,7 +504,9 @@ fn write_blocks(inner: &Inner, mut file: File) -> Result<()> {
         let frame = frame_bytes(kind, &compressed, raw.len());
         match file.write_all(&frame) {
             Ok(()) => {
-                inner.file_bytes.fetch_add(frame.len() as u64, Ordering::Relaxed);
+                inner
+                    .file_bytes
+                    .fetch_add(frame.len() as u64, Ordering::Relaxed);
             }
             Err(e) => {
                 *failure = Some(Error::io("cannot write the capture", e));
@@ -472,7 +518,11 @@ fn write_blocks(inner: &Inner, mut file: File) -> Result<()> {
         let (block, closed) = {
             let mut queue = lock(&inner.queue);
             if queue.blocks.is_empty() && !queue.closed {
-                queue = inner.not_empty.wait_timeout(queue, options.tick).unwrap_or_else(|p| p.into_inner()).0;
+                queue = inner
+                    .not_empty
+                    .wait_timeout(queue, options.tick)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
             }
             let block = queue.blocks.pop_front();
             (block, queue.closed)
@@ -500,7 +550,9 @@ fn write_blocks(inner: &Inner, mut file: File) -> Result<()> {
                 enc.block.n_ops += 1;
             }
             let since_seal = now.duration_since(enc.last_seal);
-            if (enc.block.events > 0 && since_seal >= options.flush_every) || since_seal >= options.flush_every * 8 {
+            if (enc.block.events > 0 && since_seal >= options.flush_every)
+                || since_seal >= options.flush_every * 8
+            {
                 inner.seal(&mut enc, None);
             }
         }

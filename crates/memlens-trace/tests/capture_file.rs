@@ -15,7 +15,10 @@ use memlens_trace::ErrorKind;
 use proptest::prelude::*;
 
 fn small_blocks() -> WriterOptions {
-    WriterOptions { block_events: 1000, ..WriterOptions::default() }
+    WriterOptions {
+        block_events: 1000,
+        ..WriterOptions::default()
+    }
 }
 
 /// Reads every record; returns (allocs, frees, dropped, ending).
@@ -48,10 +51,19 @@ fn every_event_written_reads_back_in_order() {
     // GIVEN a writer that receives a known sequence
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("order.mlc");
-    let header = synthetic::header(Mode::Sampled { mean_interval: 4096 });
+    let header = synthetic::header(Mode::Sampled {
+        mean_interval: 4096,
+    });
     let writer = CaptureWriter::create(&path, &header, small_blocks()).unwrap();
     writer.thread(ThreadId(3), "worker");
-    writer.frame(FrameId(9), Frame { function: "f", filename: "a.py", line: 7 });
+    writer.frame(
+        FrameId(9),
+        Frame {
+            function: "f",
+            filename: "a.py",
+            line: 7,
+        },
+    );
     writer.stack(StackId(5), None, FrameId(9));
     let alloc = AllocEvent {
         address: 0xdead_beef,
@@ -62,7 +74,11 @@ fn every_event_written_reads_back_in_order() {
         stack: StackId(5),
     };
     writer.alloc(alloc);
-    let free = FreeEvent { address: 0xdead_beef, allocator: Allocator::NumpyData, domain: 77 };
+    let free = FreeEvent {
+        address: 0xdead_beef,
+        allocator: Allocator::NumpyData,
+        domain: 77,
+    };
     writer.free(free);
     // WHEN it finishes and the file is read
     let stats = writer.finish().unwrap();
@@ -92,7 +108,14 @@ fn every_event_written_reads_back_in_order() {
         ]
     );
     assert_eq!(stats.events, 2);
-    assert!(matches!(reader.ending(), Some(Ending::Complete { events: 2, dropped: 0, .. })));
+    assert!(matches!(
+        reader.ending(),
+        Some(Ending::Complete {
+            events: 2,
+            dropped: 0,
+            ..
+        })
+    ));
     assert_eq!(stats.file_bytes, bytes.len() as u64);
 }
 
@@ -110,7 +133,10 @@ fn a_capture_cut_anywhere_reads_up_to_its_last_complete_frame() {
         let (got_allocs, _, _, ending) = count_records(&bytes[..cut]).unwrap();
         // THEN it reads a prefix, never more than the whole, and says it was cut
         assert!(got_allocs <= allocs);
-        assert!(got_allocs >= previous, "a longer prefix never reads fewer events");
+        assert!(
+            got_allocs >= previous,
+            "a longer prefix never reads fewer events"
+        );
         previous = got_allocs;
         assert!(matches!(ending, Ending::Cut { .. }), "{ending:?}");
     }
@@ -130,7 +156,9 @@ fn a_capture_cut_inside_its_header_is_a_truncation_error() {
 fn wrong_magic_and_newer_versions_say_what_is_wrong() {
     let (_dir, path, _) = sample_capture(10);
     let mut bytes = std::fs::read(&path).unwrap();
-    let err = CaptureReader::new(&b"PK\x03\x04 not a capture"[..]).err().unwrap();
+    let err = CaptureReader::new(&b"PK\x03\x04 not a capture"[..])
+        .err()
+        .unwrap();
     assert_eq!(err.kind(), ErrorKind::NotACapture);
     assert!(err.to_string().contains("not a memlens capture"));
     bytes[8] = 99;
@@ -147,7 +175,10 @@ fn a_flipped_byte_in_a_frame_is_a_checksum_error() {
     bytes[at] ^= 0x40;
     let err = count_records(&bytes).err().unwrap();
     assert_eq!(err.kind(), ErrorKind::Corrupt);
-    assert!(err.to_string().contains("checksum") || err.to_string().contains("frame"), "{err}");
+    assert!(
+        err.to_string().contains("checksum") || err.to_string().contains("frame"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -165,7 +196,8 @@ fn a_writer_that_falls_behind_drops_and_counts_but_keeps_definitions() {
     // WHEN events arrive faster than it writes
     let (allocs, frees) = synthetic::write_capture(&path, 50_000, options);
     // THEN every event is either in the file or counted as dropped, and the file replays
-    let (got_allocs, got_frees, dropped, ending) = count_records(&std::fs::read(&path).unwrap()).unwrap();
+    let (got_allocs, got_frees, dropped, ending) =
+        count_records(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(got_allocs + got_frees + dropped, allocs + frees);
     assert!(matches!(ending, Ending::Complete { dropped: d, .. } if d == dropped));
     Profile::load(&[path], &mut |_| {}).unwrap();
@@ -177,9 +209,24 @@ fn peak_and_leaks_follow_the_live_blocks() {
     // freed before B allocates; at exit B's block is freed
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("peak.mlc");
-    let writer = CaptureWriter::create(&path, &synthetic::header(Mode::Exact), small_blocks()).unwrap();
-    writer.frame(FrameId(1), Frame { function: "a", filename: "m.py", line: 1 });
-    writer.frame(FrameId(2), Frame { function: "b", filename: "m.py", line: 2 });
+    let writer =
+        CaptureWriter::create(&path, &synthetic::header(Mode::Exact), small_blocks()).unwrap();
+    writer.frame(
+        FrameId(1),
+        Frame {
+            function: "a",
+            filename: "m.py",
+            line: 1,
+        },
+    );
+    writer.frame(
+        FrameId(2),
+        Frame {
+            function: "b",
+            filename: "m.py",
+            line: 2,
+        },
+    );
     writer.stack(StackId(1), None, FrameId(1));
     writer.stack(StackId(2), None, FrameId(2));
     let alloc = |address, size, stack| AllocEvent {
@@ -190,7 +237,11 @@ fn peak_and_leaks_follow_the_live_blocks() {
         thread: ThreadId(0),
         stack: StackId(stack),
     };
-    let free = |address| FreeEvent { address, allocator: Allocator::PyMem, domain: PYTHON_DOMAIN };
+    let free = |address| FreeEvent {
+        address,
+        allocator: Allocator::PyMem,
+        domain: PYTHON_DOMAIN,
+    };
     writer.alloc(alloc(0x10, 100, 1));
     writer.alloc(alloc(0x20, 50, 1));
     writer.free(free(0x10));
@@ -206,11 +257,24 @@ fn peak_and_leaks_follow_the_live_blocks() {
     assert_eq!(totals.allocations, 3.0);
     assert_eq!(totals.peak_bytes, 250.0);
     assert_eq!(totals.leaked_bytes, 50.0);
-    let peak: Vec<_> =
-        profile.sites(Metric::Peak).into_iter().map(|(l, a)| (profile.site_label(l), a.bytes)).collect();
-    assert_eq!(peak, vec![("b (m.py:2)".to_string(), 200.0), ("a (m.py:1)".to_string(), 50.0)]);
-    let leaks: Vec<_> =
-        profile.sites(Metric::Leaks).into_iter().filter(|s| s.1.bytes > 0.0).map(|(l, _)| profile.site_label(l)).collect();
+    let peak: Vec<_> = profile
+        .sites(Metric::Peak)
+        .into_iter()
+        .map(|(l, a)| (profile.site_label(l), a.bytes))
+        .collect();
+    assert_eq!(
+        peak,
+        vec![
+            ("b (m.py:2)".to_string(), 200.0),
+            ("a (m.py:1)".to_string(), 50.0)
+        ]
+    );
+    let leaks: Vec<_> = profile
+        .sites(Metric::Leaks)
+        .into_iter()
+        .filter(|s| s.1.bytes > 0.0)
+        .map(|(l, _)| profile.site_label(l))
+        .collect();
     assert_eq!(leaks, vec!["a (m.py:1)".to_string()]);
 }
 
@@ -219,8 +283,14 @@ fn sampled_captures_are_weighted_to_unbiased_estimates() {
     // GIVEN a sampled capture (mean interval 1000 bytes) holding one 10-byte sample
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sampled.mlc");
-    let writer =
-        CaptureWriter::create(&path, &synthetic::header(Mode::Sampled { mean_interval: 1000 }), small_blocks()).unwrap();
+    let writer = CaptureWriter::create(
+        &path,
+        &synthetic::header(Mode::Sampled {
+            mean_interval: 1000,
+        }),
+        small_blocks(),
+    )
+    .unwrap();
     writer.alloc(AllocEvent {
         address: 1,
         size: 10,
@@ -242,7 +312,8 @@ fn sampled_captures_are_weighted_to_unbiased_estimates() {
 fn an_allocation_on_an_unannounced_stack_is_a_corrupt_capture() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.mlc");
-    let writer = CaptureWriter::create(&path, &synthetic::header(Mode::Exact), small_blocks()).unwrap();
+    let writer =
+        CaptureWriter::create(&path, &synthetic::header(Mode::Exact), small_blocks()).unwrap();
     writer.alloc(AllocEvent {
         address: 1,
         size: 10,

@@ -41,12 +41,16 @@ pub fn run(args: ExportArgs) -> anyhow::Result<i32> {
             Format::Speedscope => "speedscope.json",
         })
     });
-    let file = std::fs::File::create(&output).with_context(|| format!("cannot create {}", output.display()))?;
+    let file = std::fs::File::create(&output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
     let mut out = std::io::BufWriter::new(file);
     match args.format {
         Format::Pprof => memlens_trace::export::pprof::write_pprof(&profile, &mut out),
         Format::Speedscope => {
-            let name = first.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = first
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let doc = memlens_trace::export::speedscope::to_speedscope(&profile, &name);
             serde_json::to_writer(&mut out, &doc).map_err(std::io::Error::other)
         }

@@ -26,7 +26,10 @@ pub fn run(args: FlamegraphArgs) -> anyhow::Result<i32> {
     let profile = report::load(&args.capture.files)?;
     let first = &args.capture.files[0];
     let output = args.output.unwrap_or_else(|| first.with_extension("html"));
-    let title = first.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let title = first
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let page = report::flamegraph::render(&profile, args.capture.metric(), &title);
     std::fs::write(&output, page).with_context(|| format!("cannot write {}", output.display()))?;
     println!("Wrote {}", output.display());

@@ -3,8 +3,8 @@
 mod demo;
 mod diff;
 mod export;
-mod run;
 mod flamegraph;
+mod run;
 mod stats;
 mod summary;
 mod table;

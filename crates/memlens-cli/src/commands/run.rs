@@ -45,7 +45,12 @@ pub struct RunArgs {
     #[arg(short = 'm', value_name = "MODULE", num_args = 1.., allow_hyphen_values = true, conflicts_with = "target")]
     pub module: Option<Vec<String>>,
     /// The script and its arguments.
-    #[arg(value_name = "SCRIPT", trailing_var_arg = true, allow_hyphen_values = true, required_unless_present = "module")]
+    #[arg(
+        value_name = "SCRIPT",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required_unless_present = "module"
+    )]
     pub target: Vec<String>,
 }
 

@@ -20,6 +20,9 @@ pub struct SummaryArgs {
 
 pub fn run(args: SummaryArgs) -> anyhow::Result<i32> {
     let profile = report::load(&args.capture.files)?;
-    print!("{}", report::text::summary(&profile, args.capture.metric(), args.limit));
+    print!(
+        "{}",
+        report::text::summary(&profile, args.capture.metric(), args.limit)
+    );
     Ok(0)
 }

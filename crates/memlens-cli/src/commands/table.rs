@@ -23,6 +23,9 @@ pub struct TableArgs {
 
 pub fn run(args: TableArgs) -> anyhow::Result<i32> {
     let profile = report::load(&args.capture.files)?;
-    print!("{}", report::text::table(&profile, args.capture.metric(), args.limit, args.sort));
+    print!(
+        "{}",
+        report::text::table(&profile, args.capture.metric(), args.limit, args.sort)
+    );
     Ok(0)
 }

@@ -30,11 +30,17 @@ pub fn data(profile: &Profile, initial: Metric, title: &str) -> Value {
     let inclusive: Vec<Vec<Amount>> = metrics.iter().map(|&m| profile.inclusive(m)).collect();
     let totals: Vec<f64> = inclusive.iter().map(|inc| inc[0].bytes).collect();
     let keep: Vec<bool> = (0..nodes.len())
-        .map(|i| i == 0 || (0..3).any(|m| totals[m] > 0.0 && inclusive[m][i].bytes >= totals[m] * FOLD_BELOW))
+        .map(|i| {
+            i == 0
+                || (0..3)
+                    .any(|m| totals[m] > 0.0 && inclusive[m][i].bytes >= totals[m] * FOLD_BELOW)
+        })
         .collect();
     // Own figures, with folded branches added to the nearest kept ancestor.
-    let mut own: Vec<[Amount; 3]> =
-        nodes.iter().map(|n| [n.stats.allocated, n.stats.peak, n.stats.leaks]).collect();
+    let mut own: Vec<[Amount; 3]> = nodes
+        .iter()
+        .map(|n| [n.stats.allocated, n.stats.peak, n.stats.leaks])
+        .collect();
     for i in (1..nodes.len()).rev() {
         if !keep[i] {
             let parent = nodes[i].parent as usize;
@@ -54,15 +60,22 @@ pub fn data(profile: &Profile, initial: Metric, title: &str) -> Value {
             continue;
         }
         new_index[i] = parent.len() as u32;
-        parent.push(if i == 0 { -1 } else { i64::from(new_index[node.parent as usize]) });
+        parent.push(if i == 0 {
+            -1
+        } else {
+            i64::from(new_index[node.parent as usize])
+        });
         location.push(if i == 0 { -1 } else { i64::from(node.location) });
         for m in 0..3 {
             values[2 * m].push(own[i][m].bytes.round());
             values[2 * m + 1].push(own[i][m].count.round());
         }
     }
-    let locations: Vec<Value> =
-        profile.locations().iter().map(|l| json!([l.function, l.filename, l.line])).collect();
+    let locations: Vec<Value> = profile
+        .locations()
+        .iter()
+        .map(|l| json!([l.function, l.filename, l.line]))
+        .collect();
     let processes: Vec<Value> = profile
         .processes()
         .iter()
@@ -103,7 +116,10 @@ pub fn data(profile: &Profile, initial: Metric, title: &str) -> Value {
 }
 
 fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The whole page.

@@ -10,8 +10,14 @@ use memlens_trace::profile::{Amount, Metric, Profile, SIZE_BUCKETS};
 
 use super::units::{approx, bytes, count, duration, percent};
 
-const ALLOCATORS: [&str; 6] =
-    ["PyMem_RawMalloc", "PyMem_Malloc", "PyObject_Malloc", "malloc (native)", "mmap (native)", "numpy data"];
+const ALLOCATORS: [&str; 6] = [
+    "PyMem_RawMalloc",
+    "PyMem_Malloc",
+    "PyObject_Malloc",
+    "malloc (native)",
+    "mmap (native)",
+    "numpy data",
+];
 
 fn right(text: String) -> Cell {
     Cell::new(text).set_alignment(CellAlignment::Right)
@@ -24,9 +30,15 @@ pub fn headline(profile: &Profile) -> String {
         let h = &process.header;
         let mode = match h.mode {
             Mode::Exact => "exact".to_string(),
-            Mode::Sampled { mean_interval } => format!("sampled every {} on average", bytes(mean_interval as f64)),
+            Mode::Sampled { mean_interval } => {
+                format!("sampled every {} on average", bytes(mean_interval as f64))
+            }
         };
-        let frames = if h.max_frames == 1 { "1 frame".to_string() } else { format!("{} frames", h.max_frames) };
+        let frames = if h.max_frames == 1 {
+            "1 frame".to_string()
+        } else {
+            format!("{} frames", h.max_frames)
+        };
         let _ = writeln!(out, "Capture   {}", process.path.display());
         let _ = writeln!(
             out,
@@ -48,9 +60,18 @@ pub fn headline(profile: &Profile) -> String {
 fn totals_lines(profile: &Profile) -> String {
     let t = profile.totals();
     let est = approx(profile.is_sampled());
-    let peak_label = if profile.processes().len() > 1 { "Peak (sum of each process's peak)" } else { "Peak" };
+    let peak_label = if profile.processes().len() > 1 {
+        "Peak (sum of each process's peak)"
+    } else {
+        "Peak"
+    };
     let mut out = String::new();
-    let _ = writeln!(out, "Allocated {est}{} in {est}{} blocks", bytes(t.allocated_bytes), count(t.allocations));
+    let _ = writeln!(
+        out,
+        "Allocated {est}{} in {est}{} blocks",
+        bytes(t.allocated_bytes),
+        count(t.allocations)
+    );
     let _ = writeln!(out, "{peak_label:<9} {est}{}", bytes(t.peak_bytes));
     let _ = writeln!(
         out,
@@ -84,7 +105,11 @@ pub fn summary(profile: &Profile, metric: Metric, limit: usize) -> String {
     for node in nodes.iter().skip(1) {
         let own = node.stats.get(metric);
         let loc = &locations[node.location as usize];
-        let entry = functions.entry((&loc.function, &loc.filename)).or_insert((Amount::default(), Amount::default(), loc.line));
+        let entry = functions.entry((&loc.function, &loc.filename)).or_insert((
+            Amount::default(),
+            Amount::default(),
+            loc.line,
+        ));
         entry.1.bytes += own.bytes;
         entry.1.count += own.count;
         entry.2 = entry.2.min(loc.line);
@@ -111,10 +136,18 @@ pub fn summary(profile: &Profile, metric: Metric, limit: usize) -> String {
             }
         }
     }
-    let mut rows: Vec<_> = functions.into_iter().filter(|(_, (total, _, _))| total.bytes > 0.0).collect();
+    let mut rows: Vec<_> = functions
+        .into_iter()
+        .filter(|(_, (total, _, _))| total.bytes > 0.0)
+        .collect();
     rows.sort_by(|a, b| b.1 .0.bytes.total_cmp(&a.1 .0.bytes).then(a.0.cmp(&b.0)));
     let whole = metric_total(profile, metric);
-    let _ = writeln!(out, "Top {} functions by memory {}", limit.min(rows.len()), metric.describe());
+    let _ = writeln!(
+        out,
+        "Top {} functions by memory {}",
+        limit.min(rows.len()),
+        metric.describe()
+    );
     let mut table = super::table();
     table.set_header(vec!["Function", "Total", "%", "Own", "Own blocks", "File"]);
     for ((function, filename), (total, own, line)) in rows.into_iter().take(limit) {
@@ -145,7 +178,11 @@ pub fn table(profile: &Profile, metric: Metric, limit: usize, sort: SortBy) -> S
     let est = approx(profile.is_sampled());
     let mut sites = profile.sites(metric);
     if sort == SortBy::Count {
-        sites.sort_by(|a, b| b.1.count.total_cmp(&a.1.count).then(b.1.bytes.total_cmp(&a.1.bytes)));
+        sites.sort_by(|a, b| {
+            b.1.count
+                .total_cmp(&a.1.count)
+                .then(b.1.bytes.total_cmp(&a.1.bytes))
+        });
     }
     let whole_bytes: f64 = sites.iter().map(|s| s.1.bytes).sum();
     let whole_count: f64 = sites.iter().map(|s| s.1.count).sum();
@@ -155,7 +192,11 @@ pub fn table(profile: &Profile, metric: Metric, limit: usize, sort: SortBy) -> S
         "Top {} of {} allocation sites by {}, memory {}: {est}{} in {est}{} blocks",
         limit.min(sites.len()),
         sites.len(),
-        if sort == SortBy::Bytes { "bytes" } else { "blocks" },
+        if sort == SortBy::Bytes {
+            "bytes"
+        } else {
+            "blocks"
+        },
         metric.describe(),
         bytes(whole_bytes),
         count(whole_count)
@@ -163,7 +204,11 @@ pub fn table(profile: &Profile, metric: Metric, limit: usize, sort: SortBy) -> S
     let mut table = super::table();
     table.set_header(vec!["#", "Bytes", "%", "Blocks", "%", "Avg size", "Site"]);
     for (rank, (location, amount)) in sites.iter().take(limit).enumerate() {
-        let average = if amount.count > 0.0 { amount.bytes / amount.count } else { 0.0 };
+        let average = if amount.count > 0.0 {
+            amount.bytes / amount.count
+        } else {
+            0.0
+        };
         table.add_row(vec![
             right((rank + 1).to_string()),
             right(format!("{est}{}", bytes(amount.bytes))),
@@ -179,7 +224,13 @@ pub fn table(profile: &Profile, metric: Metric, limit: usize, sort: SortBy) -> S
 }
 
 /// `memlens tree`: the call tree, pruned to the branches that matter.
-pub fn tree(profile: &Profile, metric: Metric, min_percent: f64, max_children: usize, max_depth: usize) -> String {
+pub fn tree(
+    profile: &Profile,
+    metric: Metric,
+    min_percent: f64,
+    max_children: usize,
+    max_depth: usize,
+) -> String {
     let est = approx(profile.is_sampled());
     let inclusive = profile.inclusive(metric);
     let nodes = profile.nodes();
@@ -188,7 +239,12 @@ pub fn tree(profile: &Profile, metric: Metric, min_percent: f64, max_children: u
         children[node.parent as usize].push(i as u32);
     }
     for list in &mut children {
-        list.sort_by(|a, b| inclusive[*b as usize].bytes.total_cmp(&inclusive[*a as usize].bytes).then(a.cmp(b)));
+        list.sort_by(|a, b| {
+            inclusive[*b as usize]
+                .bytes
+                .total_cmp(&inclusive[*a as usize].bytes)
+                .then(a.cmp(b))
+        });
     }
     let whole = inclusive[0].bytes;
     let threshold = whole * min_percent / 100.0;
@@ -198,20 +254,28 @@ pub fn tree(profile: &Profile, metric: Metric, min_percent: f64, max_children: u
         "Call tree of memory {} (branches under {min_percent}% hidden)",
         metric.describe()
     );
-    let _ = writeln!(out, "{:>11} {:>6}  <all>", format!("{est}{}", bytes(whole)), "100%");
+    let _ = writeln!(
+        out,
+        "{:>11} {:>6}  <all>",
+        format!("{est}{}", bytes(whole)),
+        "100%"
+    );
     // Iterative walk: (node, prefix for its children, is last child, depth).
     let mut stack: Vec<(u32, String, bool, usize)> = Vec::new();
-    let push_children = |stack: &mut Vec<(u32, String, bool, usize)>, parent: u32, prefix: String, depth: usize| {
-        let shown: Vec<u32> = children[parent as usize]
-            .iter()
-            .copied()
-            .filter(|&c| inclusive[c as usize].bytes > 0.0 && inclusive[c as usize].bytes >= threshold)
-            .take(max_children)
-            .collect();
-        for (k, &child) in shown.iter().enumerate().rev() {
-            stack.push((child, prefix.clone(), k + 1 == shown.len(), depth));
-        }
-    };
+    let push_children =
+        |stack: &mut Vec<(u32, String, bool, usize)>, parent: u32, prefix: String, depth: usize| {
+            let shown: Vec<u32> = children[parent as usize]
+                .iter()
+                .copied()
+                .filter(|&c| {
+                    inclusive[c as usize].bytes > 0.0 && inclusive[c as usize].bytes >= threshold
+                })
+                .take(max_children)
+                .collect();
+            for (k, &child) in shown.iter().enumerate().rev() {
+                stack.push((child, prefix.clone(), k + 1 == shown.len(), depth));
+            }
+        };
     push_children(&mut stack, 0, String::new(), 1);
     while let Some((node, prefix, last, depth)) = stack.pop() {
         let amount = inclusive[node as usize];
@@ -255,24 +319,51 @@ pub fn stats(profile: &Profile, metric: Metric) -> String {
     out.push('\n');
     out.push_str(&totals_lines(profile));
     let _ = writeln!(out, "Frees     {est}{}", count(t.frees));
-    let threads: Vec<String> =
-        profile.processes().iter().flat_map(|p| p.threads.iter().map(|(_, name)| name.clone())).collect();
-    let _ = writeln!(out, "Threads   {}{}", threads.len(), if threads.is_empty() { String::new() } else { format!(": {}", threads.join(", ")) });
+    let threads: Vec<String> = profile
+        .processes()
+        .iter()
+        .flat_map(|p| p.threads.iter().map(|(_, name)| name.clone()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "Threads   {}{}",
+        threads.len(),
+        if threads.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", threads.join(", "))
+        }
+    );
     let dropped: u64 = profile.processes().iter().map(|p| p.dropped_events).sum();
     if dropped > 0 {
-        let _ = writeln!(out, "Dropped   {} events (the writer fell behind)", count(dropped as f64));
+        let _ = writeln!(
+            out,
+            "Dropped   {} events (the writer fell behind)",
+            count(dropped as f64)
+        );
     }
     for p in profile.processes().iter().filter(|p| p.peak_bytes > 0.0) {
-        let _ = writeln!(out, "Peak of pid {} reached at {}", p.header.pid, duration(p.peak_ns));
+        let _ = writeln!(
+            out,
+            "Peak of pid {} reached at {}",
+            p.header.pid,
+            duration(p.peak_ns)
+        );
     }
     out.push('\n');
     let histogram = profile.size_histogram();
-    let used: Vec<usize> = (0..SIZE_BUCKETS).filter(|&b| histogram[b].count > 0.0).collect();
+    let used: Vec<usize> = (0..SIZE_BUCKETS)
+        .filter(|&b| histogram[b].count > 0.0)
+        .collect();
     let _ = writeln!(out, "Allocation sizes (all allocations)");
     if let (Some(&first), Some(&last)) = (used.first(), used.last()) {
         let most = used.iter().map(|&b| histogram[b].count).fold(0.0, f64::max);
         for (b, amount) in histogram.iter().enumerate().take(last + 1).skip(first) {
-            let width = if most > 0.0 { (amount.count / most * 30.0).round() as usize } else { 0 };
+            let width = if most > 0.0 {
+                (amount.count / most * 30.0).round() as usize
+            } else {
+                0
+            };
             let _ = writeln!(
                 out,
                 "  {:>15}  {:>13}  {:>6}  {}",
@@ -300,7 +391,11 @@ pub fn stats(profile: &Profile, metric: Metric) -> String {
     for (title, sort) in [("bytes", SortBy::Bytes), ("blocks", SortBy::Count)] {
         let mut sites = profile.sites(metric);
         if sort == SortBy::Count {
-            sites.sort_by(|a, b| b.1.count.total_cmp(&a.1.count).then(b.1.bytes.total_cmp(&a.1.bytes)));
+            sites.sort_by(|a, b| {
+                b.1.count
+                    .total_cmp(&a.1.count)
+                    .then(b.1.bytes.total_cmp(&a.1.bytes))
+            });
         }
         let _ = writeln!(out, "Top 5 sites by {title}, memory {}", metric.describe());
         for (location, amount) in sites.iter().take(5) {
@@ -332,10 +427,20 @@ pub fn diff(before: &Profile, after: &Profile, metric: Metric, limit: usize) -> 
     let b = by_label(after);
     let mut rows: Vec<(String, Amount, Amount)> = b
         .iter()
-        .map(|(label, after)| (label.clone(), a.get(label).copied().unwrap_or_default(), *after))
+        .map(|(label, after)| {
+            (
+                label.clone(),
+                a.get(label).copied().unwrap_or_default(),
+                *after,
+            )
+        })
         .filter(|(_, before, after)| after.bytes > before.bytes)
         .collect();
-    rows.sort_by(|x, y| (y.2.bytes - y.1.bytes).total_cmp(&(x.2.bytes - x.1.bytes)).then(x.0.cmp(&y.0)));
+    rows.sort_by(|x, y| {
+        (y.2.bytes - y.1.bytes)
+            .total_cmp(&(x.2.bytes - x.1.bytes))
+            .then(x.0.cmp(&y.0))
+    });
     let total_before = metric_total(before, metric);
     let total_after = metric_total(after, metric);
     let mut out = String::new();
@@ -353,7 +458,12 @@ pub fn diff(before: &Profile, after: &Profile, metric: Metric, limit: usize) -> 
         return out;
     }
     let sites = if rows.len() == 1 { "site" } else { "sites" };
-    let _ = writeln!(out, "{} {sites} grew; the top {}:", rows.len(), limit.min(rows.len()));
+    let _ = writeln!(
+        out,
+        "{} {sites} grew; the top {}:",
+        rows.len(),
+        limit.min(rows.len())
+    );
     let mut table = super::table();
     table.set_header(vec!["Growth", "Before", "After", "Blocks +/-", "Site"]);
     for (label, before, after) in rows.into_iter().take(limit) {
@@ -362,7 +472,11 @@ pub fn diff(before: &Profile, after: &Profile, metric: Metric, limit: usize) -> 
             right(format!("+{est}{}", bytes(after.bytes - before.bytes))),
             right(format!("{est}{}", bytes(before.bytes))),
             right(format!("{est}{}", bytes(after.bytes))),
-            right(format!("{}{est}{}", if blocks >= 0.0 { "+" } else { "" }, count(blocks))),
+            right(format!(
+                "{}{est}{}",
+                if blocks >= 0.0 { "+" } else { "" },
+                count(blocks)
+            )),
             Cell::new(label),
         ]);
     }

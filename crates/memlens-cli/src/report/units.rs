@@ -67,7 +67,13 @@ mod tests {
 
     #[test]
     fn units_read_like_a_person_writes_them() {
-        let cases = [(0.0, "0 B"), (1023.0, "1023 B"), (1024.0, "1.0 KiB"), (13_002_342.0, "12.4 MiB"), (-2048.0, "-2.0 KiB")];
+        let cases = [
+            (0.0, "0 B"),
+            (1023.0, "1023 B"),
+            (1024.0, "1.0 KiB"),
+            (13_002_342.0, "12.4 MiB"),
+            (-2048.0, "-2.0 KiB"),
+        ];
         for (value, expected) in cases {
             assert_eq!(bytes(value), expected);
         }

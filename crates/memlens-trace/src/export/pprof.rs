@@ -140,21 +140,38 @@ pub fn to_pprof(profile: &Profile) -> PprofProfile {
         ("inuse_objects", "count", Metric::Leaks, false),
         ("inuse_space", "bytes", Metric::Leaks, true),
     ];
-    let sample_type =
-        kinds.iter().map(|(t, u, _, _)| ValueType { r#type: strings.get(t), unit: strings.get(u) }).collect();
+    let sample_type = kinds
+        .iter()
+        .map(|(t, u, _, _)| ValueType {
+            r#type: strings.get(t),
+            unit: strings.get(u),
+        })
+        .collect();
     let default_sample_type = strings.get("peak_space");
     // Location id = profile location index + 2; id 1 is "no Python frame".
     let mut functions: Vec<Function> = Vec::new();
     let mut locations = Vec::new();
-    let function_id = |strings: &mut Strings, name: &str, file: &str, functions: &mut Vec<Function>| -> u64 {
-        let id = functions.len() as u64 + 1;
-        let name_i = strings.get(name);
-        let file_i = strings.get(file);
-        functions.push(Function { id, name: name_i, system_name: name_i, filename: file_i });
-        id
-    };
+    let function_id =
+        |strings: &mut Strings, name: &str, file: &str, functions: &mut Vec<Function>| -> u64 {
+            let id = functions.len() as u64 + 1;
+            let name_i = strings.get(name);
+            let file_i = strings.get(file);
+            functions.push(Function {
+                id,
+                name: name_i,
+                system_name: name_i,
+                filename: file_i,
+            });
+            id
+        };
     let root_fn = function_id(&mut strings, "[no Python frame]", "", &mut functions);
-    locations.push(Location { id: 1, line: vec![Line { function_id: root_fn, line: 0 }] });
+    locations.push(Location {
+        id: 1,
+        line: vec![Line {
+            function_id: root_fn,
+            line: 0,
+        }],
+    });
     let mut ids: HashMap<(String, String), u64> = HashMap::new();
     for (i, l) in profile.locations().iter().enumerate() {
         let fid = match ids.get(&(l.function.clone(), l.filename.clone())) {
@@ -165,7 +182,13 @@ pub fn to_pprof(profile: &Profile) -> PprofProfile {
                 f
             }
         };
-        locations.push(Location { id: i as u64 + 2, line: vec![Line { function_id: fid, line: i64::from(l.line) }] });
+        locations.push(Location {
+            id: i as u64 + 2,
+            line: vec![Line {
+                function_id: fid,
+                line: i64::from(l.line),
+            }],
+        });
     }
     let mut samples = Vec::new();
     for (i, node) in profile.nodes().iter().enumerate() {
@@ -173,14 +196,23 @@ pub fn to_pprof(profile: &Profile) -> PprofProfile {
             .iter()
             .map(|(_, _, metric, is_bytes)| {
                 let amount = node.stats.get(*metric);
-                (if *is_bytes { amount.bytes } else { amount.count }).round() as i64
+                (if *is_bytes {
+                    amount.bytes
+                } else {
+                    amount.count
+                })
+                .round() as i64
             })
             .collect();
         if value.iter().all(|&v| v == 0) {
             continue;
         }
-        let mut location_id: Vec<u64> =
-            profile.stack_of(i as u32).iter().rev().map(|&n| u64::from(profile.nodes()[n as usize].location) + 2).collect();
+        let mut location_id: Vec<u64> = profile
+            .stack_of(i as u32)
+            .iter()
+            .rev()
+            .map(|&n| u64::from(profile.nodes()[n as usize].location) + 2)
+            .collect();
         if location_id.is_empty() {
             location_id.push(1);
         }
@@ -197,7 +229,12 @@ pub fn to_pprof(profile: &Profile) -> PprofProfile {
         location: locations,
         function: functions,
         time_nanos: first.map_or(0, |p| p.header.start_unix_ns as i64),
-        duration_nanos: profile.processes().iter().map(|p| p.duration_ns as i64).max().unwrap_or(0),
+        duration_nanos: profile
+            .processes()
+            .iter()
+            .map(|p| p.duration_ns as i64)
+            .max()
+            .unwrap_or(0),
         comment,
         default_sample_type,
         string_table: strings.table,

@@ -8,11 +8,18 @@ use crate::profile::{Metric, Profile};
 
 /// The speedscope document.
 pub fn to_speedscope(profile: &Profile, name: &str) -> Value {
-    let mut frames: Vec<Value> =
-        profile.locations().iter().map(|l| json!({"name": l.function, "file": l.filename, "line": l.line})).collect();
+    let mut frames: Vec<Value> = profile
+        .locations()
+        .iter()
+        .map(|l| json!({"name": l.function, "file": l.filename, "line": l.line}))
+        .collect();
     let root_frame = frames.len();
     frames.push(json!({"name": "[no Python frame]"}));
-    let estimate = if profile.is_sampled() { " (estimated, sampled capture)" } else { "" };
+    let estimate = if profile.is_sampled() {
+        " (estimated, sampled capture)"
+    } else {
+        ""
+    };
     let profiles: Vec<Value> = [Metric::Allocated, Metric::Peak, Metric::Leaks]
         .iter()
         .map(|&metric| {
@@ -23,8 +30,11 @@ pub fn to_speedscope(profile: &Profile, name: &str) -> Value {
                 if bytes <= 0.0 {
                     continue;
                 }
-                let mut stack: Vec<usize> =
-                    profile.stack_of(i as u32).iter().map(|&n| profile.nodes()[n as usize].location as usize).collect();
+                let mut stack: Vec<usize> = profile
+                    .stack_of(i as u32)
+                    .iter()
+                    .map(|&n| profile.nodes()[n as usize].location as usize)
+                    .collect();
                 if stack.is_empty() {
                     stack.push(root_frame);
                 }

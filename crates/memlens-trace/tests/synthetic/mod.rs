@@ -44,10 +44,24 @@ impl Rng {
 /// Announces `sites` call sites, two frames deep, on `sink`.
 pub fn announce_sites(sink: &dyn EventSink, sites: u32) {
     sink.thread(ThreadId(0), "MainThread");
-    sink.frame(FrameId(1), Frame { function: "main", filename: "workload.py", line: 40 });
+    sink.frame(
+        FrameId(1),
+        Frame {
+            function: "main",
+            filename: "workload.py",
+            line: 40,
+        },
+    );
     sink.stack(StackId(1), None, FrameId(1));
     for i in 0..sites {
-        sink.frame(FrameId(2 + i), Frame { function: "make", filename: "workload.py", line: 10 + i });
+        sink.frame(
+            FrameId(2 + i),
+            Frame {
+                function: "make",
+                filename: "workload.py",
+                line: 10 + i,
+            },
+        );
         sink.stack(StackId(2 + i), Some(StackId(1)), FrameId(2 + i));
     }
 }
@@ -57,7 +71,9 @@ pub fn announce_sites(sink: &dyn EventSink, sites: u32) {
 /// frees them, and keeps one in a thousand. Returns (alloc events, free events).
 pub fn churn(sink: &dyn EventSink, n: u64, sites: u32, seed: u64) -> (u64, u64) {
     let mut rng = Rng::new(seed);
-    let pattern: Vec<(u32, u64)> = (0..12).map(|k| (2 + (k * 7) % sites, 16 + (rng.below(12) * 8))).collect();
+    let pattern: Vec<(u32, u64)> = (0..12)
+        .map(|k| (2 + (k * 7) % sites, 16 + (rng.below(12) * 8)))
+        .collect();
     let mut free_slots: Vec<Vec<u64>> = vec![Vec::new(); 4096];
     let mut next_addr: u64 = 0x7f00_0000_0000;
     let (mut allocs, mut frees) = (0, 0);
@@ -86,7 +102,11 @@ pub fn churn(sink: &dyn EventSink, n: u64, sites: u32, seed: u64) -> (u64, u64) 
             live.swap_remove(0);
         }
         for (address, class) in live.into_iter().rev() {
-            sink.free(FreeEvent { address, allocator: Allocator::PyObject, domain: PYTHON_DOMAIN });
+            sink.free(FreeEvent {
+                address,
+                allocator: Allocator::PyObject,
+                domain: PYTHON_DOMAIN,
+            });
             free_slots[class].push(address);
             frees += 1;
         }
@@ -97,7 +117,8 @@ pub fn churn(sink: &dyn EventSink, n: u64, sites: u32, seed: u64) -> (u64, u64) 
 
 /// Writes a complete synthetic capture to `path`.
 pub fn write_capture(path: &Path, n: u64, options: WriterOptions) -> (u64, u64) {
-    let writer: Arc<CaptureWriter> = CaptureWriter::create(path, &header(Mode::Exact), options).unwrap();
+    let writer: Arc<CaptureWriter> =
+        CaptureWriter::create(path, &header(Mode::Exact), options).unwrap();
     announce_sites(&*writer, 50);
     let counts = churn(&*writer, n, 50, 7);
     writer.finish().unwrap();
