@@ -8,6 +8,12 @@ import sys
 
 import pytest
 
+from memlens import _core
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(_core, "capture_start"), reason="this build of memlens._core has no allocation tracer"
+)
+
 LEAKY = """
 import json, sys
 

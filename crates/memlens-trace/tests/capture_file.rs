@@ -387,6 +387,43 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A block that passes its checksum but whose content was altered
+    /// (bytes changed, cut or extended) is an error or a consistent replay,
+    /// never a panic.
+    #[test]
+    fn altered_block_contents_never_panic(
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+        cut in proptest::option::of(any::<usize>()),
+    ) {
+        static SAMPLE: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+        let (head, raw) = SAMPLE.get_or_init(|| {
+            let (_dir, path, _) = sample_capture(300);
+            let bytes = std::fs::read(path).unwrap();
+            let header_end = 18 + u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as usize;
+            let stored = u32::from_le_bytes(bytes[header_end + 1..header_end + 5].try_into().unwrap()) as usize;
+            let payload = &bytes[header_end + 13..header_end + 13 + stored];
+            (bytes[..header_end].to_vec(), zstd::bulk::decompress(payload, 1 << 24).unwrap())
+        });
+        let mut raw = raw.clone();
+        for (at, value) in flips {
+            let i = at % raw.len();
+            raw[i] ^= value | 1;
+        }
+        if let Some(cut) = cut {
+            raw.truncate(cut % (raw.len() + 1));
+        }
+        let mut bytes = head.clone();
+        bytes.extend_from_slice(&zstd_frame(&raw));
+        let _ = count_records(&bytes);
+        if let Ok(reader) = CaptureReader::new(&bytes[..]) {
+            let _ = replay(reader);
+        }
+    }
+}
+
 fn replay(reader: CaptureReader<&[u8]>) -> memlens_trace::Result<()> {
     let mut profile = Profile::load(&[], &mut |_| {})?;
     profile.add_capture("fuzz.mlc".as_ref(), reader, &mut |_| {})?;
