@@ -87,7 +87,7 @@ pub fn capture_start(
 /// file bytes)`, or `None` when no capture runs. In a fork child it drops
 /// the parent's writer without touching the parent's file.
 #[pyfunction]
-pub fn capture_stop(py: Python<'_>) -> PyResult<Option<(PathBuf, u64, u64, u64)>> {
+pub fn capture_stop(py: Python<'_>) -> PyResult<Option<(String, u64, u64, u64)>> {
     let Some((path, writer)) = current().take() else {
         return Ok(None);
     };
@@ -96,7 +96,7 @@ pub fn capture_stop(py: Python<'_>) -> PyResult<Option<(PathBuf, u64, u64, u64)>
         Err(err) => return Err(PyRuntimeError::new_err(err.to_string())),
     }
     let stats = py.detach(|| writer.finish()).map_err(|e| PyOSError::new_err(e.to_string()))?;
-    Ok(Some((path, stats.events, stats.dropped, stats.file_bytes)))
+    Ok(Some((path.to_string_lossy().into_owned(), stats.events, stats.dropped, stats.file_bytes)))
 }
 
 /// Registers the capture functions on `memlens._core`.
