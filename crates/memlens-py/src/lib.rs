@@ -5,6 +5,7 @@
 //! crates; analysis and rendering live in those crates.
 
 mod cli;
+pub mod trace;
 
 use pyo3::prelude::*;
 
@@ -12,5 +13,6 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
+    trace::python::register(m)?;
     Ok(())
 }
