@@ -4,6 +4,7 @@
 //! (walks the heap, hooks allocators and the GC) or bridges to the pure-Rust
 //! crates; analysis and rendering live in those crates.
 
+mod capture;
 mod cli;
 pub mod trace;
 
@@ -14,5 +15,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     trace::python::register(m)?;
+    capture::register(m)?;
     Ok(())
 }
