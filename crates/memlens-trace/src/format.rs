@@ -208,6 +208,28 @@ pub(crate) fn unzigzag(value: u64) -> i64 {
     ((value >> 1) as i64) ^ -((value & 1) as i64)
 }
 
+/// An address difference as stored: allocators align blocks to 8 bytes or
+/// more, so an aligned difference is stored divided by 8 (low bit 0), any
+/// other as is (low bit 1), both zigzagged.
+#[inline]
+pub(crate) fn encode_address_delta(delta: u64) -> u64 {
+    let signed = delta as i64;
+    if signed & 7 == 0 {
+        zigzag(signed >> 3) << 1
+    } else {
+        (zigzag(signed) << 1) | 1
+    }
+}
+
+#[inline]
+pub(crate) fn decode_address_delta(stored: u64) -> u64 {
+    if stored & 1 == 0 {
+        (unzigzag(stored >> 1) << 3) as u64
+    } else {
+        unzigzag(stored >> 1) as u64
+    }
+}
+
 pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
@@ -343,6 +365,28 @@ mod tests {
         }
         for value in [0i64, 1, -1, 63, -64, i64::MAX, i64::MIN] {
             assert_eq!(unzigzag(zigzag(value)), value);
+        }
+    }
+
+    #[test]
+    fn address_deltas_round_trip_aligned_or_not() {
+        for delta in [
+            0u64,
+            8,
+            16,
+            u64::MAX - 7,
+            1,
+            7,
+            12345,
+            u64::MAX,
+            1 << 63,
+            (1 << 63) + 8,
+        ] {
+            assert_eq!(
+                decode_address_delta(encode_address_delta(delta)),
+                delta,
+                "{delta:#x}"
+            );
         }
     }
 

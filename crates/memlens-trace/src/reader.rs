@@ -32,7 +32,7 @@ use crate::events::{
     AllocEvent, Allocator, Frame, FrameId, FreeEvent, StackId, ThreadId, NUMPY_DOMAIN,
     PYTHON_DOMAIN,
 };
-use crate::format::{self, def, op, unzigzag, Cursor, Header};
+use crate::format::{self, def, op, Cursor, Header};
 
 /// One thing a capture recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -371,8 +371,8 @@ fn default_domain(allocator: Allocator) -> u32 {
 
 impl<'a> Records<'a> {
     fn address(&mut self) -> Result<u64> {
-        let delta = unzigzag(self.addrs.varint()?);
-        self.last_addr = self.last_addr.wrapping_add(delta as u64);
+        let delta = format::decode_address_delta(self.addrs.varint()?);
+        self.last_addr = self.last_addr.wrapping_add(delta);
         Ok(self.last_addr)
     }
 

@@ -25,7 +25,7 @@ use crate::events::{
     AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId, NUMPY_DOMAIN,
     PYTHON_DOMAIN,
 };
-use crate::format::{self, def, op, put_str, put_varint, zigzag, Header};
+use crate::format::{self, def, op, put_str, put_varint, Header};
 
 /// Longest function or file name stored; longer ones are cut (on a UTF-8 boundary).
 const MAX_NAME_BYTES: usize = 4096;
@@ -99,6 +99,23 @@ struct Block {
 }
 
 impl Block {
+    /// Empties the columns, keeping their buffers.
+    fn clear(&mut self) {
+        for column in [
+            &mut self.defs,
+            &mut self.ops,
+            &mut self.addrs,
+            &mut self.sizes,
+            &mut self.stacks,
+            &mut self.misc,
+        ] {
+            column.clear();
+        }
+        self.n_ops = 0;
+        self.events = 0;
+        self.end_ns = 0;
+    }
+
     fn is_empty(&self) -> bool {
         self.n_ops == 0 && self.defs.is_empty()
     }
@@ -152,18 +169,19 @@ impl Encoder {
         }
     }
 
+    #[inline]
     fn address(&mut self, address: u64) {
         put_varint(
             &mut self.block.addrs,
-            zigzag(address.wrapping_sub(self.last_addr) as i64),
+            format::encode_address_delta(address.wrapping_sub(self.last_addr)),
         );
         self.last_addr = address;
     }
 
     /// Takes the filled block; the next one starts from a clean state so
     /// that each block decodes on its own.
-    fn take(&mut self, end_ns: u64) -> Block {
-        let mut block = std::mem::take(&mut self.block);
+    fn take(&mut self, end_ns: u64, spare: Option<Block>) -> Block {
+        let mut block = std::mem::replace(&mut self.block, spare.unwrap_or_default());
         block.end_ns = end_ns;
         self.last_addr = 0;
         self.last_thread = None;
@@ -179,6 +197,8 @@ struct Queue {
 struct Inner {
     encoder: Mutex<Encoder>,
     queue: Mutex<Queue>,
+    /// Emptied blocks handed back by the writer thread, so their buffers are reused.
+    spare: Mutex<Vec<Block>>,
     not_empty: Condvar,
     not_full: Condvar,
     options: WriterOptions,
@@ -240,7 +260,8 @@ impl Inner {
         if enc.block.is_empty() {
             return;
         }
-        let mut block = enc.take(self.now_ns());
+        let spare = lock(&self.spare).pop();
+        let mut block = enc.take(self.now_ns(), spare);
         enc.last_seal = Instant::now();
         let mut queue = lock(&self.queue);
         if queue.blocks.len() >= self.options.queue_blocks {
@@ -278,10 +299,12 @@ impl Inner {
         self.not_empty.notify_one();
     }
 
+    #[inline]
     fn after_event(&self, enc: &mut Encoder) {
         enc.block.events += 1;
+        // Long names can make a block big before it is full of events.
         if enc.block.events >= u64::from(self.options.block_events)
-            || enc.block.raw_bytes() >= 8 << 20
+            || (enc.block.events % 1024 == 0 && enc.block.raw_bytes() >= 8 << 20)
         {
             self.seal(enc, Some(self.options.wait_when_full));
         }
@@ -316,6 +339,7 @@ impl CaptureWriter {
                 last_seal: now,
                 closed: false,
             }),
+            spare: Mutex::new(Vec::new()),
             queue: Mutex::new(Queue {
                 blocks: Default::default(),
                 closed: false,
@@ -531,6 +555,12 @@ fn write_blocks(inner: &Inner, mut file: File) -> Result<()> {
             Some(block) => {
                 inner.not_full.notify_all();
                 write(format::FRAME_EVENTS, block.encode(), &mut failure);
+                let mut spare = lock(&inner.spare);
+                if spare.len() < 2 {
+                    let mut block = block;
+                    block.clear();
+                    spare.push(block);
+                }
             }
             None if closed => break,
             None => {}
