@@ -5,6 +5,7 @@ Runs the program in this interpreter as ``python script.py`` or
 where the captures are and which reports to run.
 """
 import os
+import pkgutil  # noqa: F401  (runpy imports it lazily; import it before tracing starts)
 import runpy
 import shlex
 import sys

@@ -120,9 +120,10 @@ pub struct Process {
     pub duration_ns: u64,
     /// The peak of traced memory, bytes.
     pub peak_bytes: f64,
-    /// When it happened (the last tick before it), ns since start.
+    /// When it happened (the first tick after it), ns since start.
     pub peak_ns: u64,
-    /// Memory over time: (ns since start, traced bytes), at most ~2000 points.
+    /// Memory over time: (ns since start, the most traced bytes since the
+    /// previous point), at most ~2000 points; the peak is always one of them.
     pub timeline: Vec<(u64, f64)>,
     /// Thread names, by capture thread id.
     pub threads: Vec<(u32, String)>,
@@ -202,6 +203,10 @@ struct Replay {
     current_bytes: f64,
     peak_bytes: f64,
     peak_ns: u64,
+    /// A new peak was reached since the last tick.
+    peak_pending: bool,
+    /// The most traced bytes since the last tick.
+    interval_max: f64,
     last_ns: u64,
     timeline: Vec<(u64, f64)>,
     threads: Vec<(u32, String)>,
@@ -232,9 +237,12 @@ impl Replay {
     }
 
     fn new_peak_check(&mut self) {
+        if self.current_bytes > self.interval_max {
+            self.interval_max = self.current_bytes;
+        }
         if self.current_bytes > self.peak_bytes {
             self.peak_bytes = self.current_bytes;
-            self.peak_ns = self.last_ns;
+            self.peak_pending = true;
             for node in self.dirty.drain(..) {
                 let i = node as usize;
                 self.at_peak[i] = self.current[i];
@@ -307,6 +315,8 @@ impl Profile {
             current_bytes: 0.0,
             peak_bytes: 0.0,
             peak_ns: 0,
+            peak_pending: false,
+            interval_max: 0.0,
             last_ns: 0,
             timeline: vec![(0, 0.0)],
             threads: Vec::new(),
@@ -331,7 +341,10 @@ impl Profile {
         if let Ending::Complete { dropped, .. } = ending {
             replay.dropped = replay.dropped.max(dropped);
         }
-        replay.timeline.push((duration_ns, replay.current_bytes));
+        replay.timeline.push((duration_ns, replay.interval_max.max(replay.current_bytes)));
+        if replay.peak_pending {
+            replay.peak_ns = duration_ns;
+        }
         // Fold the process into the shared call tree.
         for (i, amount) in replay.at_peak.iter().enumerate() {
             self.nodes[i].stats.peak.add(*amount);
@@ -459,7 +472,12 @@ impl Profile {
             }
             Record::Tick { ns } => {
                 replay.last_ns = replay.last_ns.max(ns);
-                replay.timeline.push((ns, replay.current_bytes));
+                replay.timeline.push((ns, replay.interval_max.max(replay.current_bytes)));
+                replay.interval_max = replay.current_bytes;
+                if replay.peak_pending {
+                    replay.peak_ns = ns;
+                    replay.peak_pending = false;
+                }
             }
             Record::Dropped { events } => replay.dropped += events,
         }
