@@ -5,7 +5,7 @@ Runs the program in this interpreter as ``python script.py`` or
 where the captures are and which reports to run.
 """
 import os
-import pkgutil  # noqa: F401  (runpy imports it lazily; import it before tracing starts)
+import pkgutil  # runpy imports it lazily; imported here, before tracing starts
 import runpy
 import shlex
 import sys
@@ -144,6 +144,8 @@ def main(args):
         argv = [script] + program_args
         sys.path[0] = os.path.dirname(os.path.abspath(script))
     sys.argv = argv
+    if script is not None:
+        pkgutil.get_importer(script)  # runpy's lookup, cached now so that it is not traced
     started = time.time()
     _run.export_to_children(settings)
     try:
@@ -151,6 +153,7 @@ def main(args):
     except Exception as exc:
         return _error("cannot start tracing: %s" % exc)
     code = 0
+    failure = None
     try:
         if module:
             runpy.run_module(module, run_name="__main__", alter_sys=True)
@@ -163,13 +166,18 @@ def main(args):
         code = 130
         sys.stderr.write("KeyboardInterrupt\n")
     except BaseException as exc:
-        _print_program_traceback(exc)
+        failure = exc
         code = 1
     finally:
         sys.stdout.flush()
+        # Stop before printing the traceback: formatting it is memlens's work, not the program's.
         try:
-            _report(_run.stop(), settings, started)
+            result = _run.stop()
         except Exception as exc:
+            result = None
             sys.stderr.write("memlens: error: cannot close the capture: %s\n" % exc)
             code = code or 2
+        if failure is not None:
+            _print_program_traceback(failure)
+        _report(result, settings, started)
     return code

@@ -208,7 +208,7 @@ def test_corrupt_captures_are_clear_errors_never_panics(memlens, tmp_path):
     data = (tmp_path / "ok.mlc").read_bytes()
     (tmp_path / "header.mlc").write_bytes(data[:12])
     flipped = bytearray(data)
-    flipped[-20] ^= 0xFF
+    flipped[len(flipped) // 2] ^= 0xFF  # inside a block's compressed payload
     (tmp_path / "flipped.mlc").write_bytes(bytes(flipped))
     (tmp_path / "junk.mlc").write_bytes(os.urandom(4096))
     for name, message in [("header.mlc", "ends inside its header"), ("flipped.mlc", "checksum"),
