@@ -15,6 +15,7 @@
 
 mod commands;
 mod exit;
+mod report;
 
 pub use commands::run;
 pub use exit::ExitCode;

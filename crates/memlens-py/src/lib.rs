@@ -4,9 +4,11 @@
 //! (walks the heap, hooks allocators and the GC) or bridges to the pure-Rust
 //! crates; analysis and rendering live in those crates.
 
+mod capture;
 mod cli;
 mod lint;
 mod heap;
+pub mod trace;
 
 use pyo3::prelude::*;
 
@@ -16,5 +18,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(lint::lint_paths, m)?)?;
     heap::register(m)?;
+    trace::python::register(m)?;
+    capture::register(m)?;
     Ok(())
 }

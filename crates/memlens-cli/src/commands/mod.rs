@@ -2,6 +2,14 @@
 
 mod demo;
 mod lint;
+mod diff;
+mod export;
+mod flamegraph;
+mod run;
+mod stats;
+mod summary;
+mod table;
+mod tree;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +27,14 @@ struct Cli {
 enum Command {
     Demo(demo::DemoArgs),
     Lint(lint::LintArgs),
+    Run(run::RunArgs),
+    Summary(summary::SummaryArgs),
+    Table(table::TableArgs),
+    Tree(tree::TreeArgs),
+    Stats(stats::StatsArgs),
+    Flamegraph(flamegraph::FlamegraphArgs),
+    Diff(diff::DiffArgs),
+    Export(export::ExportArgs),
 }
 
 /// Parses `argv` (program name first) and runs the verb, returning the exit code.
@@ -37,6 +53,14 @@ pub fn run(argv: Vec<String>, host: &dyn PythonHost) -> i32 {
     let result = match cli.command {
         Command::Demo(args) => demo::run(args, host),
         Command::Lint(args) => lint::run(args),
+        Command::Run(args) => run::run(args, host),
+        Command::Summary(args) => summary::run(args),
+        Command::Table(args) => table::run(args),
+        Command::Tree(args) => tree::run(args),
+        Command::Stats(args) => stats::run(args),
+        Command::Flamegraph(args) => flamegraph::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,31 @@
+//! `memlens table`: the top allocation sites.
+
+use clap::Args;
+
+use crate::report::text::SortBy;
+use crate::report::{self, CaptureArgs};
+
+/// List the top allocation sites (innermost frame) by bytes and blocks.
+///
+/// Figures are memory allocated over the run unless --peak (live at the
+/// moment of peak memory) or --leaks (still live at exit) is given.
+#[derive(Args, Debug)]
+pub struct TableArgs {
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+    /// How many sites to list.
+    #[arg(long, default_value_t = 25)]
+    pub limit: usize,
+    /// Order by bytes or by number of blocks.
+    #[arg(long, value_enum, default_value_t = SortBy::Bytes)]
+    pub sort: SortBy,
+}
+
+pub fn run(args: TableArgs) -> anyhow::Result<i32> {
+    let profile = report::load(&args.capture.files)?;
+    print!(
+        "{}",
+        report::text::table(&profile, args.capture.metric(), args.limit, args.sort)
+    );
+    Ok(0)
+}

@@ -1,0 +1,107 @@
+//! Streaming a trace to a capture file: the native half of `memlens run`.
+//!
+//! One capture at a time per process. In a fork child, the parent's writer
+//! goes quiet at once (a `pthread_atfork` child handler, before any Python
+//! code runs) and the Python side starts the child's own capture.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Once};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use memlens_trace::events::EventSink;
+use memlens_trace::format::{Header, Mode};
+use memlens_trace::writer::{note_fork_in_child, CaptureWriter, WriterOptions};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::trace::{self, TraceConfig, TraceError};
+
+/// The writer of the running capture (the parent's, in a fork child until replaced).
+static CURRENT: Mutex<Option<(PathBuf, Arc<CaptureWriter>)>> = Mutex::new(None);
+static FORK_HANDLER: Once = Once::new();
+
+fn register_fork_handler() {
+    extern "C" fn child() {
+        note_fork_in_child();
+    }
+    // SAFETY: registers one plain function that only bumps an atomic
+    // counter; it never unwinds and takes no lock.
+    FORK_HANDLER.call_once(|| unsafe {
+        libc::pthread_atfork(None, None, Some(child));
+    });
+}
+
+fn current() -> std::sync::MutexGuard<'static, Option<(PathBuf, Arc<CaptureWriter>)>> {
+    CURRENT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Starts tracing into a new capture at `path`.
+///
+/// `mode` is "exact" or "sampled" (`interval`: mean bytes between samples).
+#[pyfunction]
+#[pyo3(signature = (path, mode, interval, frames, argv))]
+pub fn capture_start(
+    py: Python<'_>,
+    path: PathBuf,
+    mode: &str,
+    interval: u64,
+    frames: u32,
+    argv: Vec<String>,
+) -> PyResult<()> {
+    let (trace_mode, file_mode) = match mode {
+        "exact" => (trace::Mode::Exact, Mode::Exact),
+        "sampled" if interval > 0 => {
+            (trace::Mode::Sampled { mean_bytes: interval }, Mode::Sampled { mean_interval: interval })
+        }
+        _ => return Err(PyValueError::new_err(format!("unknown tracing mode {mode:?} (interval {interval})"))),
+    };
+    let mut slot = current();
+    if slot.is_some() {
+        return Err(PyRuntimeError::new_err("a memlens capture is already running in this process"));
+    }
+    register_fork_handler();
+    let version = py.version_info();
+    let header = Header {
+        python_version: format!("{}.{}.{}", version.major, version.minor, version.patch),
+        pid: std::process::id(),
+        ppid: std::os::unix::process::parent_id(),
+        argv,
+        mode: file_mode,
+        max_frames: frames,
+        native: false,
+        start_unix_ns: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+    };
+    let writer = CaptureWriter::create(&path, &header, WriterOptions::default())
+        .map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let sink: Arc<dyn EventSink> = writer.clone();
+    if let Err(err) = trace::start(py, TraceConfig { mode: trace_mode, max_frames: frames }, sink) {
+        let _ = writer.finish();
+        let _ = std::fs::remove_file(&path);
+        return Err(PyRuntimeError::new_err(err.to_string()));
+    }
+    *slot = Some((path, writer));
+    Ok(())
+}
+
+/// Stops tracing and closes the capture. Returns `(path, events, dropped,
+/// file bytes)`, or `None` when no capture runs. In a fork child it drops
+/// the parent's writer without touching the parent's file.
+#[pyfunction]
+pub fn capture_stop(py: Python<'_>) -> PyResult<Option<(String, u64, u64, u64)>> {
+    let Some((path, writer)) = current().take() else {
+        return Ok(None);
+    };
+    match trace::stop(py) {
+        Ok(()) | Err(TraceError::NotTracing) => {}
+        Err(err) => return Err(PyRuntimeError::new_err(err.to_string())),
+    }
+    let stats = py.detach(|| writer.finish()).map_err(|e| PyOSError::new_err(e.to_string()))?;
+    Ok(Some((path.to_string_lossy().into_owned(), stats.events, stats.dropped, stats.file_bytes)))
+}
+
+/// Registers the capture functions on `memlens._core`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(capture_start, m)?)?;
+    m.add_function(wrap_pyfunction!(capture_stop, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,417 @@
+//! The capture file format (`.mlc`), shared by the writer and the reader.
+//!
+//! ```text
+//! file   := MAGIC version:u16le header_len:u32le header crc32c(header):u32le frame*
+//! frame  := kind:u8 stored_len:u32le raw_len:u32le crc32c(kind..payload):u32le payload
+//! ```
+//!
+//! A frame's payload is zstd-compressed. An *events* frame holds one block
+//! of records in columns (opcodes, address deltas, sizes, stack ids, and
+//! everything else), each column a varint length and its bytes:
+//!
+//! ```text
+//! block  := end_ns defs_len defs n_ops ops addrs sizes stacks misc
+//! ```
+//!
+//! `defs` holds the frame, stack and thread definitions of the block; the
+//! reader applies them before the block's events, so a definition is never
+//! lost with a dropped block. Addresses are zigzag varints of the difference
+//! to the previous address; sizes and ids are plain varints. An *end* frame
+//! closes a capture that finished normally; a file without one was cut short
+//! (the process was killed) and is read up to its last complete frame.
+//!
+//! Integers are LEB128 varints unless marked otherwise; strings are a varint
+//! byte length and UTF-8 bytes.
+
+use crate::error::{Error, Result};
+
+/// The first bytes of every capture. The high byte catches 7-bit transfers
+/// and the CR LF pair catches newline conversion, as in PNG.
+pub const MAGIC: [u8; 8] = *b"\x89MLCAP\r\n";
+
+/// The format version this crate writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Frame kind: a block of events.
+pub(crate) const FRAME_EVENTS: u8 = 1;
+/// Frame kind: the capture ended normally.
+pub(crate) const FRAME_END: u8 = 2;
+
+/// Bytes in a frame header: kind, stored length, raw length, checksum.
+pub(crate) const FRAME_HEADER_LEN: usize = 13;
+
+/// No frame payload may exceed this, compressed or not (bounds what a
+/// corrupt length can make the reader allocate).
+pub const MAX_FRAME_BYTES: u32 = 64 << 20;
+
+/// No header may exceed this.
+pub(crate) const MAX_HEADER_BYTES: u32 = 1 << 20;
+
+/// Opcode bases; the low three bits of an event opcode are its allocator.
+pub(crate) mod op {
+    pub const ALLOC: u8 = 0;
+    pub const FREE: u8 = 8;
+    pub const ALLOC_IN_DOMAIN: u8 = 16;
+    pub const FREE_IN_DOMAIN: u8 = 24;
+    pub const SWITCH_THREAD: u8 = 32;
+    pub const TICK: u8 = 33;
+    pub const DROPPED: u8 = 34;
+}
+
+/// Definition tags in a block's `defs` column.
+pub(crate) mod def {
+    pub const FRAME: u8 = 1;
+    pub const STACK: u8 = 2;
+    pub const THREAD: u8 = 3;
+}
+
+/// How allocations were recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Every allocation and free.
+    Exact,
+    /// Poisson sampling by bytes with this mean interval: each byte is
+    /// sampled with probability `1 / mean_interval`.
+    Sampled {
+        /// Mean number of bytes between two samples.
+        mean_interval: u64,
+    },
+}
+
+/// What a capture says about the process that wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The interpreter's version, as `sys.version` starts (`3.11.7`).
+    pub python_version: String,
+    /// The traced process.
+    pub pid: u32,
+    /// Its parent.
+    pub ppid: u32,
+    /// Its command line.
+    pub argv: Vec<String>,
+    /// Exact or sampled.
+    pub mode: Mode,
+    /// The deepest stack recorded.
+    pub max_frames: u32,
+    /// Whether native (malloc, mmap) allocations were traced too.
+    pub native: bool,
+    /// Wall-clock start, nanoseconds since the Unix epoch.
+    pub start_unix_ns: u64,
+}
+
+impl Header {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        put_str(&mut out, &self.python_version);
+        put_varint(&mut out, u64::from(self.pid));
+        put_varint(&mut out, u64::from(self.ppid));
+        put_varint(&mut out, self.argv.len() as u64);
+        for arg in &self.argv {
+            put_str(&mut out, arg);
+        }
+        match self.mode {
+            Mode::Exact => {
+                out.push(0);
+                put_varint(&mut out, 0);
+            }
+            Mode::Sampled { mean_interval } => {
+                out.push(1);
+                put_varint(&mut out, mean_interval);
+            }
+        }
+        put_varint(&mut out, u64::from(self.max_frames));
+        out.push(u8::from(self.native));
+        put_varint(&mut out, self.start_unix_ns);
+        out
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Header> {
+        let mut cur = Cursor::new(bytes, "header");
+        let python_version = cur.string()?.to_string();
+        let pid = cur.varint_u32()?;
+        let ppid = cur.varint_u32()?;
+        let argc = cur.varint()?;
+        // Each argument takes at least one byte, so a count beyond the bytes left is corrupt.
+        if argc > cur.remaining() as u64 {
+            return Err(Error::corrupt(format!(
+                "header claims {argc} arguments in {} bytes",
+                cur.remaining()
+            )));
+        }
+        let mut argv = Vec::with_capacity(argc as usize);
+        for _ in 0..argc {
+            argv.push(cur.string()?.to_string());
+        }
+        let mode = match cur.byte()? {
+            0 => {
+                cur.varint()?;
+                Mode::Exact
+            }
+            1 => {
+                let mean_interval = cur.varint()?;
+                if mean_interval == 0 {
+                    return Err(Error::corrupt(
+                        "header: sampled mode with a mean interval of 0 bytes",
+                    ));
+                }
+                Mode::Sampled { mean_interval }
+            }
+            other => {
+                return Err(Error::corrupt(format!(
+                    "header: unknown tracing mode {other}"
+                )))
+            }
+        };
+        let max_frames = cur.varint_u32()?;
+        let native = match cur.byte()? {
+            0 => false,
+            1 => true,
+            other => {
+                return Err(Error::corrupt(format!(
+                    "header: native flag is {other}, not 0 or 1"
+                )))
+            }
+        };
+        let start_unix_ns = cur.varint()?;
+        // Fields added by later minor revisions follow; this reader ignores them.
+        Ok(Header {
+            python_version,
+            pid,
+            ppid,
+            argv,
+            mode,
+            max_frames,
+            native,
+            start_unix_ns,
+        })
+    }
+}
+
+/// Appends `value` as an LEB128 varint.
+#[inline]
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Maps signed to unsigned so that small magnitudes stay small.
+#[inline]
+pub(crate) fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+#[inline]
+pub(crate) fn unzigzag(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
+}
+
+/// An address difference as stored: allocators align blocks to 8 bytes or
+/// more, so an aligned difference is stored divided by 8 (low bit 0), any
+/// other as is (low bit 1), both zigzagged.
+#[inline]
+pub(crate) fn encode_address_delta(delta: u64) -> u64 {
+    let signed = delta as i64;
+    if signed & 7 == 0 {
+        zigzag(signed >> 3) << 1
+    } else {
+        (zigzag(signed) << 1) | 1
+    }
+}
+
+#[inline]
+pub(crate) fn decode_address_delta(stored: u64) -> u64 {
+    if stored & 1 == 0 {
+        (unzigzag(stored >> 1) << 3) as u64
+    } else {
+        unzigzag(stored >> 1) as u64
+    }
+}
+
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A bounds-checked reader over one column; every failure names the column.
+pub(crate) struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    what: &'static str,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(bytes: &'a [u8], what: &'static str) -> Self {
+        Cursor {
+            bytes,
+            pos: 0,
+            what,
+        }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pos >= self.bytes.len()
+    }
+
+    fn ran_out(&self) -> Error {
+        Error::corrupt(format!(
+            "{} ends early (at byte {} of {})",
+            self.what,
+            self.pos,
+            self.bytes.len()
+        ))
+    }
+
+    #[inline]
+    pub(crate) fn byte(&mut self) -> Result<u8> {
+        match self.bytes.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(self.ran_out()),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn varint(&mut self) -> Result<u64> {
+        let mut value: u64 = 0;
+        let mut shift = 0u32;
+        loop {
+            let b = self.byte()?;
+            if shift == 63 && b > 1 {
+                return Err(Error::corrupt(format!(
+                    "{}: varint overflows 64 bits at byte {}",
+                    self.what, self.pos
+                )));
+            }
+            value |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err(Error::corrupt(format!(
+                    "{}: varint longer than 10 bytes at byte {}",
+                    self.what, self.pos
+                )));
+            }
+        }
+    }
+
+    pub(crate) fn varint_u32(&mut self) -> Result<u32> {
+        let value = self.varint()?;
+        u32::try_from(value).map_err(|_| {
+            Error::corrupt(format!(
+                "{}: value {value} does not fit 32 bits at byte {}",
+                self.what, self.pos
+            ))
+        })
+    }
+
+    pub(crate) fn take(&mut self, len: u64) -> Result<&'a [u8]> {
+        if len > self.remaining() as u64 {
+            return Err(Error::corrupt(format!(
+                "{}: a length of {len} bytes runs past the end ({} left at byte {})",
+                self.what,
+                self.remaining(),
+                self.pos
+            )));
+        }
+        let start = self.pos;
+        self.pos += len as usize;
+        Ok(&self.bytes[start..self.pos])
+    }
+
+    pub(crate) fn string(&mut self) -> Result<&'a str> {
+        let len = self.varint()?;
+        let bytes = self.take(len)?;
+        std::str::from_utf8(bytes)
+            .map_err(|_| Error::corrupt(format!("{}: a string is not UTF-8", self.what)))
+    }
+
+    /// A varint length followed by that many bytes.
+    pub(crate) fn column(&mut self) -> Result<&'a [u8]> {
+        let len = self.varint()?;
+        self.take(len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_and_zigzag_round_trip_at_the_edges() {
+        for value in [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            u32::MAX as u64,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            put_varint(&mut out, value);
+            assert_eq!(Cursor::new(&out, "t").varint().unwrap(), value);
+        }
+        for value in [0i64, 1, -1, 63, -64, i64::MAX, i64::MIN] {
+            assert_eq!(unzigzag(zigzag(value)), value);
+        }
+    }
+
+    #[test]
+    fn address_deltas_round_trip_aligned_or_not() {
+        for delta in [
+            0u64,
+            8,
+            16,
+            u64::MAX - 7,
+            1,
+            7,
+            12345,
+            u64::MAX,
+            1 << 63,
+            (1 << 63) + 8,
+        ] {
+            assert_eq!(
+                decode_address_delta(encode_address_delta(delta)),
+                delta,
+                "{delta:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_overlong_varint_is_an_error_not_a_panic() {
+        let bytes = [0xffu8; 12];
+        assert!(Cursor::new(&bytes, "t").varint().is_err());
+        let bytes = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
+        assert!(Cursor::new(&bytes, "t").varint().is_err());
+    }
+
+    #[test]
+    fn header_round_trips() {
+        let header = Header {
+            python_version: "3.11.7".into(),
+            pid: 42,
+            ppid: 1,
+            argv: vec!["script.py".into(), "--flag".into()],
+            mode: Mode::Sampled {
+                mean_interval: 512 * 1024,
+            },
+            max_frames: 25,
+            native: false,
+            start_unix_ns: 1_700_000_000_000_000_000,
+        };
+        assert_eq!(Header::decode(&header.encode()).unwrap(), header);
+    }
+}

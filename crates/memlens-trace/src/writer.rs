@@ -1,0 +1,604 @@
+//! The streaming capture writer: an [`EventSink`] that encodes events into
+//! blocks and hands full blocks to a background thread, which compresses and
+//! writes them.
+//!
+//! Memory is bounded: at most [`WriterOptions::queue_blocks`] sealed blocks
+//! wait for the writer thread. When the queue is full the allocating thread
+//! waits up to [`WriterOptions::wait_when_full`]; if the writer is still
+//! behind, the block's events are dropped and counted (its stack and frame
+//! definitions are kept), and the capture records how many were lost.
+//!
+//! Events are encoded under one mutex so that the file keeps the order in
+//! which blocks were allocated and freed across threads (a free must follow
+//! its allocation); under the GIL it is almost never contended.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::events::{
+    AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId, NUMPY_DOMAIN,
+    PYTHON_DOMAIN,
+};
+use crate::format::{self, def, op, put_str, put_varint, Header};
+
+/// Longest function or file name stored; longer ones are cut (on a UTF-8 boundary).
+const MAX_NAME_BYTES: usize = 4096;
+
+/// Incremented in a forked child: every writer created before the fork
+/// belongs to the parent and goes quiet in the child.
+static FORK_GENERATION: AtomicU32 = AtomicU32::new(0);
+
+/// Tells every existing writer that this process is a fork child: they stop
+/// recording (their file and thread belong to the parent) and their `Drop`
+/// does nothing. Call it first thing in the child (a `pthread_atfork` child
+/// handler), then start a new writer for the child's own file.
+pub fn note_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Tuning for [`CaptureWriter`]; the defaults suit a traced Python program.
+#[derive(Clone, Debug)]
+pub struct WriterOptions {
+    /// Events per block before it is sealed and handed to the writer thread.
+    pub block_events: u32,
+    /// Sealed blocks that may wait for the writer thread.
+    pub queue_blocks: usize,
+    /// How long an allocating thread waits for room before dropping a block.
+    pub wait_when_full: Duration,
+    /// Interval of the memory-over-time ticks.
+    pub tick: Duration,
+    /// A block holding events is written at least this often, so a killed
+    /// process loses at most this much.
+    pub flush_every: Duration,
+    /// zstd compression level.
+    pub zstd_level: i32,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            block_events: 256 * 1024,
+            queue_blocks: 8,
+            wait_when_full: Duration::from_millis(200),
+            tick: Duration::from_millis(10),
+            flush_every: Duration::from_millis(250),
+            zstd_level: 3,
+        }
+    }
+}
+
+/// What a finished capture holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Allocation and free events written.
+    pub events: u64,
+    /// Events dropped because the writer fell behind.
+    pub dropped: u64,
+    /// Bytes in the file.
+    pub file_bytes: u64,
+}
+
+/// Columns of the block being filled.
+#[derive(Default)]
+struct Block {
+    defs: Vec<u8>,
+    ops: Vec<u8>,
+    addrs: Vec<u8>,
+    sizes: Vec<u8>,
+    stacks: Vec<u8>,
+    misc: Vec<u8>,
+    n_ops: u64,
+    events: u64,
+    end_ns: u64,
+}
+
+impl Block {
+    /// Empties the columns, keeping their buffers.
+    fn clear(&mut self) {
+        for column in [
+            &mut self.defs,
+            &mut self.ops,
+            &mut self.addrs,
+            &mut self.sizes,
+            &mut self.stacks,
+            &mut self.misc,
+        ] {
+            column.clear();
+        }
+        self.n_ops = 0;
+        self.events = 0;
+        self.end_ns = 0;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.n_ops == 0 && self.defs.is_empty()
+    }
+
+    fn raw_bytes(&self) -> usize {
+        self.defs.len()
+            + self.ops.len()
+            + self.addrs.len()
+            + self.sizes.len()
+            + self.stacks.len()
+            + self.misc.len()
+    }
+
+    /// The payload of an events frame (see [`crate::format`]).
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.raw_bytes() + 64);
+        put_varint(&mut out, self.end_ns);
+        put_varint(&mut out, self.defs.len() as u64);
+        out.extend_from_slice(&self.defs);
+        put_varint(&mut out, self.n_ops);
+        for column in [
+            &self.ops,
+            &self.addrs,
+            &self.sizes,
+            &self.stacks,
+            &self.misc,
+        ] {
+            put_varint(&mut out, column.len() as u64);
+            out.extend_from_slice(column);
+        }
+        out
+    }
+}
+
+struct Encoder {
+    block: Block,
+    last_addr: u64,
+    last_thread: Option<u32>,
+    last_tick: Instant,
+    last_seal: Instant,
+    closed: bool,
+}
+
+impl Encoder {
+    fn switch_thread(&mut self, thread: ThreadId) {
+        if self.last_thread != Some(thread.0) {
+            self.block.ops.push(op::SWITCH_THREAD);
+            put_varint(&mut self.block.misc, u64::from(thread.0));
+            self.block.n_ops += 1;
+            self.last_thread = Some(thread.0);
+        }
+    }
+
+    #[inline]
+    fn address(&mut self, address: u64) {
+        put_varint(
+            &mut self.block.addrs,
+            format::encode_address_delta(address.wrapping_sub(self.last_addr)),
+        );
+        self.last_addr = address;
+    }
+
+    /// Takes the filled block; the next one starts from a clean state so
+    /// that each block decodes on its own.
+    fn take(&mut self, end_ns: u64, spare: Option<Block>) -> Block {
+        let mut block = std::mem::replace(&mut self.block, spare.unwrap_or_default());
+        block.end_ns = end_ns;
+        self.last_addr = 0;
+        self.last_thread = None;
+        block
+    }
+}
+
+struct Queue {
+    blocks: std::collections::VecDeque<Block>,
+    closed: bool,
+}
+
+struct Inner {
+    encoder: Mutex<Encoder>,
+    queue: Mutex<Queue>,
+    /// Emptied blocks handed back by the writer thread, so their buffers are reused.
+    spare: Mutex<Vec<Block>>,
+    not_empty: Condvar,
+    not_full: Condvar,
+    options: WriterOptions,
+    start: Instant,
+    generation: u32,
+    /// Set when finished or when the file can no longer be written.
+    dead: AtomicBool,
+    events: AtomicU64,
+    dropped: AtomicU64,
+    file_bytes: AtomicU64,
+}
+
+/// Streams events to a capture file. Create it with [`CaptureWriter::create`],
+/// hand it to the tracer as an `Arc<dyn EventSink>`, and call
+/// [`CaptureWriter::finish`] when tracing stops.
+pub struct CaptureWriter {
+    inner: Arc<Inner>,
+    thread: Mutex<Option<JoinHandle<Result<()>>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn default_domain(allocator: Allocator) -> u32 {
+    match allocator {
+        Allocator::NumpyData => NUMPY_DOMAIN,
+        _ => PYTHON_DOMAIN,
+    }
+}
+
+fn truncate_name(s: &str) -> &str {
+    if s.len() <= MAX_NAME_BYTES {
+        return s;
+    }
+    let mut end = MAX_NAME_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl Inner {
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn quiet(&self) -> bool {
+        self.dead.load(Ordering::Relaxed)
+            || FORK_GENERATION.load(Ordering::Relaxed) != self.generation
+    }
+
+    /// Seals the current block and queues it. `wait` bounds how long to wait
+    /// for room; if there is none by then, the events are dropped. `None`
+    /// (the writer thread itself) always queues.
+    fn seal(&self, enc: &mut Encoder, wait: Option<Duration>) {
+        if enc.block.is_empty() {
+            return;
+        }
+        let spare = lock(&self.spare).pop();
+        let mut block = enc.take(self.now_ns(), spare);
+        enc.last_seal = Instant::now();
+        let mut queue = lock(&self.queue);
+        if queue.blocks.len() >= self.options.queue_blocks {
+            if let Some(wait) = wait {
+                let deadline = Instant::now() + wait;
+                while queue.blocks.len() >= self.options.queue_blocks && !queue.closed {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    queue = self
+                        .not_full
+                        .wait_timeout(queue, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            }
+            // Only the writer thread seals without a wait; it is the consumer, so it may overfill by one.
+            if wait.is_some() && queue.blocks.len() >= self.options.queue_blocks {
+                let lost = block.events;
+                self.dropped.fetch_add(lost, Ordering::Relaxed);
+                block = Block {
+                    defs: block.defs,
+                    end_ns: block.end_ns,
+                    ..Block::default()
+                };
+                block.ops.push(op::DROPPED);
+                put_varint(&mut block.misc, lost);
+                block.n_ops = 1;
+            }
+        }
+        self.events.fetch_add(block.events, Ordering::Relaxed);
+        queue.blocks.push_back(block);
+        drop(queue);
+        self.not_empty.notify_one();
+    }
+
+    #[inline]
+    fn after_event(&self, enc: &mut Encoder) {
+        enc.block.events += 1;
+        // Long names can make a block big before it is full of events.
+        if enc.block.events >= u64::from(self.options.block_events)
+            || (enc.block.events % 1024 == 0 && enc.block.raw_bytes() >= 8 << 20)
+        {
+            self.seal(enc, Some(self.options.wait_when_full));
+        }
+    }
+}
+
+impl CaptureWriter {
+    /// Creates (truncating) `path`, writes the header, and starts the writer thread.
+    pub fn create(
+        path: &Path,
+        header: &Header,
+        options: WriterOptions,
+    ) -> Result<Arc<CaptureWriter>> {
+        let mut file = File::create(path)
+            .map_err(|e| Error::io(format!("cannot create capture {}", path.display()), e))?;
+        let body = header.encode();
+        let mut head = Vec::with_capacity(body.len() + 18);
+        head.extend_from_slice(&format::MAGIC);
+        head.extend_from_slice(&format::FORMAT_VERSION.to_le_bytes());
+        head.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        head.extend_from_slice(&body);
+        head.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+        file.write_all(&head)
+            .map_err(|e| Error::io(format!("cannot write capture {}", path.display()), e))?;
+        let now = Instant::now();
+        let inner = Arc::new(Inner {
+            encoder: Mutex::new(Encoder {
+                block: Block::default(),
+                last_addr: 0,
+                last_thread: None,
+                last_tick: now,
+                last_seal: now,
+                closed: false,
+            }),
+            spare: Mutex::new(Vec::new()),
+            queue: Mutex::new(Queue {
+                blocks: Default::default(),
+                closed: false,
+            }),
+            not_empty: Condvar::new(),
+            not_full: Condvar::new(),
+            options,
+            start: now,
+            generation: FORK_GENERATION.load(Ordering::SeqCst),
+            dead: AtomicBool::new(false),
+            events: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            file_bytes: AtomicU64::new(head.len() as u64),
+        });
+        let thread_inner = Arc::clone(&inner);
+        let thread = std::thread::Builder::new()
+            .name("memlens-capture".into())
+            .spawn(move || write_blocks(&thread_inner, file))
+            .map_err(|e| Error::io("cannot start the capture writer thread", e))?;
+        Ok(Arc::new(CaptureWriter {
+            inner,
+            thread: Mutex::new(Some(thread)),
+        }))
+    }
+
+    /// Writes what is buffered, closes the capture with an end frame and
+    /// returns its totals. Later events are ignored; calling it again
+    /// returns the same totals. In a fork child it does nothing.
+    pub fn finish(&self) -> Result<WriterStats> {
+        let inner = &self.inner;
+        let stats = || WriterStats {
+            events: inner.events.load(Ordering::Relaxed),
+            dropped: inner.dropped.load(Ordering::Relaxed),
+            file_bytes: inner.file_bytes.load(Ordering::Relaxed),
+        };
+        if FORK_GENERATION.load(Ordering::SeqCst) != inner.generation {
+            return Ok(stats());
+        }
+        {
+            let mut enc = lock(&inner.encoder);
+            if !enc.closed {
+                enc.closed = true;
+                inner.seal(&mut enc, Some(Duration::from_secs(3600)));
+            }
+            inner.dead.store(true, Ordering::SeqCst);
+        }
+        lock(&inner.queue).closed = true;
+        inner.not_empty.notify_all();
+        let handle = lock(&self.thread).take();
+        if let Some(handle) = handle {
+            match handle.join() {
+                Ok(result) => result?,
+                Err(_) => {
+                    return Err(Error::new(
+                        crate::ErrorKind::Io,
+                        "the capture writer thread failed",
+                    ))
+                }
+            }
+        }
+        Ok(stats())
+    }
+}
+
+impl Drop for CaptureWriter {
+    fn drop(&mut self) {
+        if FORK_GENERATION.load(Ordering::SeqCst) == self.inner.generation {
+            let _ = self.finish();
+        } else if let Some(handle) = lock(&self.thread).take() {
+            // In a fork child the writer thread does not exist: leave its
+            // handle (and the parent's blocks) alone rather than detach it.
+            std::mem::forget(handle);
+        }
+    }
+}
+
+impl EventSink for CaptureWriter {
+    fn frame(&self, id: FrameId, frame: Frame<'_>) {
+        let inner = &self.inner;
+        if inner.quiet() {
+            return;
+        }
+        let mut enc = lock(&inner.encoder);
+        let defs = &mut enc.block.defs;
+        defs.push(def::FRAME);
+        put_varint(defs, u64::from(id.0));
+        put_str(defs, truncate_name(frame.function));
+        put_str(defs, truncate_name(frame.filename));
+        put_varint(defs, u64::from(frame.line));
+    }
+
+    fn stack(&self, id: StackId, parent: Option<StackId>, frame: FrameId) {
+        let inner = &self.inner;
+        if inner.quiet() {
+            return;
+        }
+        let mut enc = lock(&inner.encoder);
+        let defs = &mut enc.block.defs;
+        defs.push(def::STACK);
+        put_varint(defs, u64::from(id.0));
+        put_varint(defs, parent.map_or(0, |p| u64::from(p.0) + 1));
+        put_varint(defs, u64::from(frame.0));
+    }
+
+    fn thread(&self, id: ThreadId, name: &str) {
+        let inner = &self.inner;
+        if inner.quiet() {
+            return;
+        }
+        let mut enc = lock(&inner.encoder);
+        let defs = &mut enc.block.defs;
+        defs.push(def::THREAD);
+        put_varint(defs, u64::from(id.0));
+        put_str(defs, truncate_name(name));
+    }
+
+    fn alloc(&self, event: AllocEvent) {
+        let inner = &self.inner;
+        if inner.quiet() {
+            return;
+        }
+        let mut enc = lock(&inner.encoder);
+        enc.switch_thread(event.thread);
+        let allocator = event.allocator as u8;
+        if event.domain == default_domain(event.allocator) {
+            enc.block.ops.push(op::ALLOC | allocator);
+        } else {
+            enc.block.ops.push(op::ALLOC_IN_DOMAIN | allocator);
+            put_varint(&mut enc.block.misc, u64::from(event.domain));
+        }
+        enc.block.n_ops += 1;
+        enc.address(event.address);
+        put_varint(&mut enc.block.sizes, event.size);
+        put_varint(&mut enc.block.stacks, u64::from(event.stack.0));
+        inner.after_event(&mut enc);
+    }
+
+    fn free(&self, event: FreeEvent) {
+        let inner = &self.inner;
+        if inner.quiet() {
+            return;
+        }
+        let mut enc = lock(&inner.encoder);
+        let allocator = event.allocator as u8;
+        if event.domain == default_domain(event.allocator) {
+            enc.block.ops.push(op::FREE | allocator);
+        } else {
+            enc.block.ops.push(op::FREE_IN_DOMAIN | allocator);
+            put_varint(&mut enc.block.misc, u64::from(event.domain));
+        }
+        enc.block.n_ops += 1;
+        enc.address(event.address);
+        inner.after_event(&mut enc);
+    }
+}
+
+fn frame_bytes(kind: u8, payload: &[u8], raw_len: usize) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(format::FRAME_HEADER_LEN + payload.len());
+    frame.push(kind);
+    frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&(raw_len as u32).to_le_bytes());
+    let mut crc = crc32c::crc32c(&frame[..9]);
+    crc = crc32c::crc32c_append(crc, payload);
+    frame.extend_from_slice(&crc.to_le_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The writer thread: compresses and writes sealed blocks, adds the
+/// memory-over-time ticks, flushes idle blocks, and closes with an end frame.
+fn write_blocks(inner: &Inner, mut file: File) -> Result<()> {
+    let options = &inner.options;
+    let mut failure: Option<Error> = None;
+    let mut write = |kind: u8, raw: Vec<u8>, failure: &mut Option<Error>| {
+        if failure.is_some() {
+            return;
+        }
+        let compressed = match zstd::bulk::compress(&raw, options.zstd_level) {
+            Ok(c) => c,
+            Err(e) => {
+                *failure = Some(Error::io("cannot compress a capture block", e));
+                inner.dead.store(true, Ordering::SeqCst);
+                return;
+            }
+        };
+        let frame = frame_bytes(kind, &compressed, raw.len());
+        match file.write_all(&frame) {
+            Ok(()) => {
+                inner
+                    .file_bytes
+                    .fetch_add(frame.len() as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                *failure = Some(Error::io("cannot write the capture", e));
+                inner.dead.store(true, Ordering::SeqCst);
+            }
+        }
+    };
+    loop {
+        let (block, closed) = {
+            let mut queue = lock(&inner.queue);
+            if queue.blocks.is_empty() && !queue.closed {
+                queue = inner
+                    .not_empty
+                    .wait_timeout(queue, options.tick)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            let block = queue.blocks.pop_front();
+            (block, queue.closed)
+        };
+        match block {
+            Some(block) => {
+                inner.not_full.notify_all();
+                write(format::FRAME_EVENTS, block.encode(), &mut failure);
+                let mut spare = lock(&inner.spare);
+                if spare.len() < 2 {
+                    let mut block = block;
+                    block.clear();
+                    spare.push(block);
+                }
+            }
+            None if closed => break,
+            None => {}
+        }
+        // Ticks and idle flushes never wait for an allocating thread: one
+        // that holds the encoder may itself be waiting for this thread.
+        if let Ok(mut enc) = inner.encoder.try_lock() {
+            if enc.closed {
+                continue;
+            }
+            let now = Instant::now();
+            if now.duration_since(enc.last_tick) >= options.tick {
+                enc.last_tick = now;
+                let ns = inner.now_ns();
+                enc.block.ops.push(op::TICK);
+                put_varint(&mut enc.block.misc, ns);
+                enc.block.n_ops += 1;
+            }
+            let since_seal = now.duration_since(enc.last_seal);
+            if (enc.block.events > 0 && since_seal >= options.flush_every)
+                || since_seal >= options.flush_every * 8
+            {
+                inner.seal(&mut enc, None);
+            }
+        }
+    }
+    let mut end = Vec::new();
+    put_varint(&mut end, inner.events.load(Ordering::Relaxed));
+    put_varint(&mut end, inner.dropped.load(Ordering::Relaxed));
+    put_varint(&mut end, inner.now_ns());
+    write(format::FRAME_END, end, &mut failure);
+    if failure.is_none() {
+        if let Err(e) = file.sync_data() {
+            failure = Some(Error::io("cannot flush the capture to disk", e));
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

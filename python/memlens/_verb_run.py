@@ -1,0 +1,183 @@
+"""``memlens run``: the Python half (the Rust command tree validated the arguments).
+
+Runs the program in this interpreter as ``python script.py`` or
+``python -m module`` would, under the allocation tracer, and prints at exit
+where the captures are and which reports to run.
+"""
+import os
+import pkgutil  # runpy imports it lazily; imported here, before tracing starts
+import runpy
+import shlex
+import sys
+import threading
+import time
+import traceback
+
+from memlens import _run
+
+PRELOAD_LIBRARY = "libmemlens_preload.so"
+
+
+def _parse(args):
+    options = {}
+    i = 0
+    while args[i] != "--":
+        if args[i] == "--native":
+            options["native"] = True
+            i += 1
+        else:
+            options[args[i].lstrip("-")] = args[i + 1]
+            i += 2
+    return options, args[i + 1:]
+
+
+def _error(message):
+    sys.stderr.write("memlens: error: %s\n" % message)
+    return 2
+
+
+def _human(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024.0
+
+
+def _exit_code(exc):
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stderr.write("%s\n" % (code,))
+    return 1
+
+
+def _print_program_traceback(exc):
+    tb = exc.__traceback__
+    ours = {os.path.abspath(__file__), os.path.abspath(runpy.__file__)}
+    while tb is not None and (os.path.abspath(tb.tb_frame.f_code.co_filename) in ours
+                              or tb.tb_frame.f_code.co_filename.startswith("<frozen runpy")):
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb)
+
+
+def _join_threads():
+    main = threading.main_thread()
+    for thread in threading.enumerate():
+        if thread is not main and not thread.daemon and thread is not threading.current_thread():
+            thread.join()
+
+
+def _report(result, settings, started):
+    if result is None:
+        return
+    path, events, dropped, size = result
+    out = sys.stderr
+    out.write("memlens: capture written to %s (%s events, %s)\n" % (path, format(events, ","), _human(size)))
+    if dropped:
+        out.write("memlens: warning: %s events were dropped because the writer fell behind\n" % format(dropped, ","))
+    own = os.path.abspath(path)
+    children = []
+    prefix = settings["prefix"] + "."
+    try:
+        names = sorted(os.listdir(settings["dir"]))
+    except OSError:
+        names = []
+    for name in names:
+        full = os.path.join(settings["dir"], name)
+        if (name.startswith(prefix) and name.endswith(".mlc") and full != own
+                and name[len(prefix):-4].isdigit() and os.path.getmtime(full) >= started - 1):
+            children.append(full)
+    files = [path] + [os.path.relpath(c) if not os.path.isabs(path) else c for c in children]
+    if children:
+        out.write("memlens: %d child process capture%s: %s\n" % (
+            len(children), "s" if len(children) > 1 else "", " ".join(files[1:])))
+    quoted = " ".join(shlex.quote(f) for f in files)
+    html = shlex.quote(os.path.splitext(path)[0] + ".html")
+    out.write(
+        "Reports:\n"
+        "  memlens summary %s\n"
+        "  memlens flamegraph %s -o %s\n"
+        "  memlens table --peak %s     # what was live at the peak\n"
+        "  memlens table --leaks %s    # what was still live at exit\n"
+        "  memlens tree %s  |  memlens stats %s\n" % (quoted, quoted, html, quoted, quoted, quoted, quoted)
+    )
+
+
+def main(args):
+    options, program_args = _parse(list(args))
+    if options.get("native"):
+        library = os.path.join(os.path.dirname(os.path.abspath(_run.__file__)), PRELOAD_LIBRARY)
+        if not os.path.exists(library):
+            return _error(
+                "--native needs %s, the LD_PRELOAD library that interposes malloc and mmap, and this "
+                "memlens build does not include it; run without --native (Python's allocators are "
+                "traced either way)" % PRELOAD_LIBRARY
+            )
+    module = options.get("module")
+    script = options.get("script")
+    if script is not None and not os.path.exists(script):
+        return _error("cannot run %s: no such file" % script)
+    name = module if module else os.path.splitext(os.path.basename(script))[0]
+    output = options.get("output")
+    pid = os.getpid()
+    if output:
+        path = output
+        directory = os.path.dirname(os.path.abspath(output))
+        prefix = os.path.splitext(os.path.basename(output))[0]
+    else:
+        directory = os.getcwd()
+        prefix = "memlens-" + name.replace(os.sep, "_")
+        path = "%s.%d.mlc" % (prefix, pid)
+    settings = {
+        "mode": options["mode"],
+        "interval": int(options["interval"]),
+        "frames": int(options["frames"]),
+        "dir": directory,
+        "prefix": prefix,
+    }
+    if module:
+        argv = [module] + program_args  # runpy replaces argv[0] with the module's file
+        sys.path[0] = os.getcwd()
+    else:
+        argv = [script] + program_args
+        sys.path[0] = os.path.dirname(os.path.abspath(script))
+    sys.argv = argv
+    if script is not None:
+        pkgutil.get_importer(script)  # runpy's lookup, cached now so that it is not traced
+    started = time.time()
+    _run.export_to_children(settings)
+    try:
+        _run.start(settings, path, (["-m", module] if module else [script]) + program_args)
+    except Exception as exc:
+        return _error("cannot start tracing: %s" % exc)
+    code = 0
+    failure = None
+    try:
+        if module:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        else:
+            runpy.run_path(script, run_name="__main__")
+        _join_threads()
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except KeyboardInterrupt:
+        code = 130
+        sys.stderr.write("KeyboardInterrupt\n")
+    except BaseException as exc:
+        failure = exc
+        code = 1
+    finally:
+        sys.stdout.flush()
+        # Stop before printing the traceback: formatting it is memlens's work, not the program's.
+        try:
+            result = _run.stop()
+        except Exception as exc:
+            result = None
+            sys.stderr.write("memlens: error: cannot close the capture: %s\n" % exc)
+            code = code or 2
+        if failure is not None:
+            _print_program_traceback(failure)
+        _report(result, settings, started)
+    return code

@@ -1,0 +1,220 @@
+"""`memlens run`: a program runs as `python script.py` would, under the tracer,
+and leaves captures every report reads — even when it raises, calls
+`os._exit`, is killed, forks or starts multiprocessing children."""
+import json
+import os
+import signal
+import sys
+
+import pytest
+
+from memlens import _core
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(_core, "capture_start"), reason="this build of memlens._core has no allocation tracer"
+)
+
+LEAKY = """
+import json, sys
+
+CACHE = []
+
+def remember(n):
+    for i in range(n):
+        CACHE.append(bytearray(10_000))
+
+def churn(n):
+    for i in range(n):
+        s = "x" * (i % 50 + 100)
+        del s
+
+if __name__ == "__main__":
+    churn(20_000)
+    remember(200)
+    with open("seen.json", "w") as f:
+        json.dump({"argv": sys.argv, "name": __name__, "path0": sys.path[0]}, f)
+"""
+
+
+def test_a_script_runs_with_its_own_argv_and_the_capture_holds_its_allocations(memlens, tmp_path):
+    # GIVEN a script that keeps 200 blocks of 10 kB in a module-level cache
+    script = memlens.script("leaky.py", LEAKY)
+    # WHEN it runs under memlens with arguments of its own
+    result = memlens("run", "-o", "leaky.mlc", script.name, "--flag", "value")
+    # THEN it saw the argv, __name__ and sys.path[0] that python would give it
+    assert result.returncode == 0, result.stderr
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen == {"argv": ["leaky.py", "--flag", "value"], "name": "__main__", "path0": str(tmp_path)}
+    # AND memlens says where the capture is and which reports to run
+    assert "capture written to leaky.mlc" in result.stderr
+    assert "memlens summary leaky.mlc" in result.stderr
+    # AND the leak report names the function that fills the cache
+    table = memlens("table", "--leaks", "leaky.mlc")
+    assert table.returncode == 0, table.stderr
+    rows = table.stdout.split("╞")[1].splitlines()[1:]
+    top = rows[0]
+    assert "remember (leaky.py:" in top, table.stdout
+    assert "1.9 MiB" in top or "2.0 MiB" in top, table.stdout
+    summary = memlens("summary", "leaky.mlc")
+    assert summary.returncode == 0 and "was cut short" not in summary.stderr, summary.stderr
+    assert "churn" in summary.stdout and "remember" in summary.stdout, summary.stdout
+    assert "memlens/_verb_run.py" not in summary.stdout, "the launcher's frames are folded away"
+
+
+def test_a_module_runs_like_python_dash_m(memlens, tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "job.py").write_text(LEAKY)
+    result = memlens("run", "-m", "pkg.job", "--flag")
+    assert result.returncode == 0, result.stderr
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen["argv"] == [str(tmp_path / "pkg" / "job.py"), "--flag"]
+    assert seen["name"] == "__main__"
+    captures = list(tmp_path.glob("memlens-pkg.job.*.mlc"))
+    assert len(captures) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    "ending, expected_code",
+    [
+        ("raise ValueError('boom')", 1),
+        ("import os; os._exit(3)", 3),
+        ("import sys; sys.exit(4)", 4),
+    ],
+)
+def test_a_program_that_raises_or_exits_abruptly_leaves_a_complete_capture(memlens, ending, expected_code):
+    # GIVEN a program that allocates and then ends badly
+    memlens.script("bad.py", "data = [bytes(100) for _ in range(1000)]\n" + ending + "\n")
+    # WHEN it runs under memlens
+    result = memlens("run", "-o", "bad.mlc", "bad.py")
+    # THEN its exit code is kept, a traceback is shown for an exception, and the capture reads cleanly
+    assert result.returncode == expected_code, result.stderr
+    if "raise" in ending:
+        assert "ValueError: boom" in result.stderr
+        assert "_verb_run.py" not in result.stderr, "memlens's own frames are not in the traceback"
+    summary = memlens("summary", "bad.mlc")
+    assert summary.returncode == 0, summary.stderr
+    assert "was cut short" not in summary.stderr
+    assert "<module>" in summary.stdout
+
+
+def test_a_killed_program_leaves_a_readable_capture(memlens):
+    # GIVEN a program that allocates for a while and then is killed by SIGKILL
+    memlens.script(
+        "killed.py",
+        """
+        import os, signal, time
+        keep = []
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            keep.append(bytearray(1000))
+        os.kill(os.getpid(), signal.SIGKILL)
+        """,
+    )
+    result = memlens("run", "-o", "killed.mlc", "killed.py")
+    assert result.returncode == -signal.SIGKILL
+    # WHEN a report reads the capture, THEN it reports what was recorded and says the file was cut
+    summary = memlens("summary", "killed.mlc")
+    assert summary.returncode == 0, summary.stderr
+    assert "was cut short" in summary.stderr
+
+
+def test_forked_children_write_their_own_captures(memlens, tmp_path):
+    # GIVEN a program whose forked child allocates 1 MB and leaves with os._exit
+    memlens.script(
+        "forks.py",
+        """
+        import os
+        pid = os.fork()
+        if pid == 0:
+            child_data = [bytearray(1000) for _ in range(1000)]
+            os._exit(0)
+        os.waitpid(pid, 0)
+        with open("child.pid", "w") as f:
+            f.write(str(pid))
+        """,
+    )
+    result = memlens("run", "-o", "forks.mlc", "forks.py")
+    assert result.returncode == 0, result.stderr
+    child = int((tmp_path / "child.pid").read_text())
+    child_capture = tmp_path / ("forks.%d.mlc" % child)
+    # THEN the child has its own complete capture, announced with the parent's
+    assert child_capture.exists(), result.stderr
+    assert "child process capture" in result.stderr and child_capture.name in result.stderr
+    stats = memlens("stats", "--leaks", child_capture.name)
+    assert stats.returncode == 0 and "was cut short" not in stats.stderr, stats.stderr
+    assert "pid %d (parent %d)" % (child, os.getpid()) not in stats.stdout  # its parent is the traced program
+    assert "pid %d" % child in stats.stdout
+    # AND a report takes parent and child together
+    both = memlens("summary", "forks.mlc", child_capture.name)
+    assert both.returncode == 0, both.stderr
+    assert "Peak (sum of each process's peak)" in both.stdout
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver", "fork"])
+def test_multiprocessing_children_are_followed(memlens, tmp_path, method):
+    memlens.script(
+        "pool.py",
+        """
+        import multiprocessing as mp
+
+        def work(n):
+            return len([bytes(100) for _ in range(n)])
+
+        if __name__ == "__main__":
+            pool = mp.get_context("%s").Pool(2)
+            print(sum(pool.map(work, [1000] * 4)))
+            pool.close()  # workers exit normally and close their captures
+            pool.join()
+        """ % method,
+    )
+    result = memlens("run", "-o", "pool.mlc", "pool.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "4000"
+    children = [p for p in tmp_path.glob("pool.*.mlc")]
+    assert len(children) >= 2, (method, result.stderr)
+    everything = memlens("table", "--limit", "100", "pool.mlc", *[c.name for c in children])
+    assert everything.returncode == 0, everything.stderr
+    assert "was cut short" not in everything.stderr
+    assert "pool.py:5)" in everything.stdout, everything.stdout  # work()'s list, in the workers
+
+
+def test_sampled_runs_report_estimates(memlens):
+    memlens.script("big.py", "blocks = [bytearray(1 << 20) for _ in range(50)]\n")
+    result = memlens("run", "--sampled", "-o", "big.mlc", "big.py")
+    assert result.returncode == 0, result.stderr
+    summary = memlens("summary", "big.mlc")
+    assert summary.returncode == 0, summary.stderr
+    assert "sampled every 512.0 KiB" in summary.stdout
+    assert "~" in summary.stdout
+
+
+def test_native_tracing_is_refused_clearly_when_the_preload_library_is_missing(memlens):
+    memlens.script("app.py", "pass\n")
+    result = memlens("run", "--native", "app.py")
+    assert result.returncode == 2
+    assert "--native needs libmemlens_preload.so" in result.stderr
+
+
+def test_a_missing_script_is_an_error(memlens):
+    result = memlens("run", "nope.py")
+    assert result.returncode == 2
+    assert "no such file" in result.stderr
+
+
+def test_corrupt_captures_are_clear_errors_never_panics(memlens, tmp_path):
+    memlens.script("ok.py", "x = [bytes(10) for _ in range(100)]\n")
+    assert memlens("run", "-o", "ok.mlc", "ok.py").returncode == 0
+    data = (tmp_path / "ok.mlc").read_bytes()
+    (tmp_path / "header.mlc").write_bytes(data[:12])
+    flipped = bytearray(data)
+    flipped[len(flipped) // 2] ^= 0xFF  # inside a block's compressed payload
+    (tmp_path / "flipped.mlc").write_bytes(bytes(flipped))
+    (tmp_path / "junk.mlc").write_bytes(os.urandom(4096))
+    for name, message in [("header.mlc", "ends inside its header"), ("flipped.mlc", "checksum"),
+                          ("junk.mlc", "not a memlens capture")]:
+        for verb in ("summary", "table", "tree", "stats", "flamegraph"):
+            result = memlens(verb, name)
+            assert result.returncode == 2, (verb, name, result.stderr)
+            assert message in result.stderr, (verb, name, result.stderr)
+            assert "panicked" not in result.stderr
