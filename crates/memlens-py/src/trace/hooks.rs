@@ -81,7 +81,7 @@ struct SampledSet {
     live: SpinLock<HashSet<u64, FastHash>>,
 }
 
-const FILTER_BITS: u32 = 16;
+const FILTER_BITS: u32 = 14;
 
 impl SampledSet {
     fn new() -> Self {
@@ -164,49 +164,85 @@ fn layer_of(ctx: *mut c_void) -> &'static Layer {
     unsafe { &*(ctx as *const Layer) }
 }
 
+/// Runs `allocate` (the wrapped allocator) with this thread's busy flag set,
+/// so that allocators it calls in turn (pymalloc asks the RAW domain for
+/// large blocks) are not traced a second time; then `record`s the result
+/// unless the thread was already busy (a nested call, or memlens' own work).
+#[inline(always)]
+fn guarded(allocate: impl FnOnce() -> *mut c_void, record: impl FnOnce(&PerThread, *mut c_void)) -> *mut c_void {
+    let mut allocate = Some(allocate);
+    let traced = PER_THREAD.try_with(|local| {
+        if local.busy.replace(true) {
+            return None;
+        }
+        let block = (allocate.take().expect("allocate once"))();
+        if !block.is_null() {
+            record(local, block);
+        }
+        local.busy.set(false);
+        Some(block)
+    });
+    match traced {
+        Ok(Some(block)) => block,
+        // Nested call, or thread-local storage already torn down.
+        _ => match allocate.take() {
+            Some(allocate) => allocate(),
+            None => ptr::null_mut(),
+        },
+    }
+}
+
 extern "C" fn malloc_hook<const D: u8>(ctx: *mut c_void, size: usize) -> *mut c_void {
     let layer = layer_of(ctx);
-    let block = match layer.prev.malloc {
-        Some(malloc) => malloc(layer.prev.ctx, size),
+    let prev = layer.prev;
+    let allocate = move || match prev.malloc {
+        Some(malloc) => malloc(prev.ctx, size),
         None => ptr::null_mut(),
     };
-    if !block.is_null() && layer.enabled.load(Ordering::Relaxed) {
-        after_alloc::<D>(block, size);
+    if !layer.enabled.load(Ordering::Relaxed) {
+        return allocate();
     }
-    block
+    guarded(allocate, |local, block| after_alloc::<D>(local, block, size))
 }
 
 extern "C" fn calloc_hook<const D: u8>(ctx: *mut c_void, nelem: usize, elsize: usize) -> *mut c_void {
     let layer = layer_of(ctx);
-    let block = match layer.prev.calloc {
-        Some(calloc) => calloc(layer.prev.ctx, nelem, elsize),
+    let prev = layer.prev;
+    let allocate = move || match prev.calloc {
+        Some(calloc) => calloc(prev.ctx, nelem, elsize),
         None => ptr::null_mut(),
     };
-    if !block.is_null() && layer.enabled.load(Ordering::Relaxed) {
-        after_alloc::<D>(block, nelem.saturating_mul(elsize));
+    if !layer.enabled.load(Ordering::Relaxed) {
+        return allocate();
     }
-    block
+    guarded(allocate, |local, block| after_alloc::<D>(local, block, nelem.saturating_mul(elsize)))
 }
 
 extern "C" fn realloc_hook<const D: u8>(ctx: *mut c_void, old: *mut c_void, size: usize) -> *mut c_void {
     let layer = layer_of(ctx);
-    let block = match layer.prev.realloc {
-        Some(realloc) => realloc(layer.prev.ctx, old, size),
+    let prev = layer.prev;
+    let allocate = move || match prev.realloc {
+        Some(realloc) => realloc(prev.ctx, old, size),
         None => ptr::null_mut(),
     };
-    if !block.is_null() && layer.enabled.load(Ordering::Relaxed) {
+    if !layer.enabled.load(Ordering::Relaxed) {
+        return allocate();
+    }
+    guarded(allocate, |local, block| {
         if !old.is_null() {
             before_free::<D>(old);
         }
-        after_alloc::<D>(block, size);
-    }
-    block
+        after_alloc::<D>(local, block, size);
+    })
 }
 
 extern "C" fn free_hook<const D: u8>(ctx: *mut c_void, block: *mut c_void) {
     let layer = layer_of(ctx);
     // Report before giving the block back, so its address cannot be handed
-    // out again (and reported) by another thread before our free.
+    // out again (and reported) by another thread before our free. No
+    // reentrancy guard here: a nested free (pymalloc giving a large block
+    // back to RAW) names an address the RAW side never traced, and is
+    // ignored by the sink.
     if !block.is_null() && layer.enabled.load(Ordering::Relaxed) {
         before_free::<D>(block);
     }
@@ -238,19 +274,15 @@ fn with_tracer<const D: u8>(f: impl FnOnce(&Tracer)) {
     }
 }
 
+/// Records a block just allocated; the caller has set the busy flag.
 #[inline(always)]
-fn after_alloc<const D: u8>(block: *mut c_void, size: usize) {
+fn after_alloc<const D: u8>(local: &PerThread, block: *mut c_void, size: usize) {
     with_tracer::<D>(|tracer| {
-        let _ = PER_THREAD.try_with(|local| {
-            if local.busy.replace(true) {
-                return;
-            }
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                // SAFETY: called from a hook of domain D on this thread.
-                unsafe { record_alloc::<D>(tracer, local, block as u64, size as u64) }
-            }));
-            local.busy.set(false);
-        });
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: called from a hook of domain D on this thread, with
+            // the busy flag set.
+            unsafe { record_alloc::<D>(tracer, local, block as u64, size as u64) }
+        }));
     });
 }
 
