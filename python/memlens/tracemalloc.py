@@ -51,6 +51,7 @@ __all__ = [
 
 _MAX_NFRAME = 65535
 _sample_bytes = None
+_limit = [1]  # the traceback limit last given to start(), as get_traceback_limit() reports it
 
 
 class SnapshotFormatError(ValueError):
@@ -62,7 +63,7 @@ class SnapshotFormatError(ValueError):
 def start(nframe=1, *, sample_bytes=None):
     """Start tracing Python memory allocations, keeping up to *nframe* frames per traceback.
 
-    Called while already tracing, only changes the traceback limit.
+    Called while already tracing, does nothing (as the standard module).
     ``sample_bytes`` (memlens only) samples allocations with that mean
     interval in bytes instead of tracing all of them.
     """
@@ -73,14 +74,13 @@ def start(nframe=1, *, sample_bytes=None):
         raise ValueError("the number of frames must be in range [1; %d]" % _MAX_NFRAME)
     if sample_bytes is not None and (not isinstance(sample_bytes, int) or sample_bytes < 1):
         raise ValueError("sample_bytes must be a positive number of bytes")
-    was_tracing = _core._trace_is_tracing()
+    if _core._trace_is_tracing():
+        return
     _core._trace_start(min(nframe, 128), sample_bytes)
     _limit[0] = nframe
-    if not was_tracing:
-        _sample_bytes = sample_bytes
+    _sample_bytes = sample_bytes
 
 
-_limit = [1]
 
 
 def stop():
