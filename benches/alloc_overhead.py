@@ -25,7 +25,19 @@ import tempfile
 import textwrap
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORKLOAD = os.path.normpath(os.path.join(REPO, "..", "shared", "bench", "alloc_workload.py"))
+
+
+def find_workload():
+    """../shared/bench/alloc_workload.py from the repository root (or from a parent, for git worktrees)."""
+    folder = REPO
+    while True:
+        candidate = os.path.join(os.path.dirname(folder), "shared", "bench", "alloc_workload.py")
+        if os.path.exists(candidate) or os.path.dirname(folder) == folder:
+            return candidate
+        folder = os.path.dirname(folder)
+
+
+WORKLOAD = find_workload()
 ALLOCATIONS_AT_500K = 17.7e6
 
 # Started before the workload runs as __main__ in the same process.

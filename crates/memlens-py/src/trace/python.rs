@@ -156,7 +156,7 @@ fn _trace_raw_traces(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     }
     let table = table::global();
     let blocks = table.blocks();
-    hooks::untraced(|| table.with_names(|names| {
+    hooks::untraced(py, || table.with_names(|names| {
         let mut builder = TracebackBuilder::new(py);
         let list = PyList::empty(py);
         for (_, block) in blocks {
@@ -178,7 +178,7 @@ fn _trace_object_traceback<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyR
     let Some(block) = table.block_at(address) else {
         return Ok(None);
     };
-    hooks::untraced(|| table.with_names(|names| Ok(Some(TracebackBuilder::new(py).traceback(names, block.stack)?.0))))
+    hooks::untraced(py, || table.with_names(|names| Ok(Some(TracebackBuilder::new(py).traceback(names, block.stack)?.0))))
 }
 
 /// Bytes CPython places before an object inside its memory block (the GC
