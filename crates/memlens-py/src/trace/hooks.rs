@@ -29,7 +29,7 @@ use std::collections::HashSet;
 use std::os::raw::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 
 const RAW: u8 = 0;
@@ -77,16 +77,18 @@ static FORK_HANDLERS: Once = Once::new();
 /// Addresses of live sampled blocks, with a lock-free pre-filter so that
 /// frees of unsampled blocks (nearly all) cost one atomic load.
 struct SampledSet {
-    counts: Box<[AtomicU16]>,
+    counts: Box<[AtomicU8]>,
     live: SpinLock<HashSet<u64, FastHash>>,
 }
 
-const FILTER_BITS: u32 = 14;
+/// 8 KiB of counters: small enough to stay in L1 next to the interpreter's
+/// working set; a counter that saturates stays set (only false positives).
+const FILTER_BITS: u32 = 13;
 
 impl SampledSet {
     fn new() -> Self {
         SampledSet {
-            counts: (0..1usize << FILTER_BITS).map(|_| AtomicU16::new(0)).collect(),
+            counts: (0..1usize << FILTER_BITS).map(|_| AtomicU8::new(0)).collect(),
             live: SpinLock::new(HashSet::default()),
         }
     }
@@ -98,19 +100,23 @@ impl SampledSet {
 
     fn insert(&self, address: u64) {
         if self.live.lock().insert(address) {
-            self.counts[Self::slot(address)].fetch_add(1, Ordering::Relaxed);
+            let counter = &self.counts[Self::slot(address)];
+            if counter.load(Ordering::Relaxed) < u8::MAX {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
     #[inline]
     fn remove(&self, address: u64) -> bool {
-        let slot = Self::slot(address);
-        if self.counts[slot].load(Ordering::Relaxed) == 0 {
+        let counter = &self.counts[Self::slot(address)];
+        let count = counter.load(Ordering::Relaxed);
+        if count == 0 {
             return false;
         }
         let removed = self.live.lock().remove(&address);
-        if removed {
-            self.counts[slot].fetch_sub(1, Ordering::Relaxed);
+        if removed && count < u8::MAX {
+            counter.fetch_sub(1, Ordering::Relaxed);
         }
         removed
     }
@@ -346,16 +352,34 @@ fn with_tracer<const D: u8>(f: impl FnOnce(&Tracer)) {
     }
 }
 
-/// Records a block just allocated, under the reentrancy guard.
+/// Records a block just allocated, under the reentrancy guard. The sampled
+/// fast path (most allocations: not sampled) is a countdown subtraction; the
+/// rest runs out of line, behind `catch_unwind`.
 #[inline(always)]
 fn after_alloc<const D: u8>(caller: Caller<'_>, block: *mut c_void, size: usize) {
     with_tracer::<D>(|tracer| {
-        let _ = catch_unwind(AssertUnwindSafe(|| match caller {
-            // SAFETY: a GIL holder inside a traced call (busy set).
-            Caller::Gil { tstate } => unsafe { record_with_gil::<D>(tracer, tstate, block as u64, size as u64) },
-            Caller::NoGil(local) => record_without_gil::<D>(tracer, local, block as u64, size as u64),
-        }));
+        if let Caller::Gil { .. } = caller {
+            if tracer.sample_mean != 0 {
+                // SAFETY: a GIL holder inside a traced call (busy set).
+                let state = unsafe { gil_state() };
+                let left = state.countdown - size as i64;
+                if state.generation == tracer.generation && left > 0 {
+                    state.countdown = left;
+                    return;
+                }
+            }
+        }
+        record_out_of_line::<D>(tracer, caller, block, size);
     });
+}
+
+#[inline(never)]
+fn record_out_of_line<const D: u8>(tracer: &Tracer, caller: Caller<'_>, block: *mut c_void, size: usize) {
+    let _ = catch_unwind(AssertUnwindSafe(|| match caller {
+        // SAFETY: a GIL holder inside a traced call (busy set).
+        Caller::Gil { tstate } => unsafe { record_with_gil::<D>(tracer, tstate, block as u64, size as u64) },
+        Caller::NoGil(local) => record_without_gil::<D>(tracer, local, block as u64, size as u64),
+    }));
 }
 
 #[inline(always)]
@@ -376,7 +400,7 @@ fn before_free<const D: u8>(block: *mut c_void) {
 /// # Safety
 /// The caller holds the GIL, is inside a traced call (busy set), and
 /// `tstate` is its thread state when already known (RAW), else NULL.
-#[inline(always)]
+#[inline]
 unsafe fn record_with_gil<const D: u8>(tracer: &Tracer, tstate: *mut ffi::PyThreadState, address: u64, size: u64) {
     // SAFETY: GIL held, per the caller.
     let state = unsafe { gil_state() };
@@ -660,7 +684,7 @@ pub(super) fn interner_memory(_py: Python<'_>) -> usize {
     let tracer = unsafe { &*tracer };
     // SAFETY: as above.
     let interner = unsafe { &*tracer.interner.get() };
-    let sampled = tracer.sampled.as_ref().map_or(0, |s| s.counts.len() * 2 + s.live.lock().capacity() * 9);
+    let sampled = tracer.sampled.as_ref().map_or(0, |s| s.counts.len() + s.live.lock().capacity() * 9);
     interner.memory_usage() + sampled + std::mem::size_of::<Tracer>()
 }
 
