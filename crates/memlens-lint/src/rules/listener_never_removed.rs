@@ -216,7 +216,13 @@ fn called_names(body: &[Stmt]) -> HashSet<&str> {
 fn defined_functions(body: &[Stmt]) -> HashSet<&str> {
     let mut defined = HashSet::new();
     for_each_function(body, &mut |func, _| {
-        defined.insert(func.name.as_str());
+        // `obj.address` where `address` is a property is a value, not a bound method.
+        let is_property = func.decorator_list.iter().any(|d| {
+            last_segment(&d.expression).is_some_and(|name| matches!(name, "property" | "cached_property" | "setter" | "getter"))
+        });
+        if !is_property {
+            defined.insert(func.name.as_str());
+        }
     });
     defined
 }
