@@ -6,12 +6,14 @@ Run with the interpreter that has memlens installed::
 
 Both tools get the same paths (the top-level entries of Lib/ except
 site-packages), write to /dev/null, and are timed alternately in this one
-run, wall clock, after one untimed warm-up each (file cache warm). Prints a
-table with the ratio memlens / ruff.
+run, after one untimed warm-up each (file cache warm). Prints wall-clock
+and CPU time (user + system, which other load on the machine disturbs less)
+with the ratios memlens / ruff.
 """
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,9 +37,13 @@ def count_lines(paths):
 
 
 def timed(cmd):
+    """Wall-clock seconds and CPU seconds (user + system) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main():
@@ -63,12 +69,19 @@ def main():
     print(f"Lint {lib} (site-packages excluded): {files} files, {lines:,} lines")
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {args.repeat} runs each, alternating")
     print()
-    ruff_median = statistics.median(samples["ruff check --select B006,B019,RUF012"])
-    print(f"| {'tool':<38} | {'median s':>8} | {'min s':>6} | {'max s':>6} | {'vs ruff':>7} |")
-    print(f"|{'-' * 40}|{'-' * 10}:|{'-' * 7}:|{'-' * 7}:|{'-' * 8}:|")
-    for name, times in samples.items():
-        median = statistics.median(times)
-        print(f"| {name:<38} | {median:>8.2f} | {min(times):>6.2f} | {max(times):>6.2f} | {median / ruff_median:>6.2f}x |")
+    ruff_name = "ruff check --select B006,B019,RUF012"
+    ruff_wall = statistics.median(w for w, _ in samples[ruff_name])
+    ruff_cpu = statistics.median(c for _, c in samples[ruff_name])
+    print(f"| {'tool':<38} | {'wall median s':>13} | {'wall min s':>10} | {'CPU median s':>12} | {'wall vs ruff':>12} | {'CPU vs ruff':>11} |")
+    print(f"|{'-' * 40}|{'-' * 14}:|{'-' * 11}:|{'-' * 13}:|{'-' * 13}:|{'-' * 12}:|")
+    for name, runs in samples.items():
+        wall = statistics.median(w for w, _ in runs)
+        cpu = statistics.median(c for _, c in runs)
+        print(
+            f"| {name:<38} | {wall:>13.2f} | {min(w for w, _ in runs):>10.2f} | {cpu:>12.2f} "
+            f"| {wall / ruff_wall:>11.2f}x | {cpu / ruff_cpu:>10.2f}x |"
+        )
+    print(f"\nload average while measuring: {os.getloadavg()[0]:.1f} (other processes share the machine: compare ratios)")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ pub use settings::{find_config, read_config, FileConfig, Settings};
 
 /// Lints one file's bytes; `path` is only used to label the diagnostics.
 ///
-/// Never panics on any input: undecodable or unparsable bytes give a single
+/// Runs on the caller's stack: for untrusted input prefer [`lint_paths`],
+/// whose threads have room for pathologically deep syntax trees. Never
+/// panics on any input: undecodable or unparsable bytes give a single
 /// `ML000` diagnostic located where the trouble starts.
 pub fn lint_source(path: &Path, bytes: &[u8], settings: &Settings) -> Vec<Diagnostic> {
     let text = match source::decode(bytes) {
@@ -110,7 +112,24 @@ impl Report {
 /// `ML000` diagnostic and the run goes on.
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
     let files = files::discover(paths, settings)?;
-    let mut diagnostics: Vec<Diagnostic> = files
+    // Syntax trees are walked (and dropped) recursively: a pathological file
+    // (`1 + 1 + …` a hundred thousand times) nests that deep. Lint threads get
+    // a stack large enough for it; the memory is only reserved, not used.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .stack_size(LINT_THREAD_STACK)
+        .thread_name(|i| format!("memlens-lint-{i}"))
+        .build()
+        .map_err(|e| Error::Io { path: PathBuf::from("<thread pool>"), source: std::io::Error::other(e) })?;
+    let mut diagnostics: Vec<Diagnostic> = pool.install(|| lint_files(&files, settings));
+    diagnostics.sort_by(|a, b| (&a.path, a.line, a.column, a.rule).cmp(&(&b.path, b.line, b.column, b.rule)));
+    Ok(Report { diagnostics, files_checked: files.len() })
+}
+
+/// Stack size of lint threads: see [`lint_paths`].
+const LINT_THREAD_STACK: usize = 1 << 30;
+
+fn lint_files(files: &[PathBuf], settings: &Settings) -> Vec<Diagnostic> {
+    files
         .par_iter()
         .flat_map_iter(|path| match std::fs::read(path) {
             Ok(bytes) => lint_source(path, &bytes, settings),
@@ -125,7 +144,5 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
                 source_line: String::new(),
             }],
         })
-        .collect();
-    diagnostics.sort_by(|a, b| (&a.path, a.line, a.column, a.rule).cmp(&(&b.path, b.line, b.column, b.rule)));
-    Ok(Report { diagnostics, files_checked: files.len() })
+        .collect()
 }

@@ -437,10 +437,11 @@ pub(crate) fn checks_size_or_membership(body: &[Stmt], name: &str) -> (bool, boo
     impl<'a> Visitor<'a> for Checks<'_> {
         fn visit_expr(&mut self, expr: &'a Expr) {
             match expr {
-                Expr::Call(call) if matches!(&*call.func, Expr::Name(f) if f.id.as_str() == "len") => {
-                    if call.arguments.args.iter().any(|a| matches!(a, Expr::Name(n) if n.id.as_str() == self.name)) {
-                        self.size = true;
-                    }
+                Expr::Call(call)
+                    if matches!(&*call.func, Expr::Name(f) if f.id.as_str() == "len")
+                        && call.arguments.args.iter().any(|a| matches!(a, Expr::Name(n) if n.id.as_str() == self.name)) =>
+                {
+                    self.size = true;
                 }
                 Expr::Compare(compare) => {
                     let in_ops = compare.ops.iter().any(|op| matches!(op, ast::CmpOp::In | ast::CmpOp::NotIn));

@@ -39,8 +39,8 @@ const TABLE: [RuleInfo; 8] = [
     RuleInfo { rule: Rule::ModuleContainerGrows, code: "ML001", name: "module-container-grows", summary: "A module-level container grows inside a function and is never shrunk anywhere in the module." },
     RuleInfo { rule: Rule::ClassAttributeMutated, code: "ML002", name: "class-attribute-mutated", summary: "A mutable class attribute is grown through `self`, `cls` or the class name: one container shared by every instance." },
     RuleInfo { rule: Rule::ClosureGrowsCaptured, code: "ML003", name: "closure-grows-captured", summary: "An escaping closure grows a container captured from its enclosing function on every call." },
-    RuleInfo { rule: Rule::ListenerNeverRemoved, code: "ML004", name: "listener-never-removed", summary: "A listener or callback is registered in a function with no matching removal anywhere in the module." },
-    RuleInfo { rule: Rule::CacheOnMethod, code: "ML005", name: "cache-on-method", summary: "`functools.lru_cache` or `functools.cache` on a method keeps every `self` it saw alive." },
+    RuleInfo { rule: Rule::ListenerNeverRemoved, code: "ML004", name: "listener-never-removed", summary: "A closure, bound method or partial is registered in a function with no matching removal anywhere in the module." },
+    RuleInfo { rule: Rule::CacheOnMethod, code: "ML005", name: "cache-on-method", summary: "`functools.cache` or `functools.lru_cache(maxsize=None)` on a method keeps every `self` it saw alive." },
     RuleInfo { rule: Rule::LoggerPerCall, code: "ML006", name: "logger-per-call", summary: "A logger with a dynamic name, or a handler added per call or per instance: loggers and handlers are never freed." },
     RuleInfo { rule: Rule::ExceptionStored, code: "ML007", name: "exception-stored", summary: "An exception, traceback or frame is stored in a long-lived place, keeping every frame's locals alive." },
 ];

@@ -78,3 +78,20 @@ fn a_run_goes_on_past_a_bad_file_and_a_missing_path_is_an_error() {
     assert!(matches!(err, Error::PathNotFound(ref p) if p == &missing));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_pathologically_deep_expression_does_not_overflow_the_stack() {
+    // GIVEN a valid file whose expression nests fifty thousand levels deep
+    // (a left-leaning `1 + 1 + …` chain), which a default 2 MiB thread stack
+    // cannot walk
+    let dir = std::env::temp_dir().join(format!("memlens-lint-deep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = format!("x = 1{}\n_l = []\ndef f(v):\n    _l.append(v)\n", " + 1".repeat(50_000));
+    std::fs::write(dir.join("deep.py"), source).unwrap();
+    // WHEN it is linted through lint_paths
+    let report = lint_paths(std::slice::from_ref(&dir), &Settings::default()).unwrap();
+    // THEN the run completes and still finds the leak after the deep line
+    let rules: Vec<Rule> = report.diagnostics.iter().map(|d| d.rule).collect();
+    assert_eq!(rules, [Rule::ModuleContainerGrows]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

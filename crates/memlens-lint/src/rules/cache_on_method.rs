@@ -1,12 +1,14 @@
 //! ML005 `cache-on-method`.
 //!
 //! ## What it does
-//! Finds `functools.lru_cache` (with or without arguments) or
-//! `functools.cache` decorating a method that takes `self` (not a
+//! Finds an unbounded method cache — `functools.cache` or
+//! `functools.lru_cache(maxsize=None)` — decorating a method that takes `self` (not a
 //! `staticmethod`, `classmethod`, `__new__`, or a method whose first
 //! parameter is `cls`). Classes the module itself instantiates at top level
 //! (singletons such as `registry = Registry()`) are not reported: their
-//! instance lives as long as the module anyway.
+//! instance lives as long as the module anyway. A bounded `lru_cache`
+//! (the default `maxsize=128`) pins at most that many instances and is left
+//! to flake8-bugbear's B019: memlens reports growth without bound.
 //!
 //! ## Why is this bad?
 //! The cache belongs to the function object, which lives in the class, which
@@ -19,7 +21,7 @@
 //! ## Example
 //! ```python
 //! class Report:
-//!     @functools.lru_cache(maxsize=None)
+//!     @functools.cache
 //!     def totals(self):
 //!         ...
 //! ```
@@ -62,7 +64,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         }
         for (name, decorator) in &decorators {
             let which = match name.as_str() {
-                "functools.lru_cache" => "functools.lru_cache",
+                "functools.lru_cache" if is_unbounded_lru_cache(&decorator.expression) => "functools.lru_cache(maxsize=None)",
                 "functools.cache" => "functools.cache",
                 _ => continue,
             };
@@ -101,4 +103,11 @@ fn instantiated_at_top_level(body: &[ruff_python_ast::Stmt]) -> std::collections
         }
     });
     classes
+}
+
+/// `lru_cache(maxsize=None)` or `lru_cache(None)`; a bare `lru_cache` and
+/// `lru_cache()` default to 128 entries.
+fn is_unbounded_lru_cache(decorator: &Expr) -> bool {
+    let Expr::Call(call) = decorator else { return false };
+    call.arguments.find_argument_value("maxsize", 0).is_some_and(Expr::is_none_literal_expr)
 }

@@ -7,7 +7,9 @@
 //! attribute of that name (`self.items = []`). Containers the module also
 //! empties or resets (`.clear()`, `.pop()`, `del x.items[k]`,
 //! `Cls.items = []`), writes to a constant key (`self.limits["MAIL"] = …`),
-//! and registration methods (`register…`, `add…`) are not reported.
+//! growth in a method that tests membership in or the size of the container
+//! (memo caches keyed by a small domain, de-duplicated or bounded lists), and
+//! registration methods (`register…`, `add…`) are not reported.
 //!
 //! ## Why is this bad?
 //! The class body runs once; the container it creates is stored in the
@@ -81,7 +83,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                     || (op.key.is_some() && attributes[attribute] == ContainerKind::List);
                 match op.kind {
                     OpKind::Rebind if via_receiver => instance_bound.push(attribute),
-                    OpKind::Grow if !one_slot && !is_registration_api(method.name.as_str()) => {
+                    OpKind::Grow if !one_slot && !is_registration_api(method.name.as_str()) && !checks_attribute(&method.body, attribute) => {
                         growth.push((attribute, span(&op.range), owner.id.to_string()));
                     }
                     _ => {}
@@ -139,4 +141,35 @@ fn emptied_attributes<'a>(module: &Module<'a>) -> std::collections::HashSet<&'a 
         }
     });
     emptied
+}
+
+/// Whether a method tests membership in, or the size of, `x.<attribute>`
+/// (`if key not in self.cache:`, `len(cls.items) < N`): a memo cache keyed by
+/// a domain, or a bounded or de-duplicated list.
+fn checks_attribute(body: &[Stmt], attribute: &str) -> bool {
+    use ruff_python_ast::visitor::{self, Visitor};
+    struct Checks<'n>(&'n str, bool);
+    impl<'a> Visitor<'a> for Checks<'_> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            let names_attribute = |e: &Expr| matches!(e, Expr::Attribute(a) if a.attr.as_str() == self.0);
+            match expr {
+                Expr::Compare(compare)
+                    if compare.ops.iter().any(|op| matches!(op, ruff_python_ast::CmpOp::In | ruff_python_ast::CmpOp::NotIn))
+                        && compare.comparators.iter().any(names_attribute) =>
+                {
+                    self.1 = true;
+                }
+                Expr::Call(call)
+                    if matches!(&*call.func, Expr::Name(f) if f.id.as_str() == "len") && call.arguments.args.iter().any(names_attribute) =>
+                {
+                    self.1 = true;
+                }
+                _ => {}
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut checks = Checks(attribute, false);
+    visitor::walk_body(&mut checks, body);
+    checks.1
 }

@@ -6,8 +6,8 @@
 //! closure escapes the call that made it: it is returned or yielded (a
 //! decorator's wrapper, a factory's product), stored on `self`, appended to
 //! an attribute's container, or registered with a long-lived registry
-//! (`atexit.register`, `signal.signal`, `connect`, `subscribe`, `on`,
-//! `add_listener`, …). Containers that are ever shrunk in the enclosing
+//! (`signal.signal`, `connect`, `subscribe`, `on`, `add_listener`, …; not
+//! `atexit.register`, which calls it once). Containers that are ever shrunk in the enclosing
 //! function, and item assignment into a captured list (which cannot grow
 //! it), are not reported.
 //!
@@ -190,7 +190,8 @@ fn escapes(closure: &Closure<'_>, name: Option<&str>, outer: &ast::StmtFunctionD
                     return;
                 }
                 let qualified = matches!(method, Some("register" | "signal")).then(|| module.imports.resolve(&call.func)).flatten();
-                let registry_call = matches!(qualified.as_deref(), Some("atexit.register" | "signal.signal"))
+                // atexit calls its callbacks once: no growth from there.
+                let registry_call = matches!(qualified.as_deref(), Some("signal.signal"))
                     || method.is_some_and(|m| REGISTER_METHODS.contains(&m) && m != "register" && m != "add_done_callback");
                 if registry_call {
                     how = Some("registered as a callback");

@@ -3,19 +3,23 @@
 //! ## What it does
 //! Finds a callback registered inside a function or method — `add_listener`,
 //! `add_handler`, `connect`, `subscribe`, `on`, `register`,
-//! `add_done_callback`, `atexit.register`, `signal.signal`, or an append to a
-//! plain (not weak) observer list such as `self._listeners` — when the module
-//! contains no matching removal: `remove_listener`, `remove_handler`,
-//! `disconnect`, `unsubscribe`, `off`, `unregister`,
-//! `remove_done_callback`, `atexit.unregister`, a second `signal.signal` for
-//! the same signal, or a `remove`/`discard`/`clear` of the observer list.
+//! `add_done_callback`, `atexit.register`, or an append to a plain (not
+//! weak) observer list such as `self._listeners` — when the module contains
+//! no matching removal: `remove_listener`, `remove_handler`, `disconnect`,
+//! `unsubscribe`, `off`, `unregister`, `remove_done_callback`,
+//! `atexit.unregister`, or a `remove`/`discard`/`clear` of the observer list.
 //! The callback must pin something: a lambda or nested closure, a bound
 //! method, a `functools.partial`, or a callback parameter (`callback`,
 //! `handler`, …); a module-level function pins nothing and is not reported.
 //! A generic `.register(…)` (singledispatch, codecs, tkinter) is reported
 //! only with a bound method; `add_done_callback` only on a module-level
-//! future (futures drop their callbacks when they complete); `signal.signal`
-//! not when its result (the previous handler) is kept for restoring.
+//! future (futures drop their callbacks when they complete). Not reported
+//! either: registrations into the object's own registry (`self.x.register`,
+//! collected with it), in set-up functions named for registering, under an
+//! `if` that checks a registered/connected flag, and Django/blinker
+//! `connect` without `weak=False` (those signals hold weak references).
+//! `signal.signal` is not reported: it replaces the previous handler, so it
+//! pins at most one object per signal rather than accumulating.
 //! Registrations at module level run once at import and are not reported;
 //! `addHandler` is reported by ML006.
 //!
@@ -43,7 +47,7 @@ use std::collections::HashSet;
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
-use crate::patterns::{container_ops, container_ops_deep, dotted_name, last_segment, span, OpKind};
+use crate::patterns::{container_ops, container_ops_deep, dotted_name, is_registration_api, last_segment, span, OpKind};
 use crate::rules::Module;
 use crate::scope::{for_each_function, for_each_shallow_expr, for_each_shallow_stmt, Scope};
 use crate::{Rule, Violation};
@@ -76,8 +80,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let weak_lists = || weak_cell.get_or_init(|| weak_observer_lists(module));
     let shrunk_cell = std::cell::OnceCell::new();
     let shrunk_lists = || shrunk_cell.get_or_init(|| shrunk_observer_lists(module.body));
-    let signal_cell = std::cell::OnceCell::new();
-    let signal_calls = || signal_cell.get_or_init(|| signal_targets(module));
+    let weak_signals = module_uses_weak_signals(module.body);
     let mut violations = Vec::new();
 
     for_each_function(module.body, &mut |func, class| {
@@ -92,35 +95,17 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             describe_callback(callback, receiver, class_name, instance_types())
         };
         let local = LocalCallables::of(func);
-        let kept = kept_results(func);
+        let guarded = guarded_ranges(func);
+        let registers_by_name = is_registration_api(func.name.as_str());
         let callable = |expr: &Expr| looks_callable(expr, &local, &defined, &module.imports);
 
         for_each_shallow_expr(&func.body, &mut |expr| {
             let Expr::Call(call) = expr else { return };
             let method = last_segment(&call.func);
             // Resolving through imports allocates; only two names need it.
-            let qualified = if matches!(method, Some("register" | "signal")) { module.imports.resolve(&call.func) } else { None };
+            let qualified = if method == Some("register") { module.imports.resolve(&call.func) } else { None };
             let (label, removals): (String, &[&str]) = match (qualified.as_deref(), method) {
                 (Some("atexit.register"), _) => ("atexit.register".into(), &["unregister"]),
-                (Some("signal.signal"), _) => {
-                    let Some(signum) = call.arguments.args.first().and_then(dotted_name) else { return };
-                    if signal_calls().iter().filter(|s| **s == signum).count() >= 2 {
-                        return;
-                    }
-                    let Some(handler) = call.arguments.args.get(1) else { return };
-                    if !callable(handler) || kept.contains(&ruff_text_size::Ranged::range(call)) {
-                        return;
-                    }
-                    violations.push(Violation {
-                        rule: Rule::ListenerNeverRemoved,
-                        message: format!(
-                            "signal.signal({signum}, …) installs {}; nothing in this module restores the previous handler",
-                            describe(handler)
-                        ),
-                        range: span(call),
-                    });
-                    return;
-                }
                 (_, Some(m)) if matches!(&*call.func, Expr::Attribute(_)) => {
                     match REGISTRATIONS.iter().find(|(name, _)| *name == m) {
                         Some((name, removals)) => ((*name).to_string(), removals),
@@ -129,13 +114,23 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 }
                 _ => return,
             };
-            let callback = call
-                .arguments
-                .args
-                .iter()
-                .chain(call.arguments.keywords.iter().map(|k| &k.value))
-                .find(|arg| callable(arg));
+            // A function whose name says it registers (`register_readline`)
+            // runs at set-up; an `if` that checks a registered/connected flag
+            // makes it run once; an object's own registry (`self.x.register`)
+            // dies with it.
+            let call_range = ruff_text_size::Ranged::range(call);
+            let own_registry = matches!(&*call.func, Expr::Attribute(a) if dotted_name(&a.value).is_some_and(|d| d == "self" || d.starts_with("self.")));
+            if registers_by_name || own_registry || guarded.iter().any(|g| g.contains_range(call_range)) {
+                return;
+            }
+            // Callbacks are passed positionally (`connect(cb, sender=…)`);
+            // keywords such as `factory=` are configuration, not listeners.
+            let callback = call.arguments.args.iter().find(|arg| callable(arg));
             let Some(callback) = callback else { return };
+            // Django and blinker signals hold weak references unless `weak=False`.
+            if label == "connect" && weak_signals && !call.arguments.find_keyword("weak").is_some_and(|k| matches!(&k.value, Expr::BooleanLiteral(b) if !b.value)) {
+                return;
+            }
             // A generic `register` (singledispatch, codecs, tkinter) pins
             // something only when handed a bound method; a future drops its
             // callbacks when it completes, so only a module-level one keeps them.
@@ -221,7 +216,13 @@ fn called_names(body: &[Stmt]) -> HashSet<&str> {
 fn defined_functions(body: &[Stmt]) -> HashSet<&str> {
     let mut defined = HashSet::new();
     for_each_function(body, &mut |func, _| {
-        defined.insert(func.name.as_str());
+        // `obj.address` where `address` is a property is a value, not a bound method.
+        let is_property = func.decorator_list.iter().any(|d| {
+            last_segment(&d.expression).is_some_and(|name| matches!(name, "property" | "cached_property" | "setter" | "getter"))
+        });
+        if !is_property {
+            defined.insert(func.name.as_str());
+        }
     });
     defined
 }
@@ -252,29 +253,6 @@ fn shrunk_observer_lists(body: &[Stmt]) -> HashSet<&str> {
         }
     });
     shrunk
-}
-
-/// The first argument of every `signal.signal` call in the module, as text.
-fn signal_targets(module: &Module<'_>) -> Vec<String> {
-    let mut targets = Vec::new();
-    struct Calls<'m, 'i> {
-        imports: &'i crate::patterns::Imports,
-        out: &'m mut Vec<String>,
-    }
-    impl<'a> Visitor<'a> for Calls<'_, '_> {
-        fn visit_expr(&mut self, expr: &'a Expr) {
-            if let Expr::Call(call) = expr {
-                if self.imports.resolve(&call.func).as_deref() == Some("signal.signal") {
-                    if let Some(signum) = call.arguments.args.first().and_then(dotted_name) {
-                        self.out.push(signum);
-                    }
-                }
-            }
-            visitor::walk_expr(self, expr);
-        }
-    }
-    visitor::walk_body(&mut Calls { imports: &module.imports, out: &mut targets }, module.body);
-    targets
 }
 
 /// Local names bound to `SomeClass(...)` in the function, for naming the
@@ -346,18 +324,59 @@ impl<'a> LocalCallables<'a> {
     }
 }
 
-/// Calls whose result is kept (`old = signal.signal(...)`): the previous
-/// handler is saved, which is how a restore is written.
-fn kept_results(func: &ast::StmtFunctionDef) -> Vec<ruff_text_size::TextRange> {
-    let mut kept = Vec::new();
+/// Ranges of `if` statements whose test checks a registration flag
+/// (`if not self._registered:`, `if not connected:`), inside which a
+/// registration runs once.
+fn guarded_ranges(func: &ast::StmtFunctionDef) -> Vec<ruff_text_size::TextRange> {
+    let mut ranges = Vec::new();
     for_each_shallow_stmt(&func.body, &mut |stmt| {
-        if let Stmt::Assign(assign) = stmt {
-            if let Expr::Call(call) = &*assign.value {
-                kept.push(ruff_text_size::Ranged::range(call));
+        if let Stmt::If(if_stmt) = stmt {
+            if names_flag(&if_stmt.test) {
+                ranges.push(if_stmt.range);
             }
         }
     });
-    kept
+    ranges
+}
+
+fn names_flag(test: &Expr) -> bool {
+    struct Finds(bool);
+    impl<'a> Visitor<'a> for Finds {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            let id = match expr {
+                Expr::Attribute(a) => Some(a.attr.as_str()),
+                Expr::Name(n) => Some(n.id.as_str()),
+                _ => None,
+            };
+            if id.is_some_and(|id| {
+                let id = id.to_ascii_lowercase();
+                ["regist", "connected", "subscribed", "listening", "installed"].iter().any(|w| id.contains(w))
+            }) {
+                self.0 = true;
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut finds = Finds(false);
+    finds.visit_expr(test);
+    finds.0
+}
+
+/// Whether the module uses Django's or blinker's signals, whose `connect`
+/// keeps only a weak reference to the receiver by default.
+fn module_uses_weak_signals(body: &[Stmt]) -> bool {
+    let mut weak = false;
+    for_each_shallow_stmt(body, &mut |stmt| {
+        let module = match stmt {
+            Stmt::ImportFrom(import) => import.module.as_ref().map(|m| m.as_str()),
+            Stmt::Import(import) => import.names.first().map(|a| a.name.as_str()),
+            _ => None,
+        };
+        if module.is_some_and(|m| m.starts_with("django") || m.starts_with("blinker")) {
+            weak = true;
+        }
+    });
+    weak
 }
 
 fn describe_callback(callback: &Expr, receiver: Option<&str>, class_name: Option<&str>, locals: &[(&str, String)]) -> String {

@@ -14,8 +14,9 @@
 //! Keyed inserts with other keys grow only with the number of distinct keys
 //! (names, types, configured aliases), which in practice is bounded, and are
 //! not reported; nor are registration APIs (`register…`, `add…`,
-//! `install…`, decorators returning their argument) and import-time helpers
-//! deleted at the top level, which grow with the code, not the data.
+//! `install…`), decorators (returning their argument or a nested wrapper)
+//! and import-time helpers deleted at the top level, which grow with the
+//! code, not the data.
 //!
 //! ## Why is this bad?
 //! A module object lives until the interpreter exits: `sys.modules` holds
@@ -92,6 +93,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     for_each_function(module.body, &mut |func, _class| {
         let scope = Scope::of_function(func);
         let bounded_by_code = returns_a_parameter_unchanged(func)
+            || is_decorator_returning_wrapper(func)
             || is_registration_api(func.name.as_str())
             || import_time_helpers.contains(func.name.as_str());
         container_ops(&func.body, &mut |op| {
@@ -189,6 +191,28 @@ fn deleted_at_top_level(body: &[Stmt]) -> std::collections::HashSet<&str> {
         }
     });
     deleted
+}
+
+/// A decorator proper: one parameter (the decorated function) and a nested
+/// wrapper returned; it runs once per decorated definition.
+fn is_decorator_returning_wrapper(func: &ast::StmtFunctionDef) -> bool {
+    let parameters = &func.parameters;
+    let single = parameters.posonlyargs.len() + parameters.args.len() == 1 && parameters.vararg.is_none() && parameters.kwonlyargs.is_empty();
+    if !single {
+        return false;
+    }
+    let mut nested: Vec<&str> = Vec::new();
+    let mut returned: Vec<&str> = Vec::new();
+    for_each_shallow_stmt(&func.body, &mut |stmt| match stmt {
+        Stmt::FunctionDef(def) => nested.push(def.name.as_str()),
+        Stmt::Return(ret) => {
+            if let Some(Expr::Name(name)) = ret.value.as_deref() {
+                returned.push(name.id.as_str());
+            }
+        }
+        _ => {}
+    });
+    returned.iter().any(|name| nested.contains(name))
 }
 
 /// A registration decorator: `def register(cls): REGISTRY.append(cls); return cls`.
