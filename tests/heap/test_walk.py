@@ -187,3 +187,30 @@ def test_shared_and_unshared_untracked_objects_are_each_counted_once():
     diff = memlens.census_diff(before, after).to_dict()["types"]
     assert diff["builtins.float"]["count_delta"] == 1010
     assert len(unique) + len(tuples) == 2000
+
+
+@pytest.mark.parametrize("fallback", ["", "1"])
+def test_tracked_objects_are_exactly_what_gc_get_objects_returns(fallback):
+    # GIVEN a fresh interpreter, with or without the gc.get_objects() fallback (3.9-3.11)
+    import os
+    import subprocess
+
+    code = (
+        "import gc, memlens\n"
+        "gc.collect()\n"
+        "a = memlens.census(gc_only=True).total_count\n"
+        "b = len(gc.get_objects())\n"
+        "c = memlens.census(); d = memlens.census()\n"
+        "print(a, b, c == d)\n"
+    )
+    env = dict(os.environ)
+    env.pop("MEMLENS_NO_GC_LISTS", None)
+    if fallback:
+        env["MEMLENS_NO_GC_LISTS"] = fallback
+    # WHEN the GC-tracked objects are counted both ways
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    # THEN the counts agree, and two censuses in a row are identical
+    assert out.returncode == 0, out.stderr
+    tracked, listed, identical = out.stdout.split()
+    assert int(tracked) == int(listed)
+    assert identical == "True"
