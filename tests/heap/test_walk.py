@@ -214,3 +214,27 @@ def test_tracked_objects_are_exactly_what_gc_get_objects_returns(fallback):
     tracked, listed, identical = out.stdout.split()
     assert int(tracked) == int(listed)
     assert identical == "True"
+
+
+def test_all_objects_is_gc_get_objects_plus_the_untracked_ones():
+    # GIVEN a str that only an untracked tuple holds
+    holder = [("all-objects-" + str(id(object())), 1)]
+    gc.collect()
+    # WHEN every object is listed
+    everything = _heap.all_objects()
+    tracked = _heap.all_objects(gc_only=True)
+    # THEN the GC-tracked ones are gc.get_objects(), and the untracked str is there too
+    assert {id(o) for o in tracked} - {id(everything)} <= {id(o) for o in everything}
+    assert any(o is holder[0][0] for o in everything)
+    assert not any(o is everything for o in everything)
+    del everything, tracked
+
+
+def test_type_counts_of_a_chosen_set_of_objects():
+    objects = [1, 2, "a", [], [1], 2]
+    counts = {tp: (n, size) for tp, n, size in _heap.type_counts_of(objects)}
+    assert counts[int] == (3, 3 * sys.getsizeof(1))
+    assert counts[list] == (2, sys.getsizeof([]) + sys.getsizeof([1]))
+    assert counts[str] == (1, sys.getsizeof("a"))
+    with pytest.raises(TypeError):
+        _heap.type_counts_of(5)
