@@ -232,6 +232,8 @@ pub(crate) fn decode_address_delta(stored: u64) -> u64 {
 
 /// How many recent addresses an [`AddressCoder`] remembers per direction.
 const RECENT: usize = 32;
+// `AddressCoder::find` keeps one bit per slot in a u32.
+const _: () = assert!(RECENT == 32);
 
 /// Codes a block's addresses. Allocators hand out recently freed blocks
 /// again, and programs free what they allocated recently, so an allocation's
@@ -261,9 +263,22 @@ impl Default for AddressCoder {
 }
 
 impl AddressCoder {
+    /// How far back `address` was last seen in `history` (whose next slot
+    /// to write is `at`), 1..=RECENT; compares every slot without branches
+    /// so the loop vectorizes.
     #[inline]
     fn find(history: &[u64; RECENT], at: usize, address: u64) -> Option<usize> {
-        (1..=RECENT).find(|back| history[(at + RECENT - back) % RECENT] == address)
+        let mut mask: u32 = 0;
+        for (slot, &seen) in history.iter().enumerate() {
+            mask |= u32::from(seen == address) << slot;
+        }
+        if mask == 0 {
+            return None;
+        }
+        // Bit j of the rotated mask is the slot written j+1 writes before `at`
+        // comes round again; the highest bit is the most recent.
+        let newest = 31 - mask.rotate_right(at as u32).leading_zeros() as usize;
+        Some(RECENT - newest)
     }
 
     #[inline]
