@@ -29,7 +29,7 @@ use std::collections::HashSet;
 use std::os::raw::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 
 const RAW: u8 = 0;
@@ -77,16 +77,18 @@ static FORK_HANDLERS: Once = Once::new();
 /// Addresses of live sampled blocks, with a lock-free pre-filter so that
 /// frees of unsampled blocks (nearly all) cost one atomic load.
 struct SampledSet {
-    counts: Box<[AtomicU16]>,
+    counts: Box<[AtomicU8]>,
     live: SpinLock<HashSet<u64, FastHash>>,
 }
 
-const FILTER_BITS: u32 = 16;
+/// 8 KiB of counters: small enough to stay in L1 next to the interpreter's
+/// working set; a counter that saturates stays set (only false positives).
+const FILTER_BITS: u32 = 13;
 
 impl SampledSet {
     fn new() -> Self {
         SampledSet {
-            counts: (0..1usize << FILTER_BITS).map(|_| AtomicU16::new(0)).collect(),
+            counts: (0..1usize << FILTER_BITS).map(|_| AtomicU8::new(0)).collect(),
             live: SpinLock::new(HashSet::default()),
         }
     }
@@ -98,39 +100,97 @@ impl SampledSet {
 
     fn insert(&self, address: u64) {
         if self.live.lock().insert(address) {
-            self.counts[Self::slot(address)].fetch_add(1, Ordering::Relaxed);
+            let counter = &self.counts[Self::slot(address)];
+            if counter.load(Ordering::Relaxed) < u8::MAX {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
     #[inline]
     fn remove(&self, address: u64) -> bool {
-        let slot = Self::slot(address);
-        if self.counts[slot].load(Ordering::Relaxed) == 0 {
+        let counter = &self.counts[Self::slot(address)];
+        let count = counter.load(Ordering::Relaxed);
+        if count == 0 {
             return false;
         }
         let removed = self.live.lock().remove(&address);
-        if removed {
-            self.counts[slot].fetch_sub(1, Ordering::Relaxed);
+        if removed && count < u8::MAX {
+            counter.fetch_sub(1, Ordering::Relaxed);
         }
         removed
     }
 }
 
-/// Per-thread state of the hooks.
-struct PerThread {
-    /// Set while this thread records an event (reentrancy guard).
-    busy: Cell<bool>,
+/// Hook state of whichever thread holds the GIL. Every hook call made with
+/// the GIL held (MEM and OBJ always, RAW when the caller holds it) is
+/// serialized by the GIL, so this needs no lock and, unlike thread-local
+/// storage, costs no `__tls_get_addr` call on the hot path. The stack cache
+/// belongs to the thread state in `tstate` and is dropped when another
+/// thread takes the GIL.
+struct GilState {
+    /// Set while a GIL holder is inside a traced call or memlens' own work
+    /// (reentrancy guard: pymalloc's own RAW calls are not traced twice).
+    busy: bool,
     /// The session the fields below belong to.
+    generation: u64,
+    /// Bytes left before the next sample (sampled mode).
+    countdown: i64,
+    rng: u64,
+    /// The thread state the cache and thread id belong to.
+    tstate: *mut ffi::PyThreadState,
+    thread: u32,
+    /// The last captured stack, outermost first, with the stack id of each
+    /// prefix.
+    cache_len: usize,
+    cache: [(RawLocation, StackId); MAX],
+    /// Scratch space for the frame walk, innermost first.
+    walk: [RawLocation; MAX],
+    /// A direct-mapped cache in front of the interner's hash map:
+    /// (parent, location) → stack, for the few call sites a loop cycles
+    /// through.
+    recent: [(u32, RawLocation, StackId); RECENT],
+}
+
+const RECENT: usize = 512;
+
+struct GilCell(UnsafeCell<GilState>);
+
+// SAFETY: only accessed by the thread holding the GIL (see `gil_state`).
+unsafe impl Sync for GilCell {}
+
+static GIL_STATE: GilCell = GilCell(UnsafeCell::new(GilState {
+    busy: false,
+    generation: 0,
+    countdown: 0,
+    rng: 0,
+    tstate: ptr::null_mut(),
+    thread: 0,
+    cache_len: 0,
+    cache: [(RawLocation::NONE, StackId::EMPTY); MAX],
+    walk: [RawLocation::NONE; MAX],
+    recent: [(u32::MAX, RawLocation::NONE, StackId::EMPTY); RECENT],
+}));
+
+/// # Safety
+/// The caller holds the GIL and no other reference from `gil_state` is live
+/// (hooks take it once per call, and nested calls only read `busy` through
+/// the same path after it was set, returning before touching anything).
+#[allow(clippy::mut_from_ref)]
+#[inline(always)]
+unsafe fn gil_state() -> &'static mut GilState {
+    // SAFETY: serialized by the GIL, per the caller.
+    unsafe { &mut *GIL_STATE.0.get() }
+}
+
+/// Per-thread state for RAW calls made without the GIL, and each thread's
+/// capture-wide id.
+struct PerThread {
+    busy: Cell<bool>,
     generation: Cell<u64>,
     thread: Cell<u32>,
     countdown: Cell<i64>,
     rng: Cell<u64>,
-    /// The last captured stack, outermost first, with the stack id of each
-    /// prefix.
-    cache_len: Cell<usize>,
-    cache: UnsafeCell<[(RawLocation, StackId); MAX]>,
-    /// Scratch space for the frame walk, innermost first.
-    walk: UnsafeCell<[RawLocation; MAX]>,
 }
 
 thread_local! {
@@ -141,9 +201,6 @@ thread_local! {
             thread: Cell::new(0),
             countdown: Cell::new(0),
             rng: Cell::new(0),
-            cache_len: Cell::new(0),
-            cache: UnsafeCell::new([(RawLocation::NONE, StackId::EMPTY); MAX]),
-            walk: UnsafeCell::new([RawLocation::NONE; MAX]),
         }
     };
 }
@@ -164,49 +221,113 @@ fn layer_of(ctx: *mut c_void) -> &'static Layer {
     unsafe { &*(ctx as *const Layer) }
 }
 
+/// Runs `allocate` (the wrapped allocator) under the reentrancy guard, then
+/// `record`s the block it returned. Nested calls (pymalloc asking the RAW
+/// domain for a large block) and memlens' own work are not recorded.
+#[inline(always)]
+fn traced_call<const D: u8>(allocate: impl FnOnce() -> *mut c_void, record: impl FnOnce(Caller, *mut c_void)) -> *mut c_void {
+    // SAFETY: MEM/OBJ callers hold the GIL; for RAW we check.
+    let tstate = if D == RAW { unsafe { frames::thread_state_if_gil_held() } } else { ptr::null_mut() };
+    if D != RAW || !tstate.is_null() {
+        // SAFETY: the caller holds the GIL; no reference into the state is
+        // held while the wrapped allocator (which may re-enter) runs.
+        if unsafe { gil_state().busy } {
+            return allocate();
+        }
+        // SAFETY: as above.
+        unsafe { gil_state().busy = true };
+        let block = allocate();
+        if !block.is_null() {
+            record(Caller::Gil { tstate }, block);
+        }
+        // SAFETY: as above.
+        unsafe { gil_state().busy = false };
+        return block;
+    }
+    let mut allocate = Some(allocate);
+    let traced = PER_THREAD.try_with(|local| {
+        if local.busy.replace(true) {
+            return None;
+        }
+        let block = match allocate.take() {
+            Some(allocate) => allocate(),
+            None => ptr::null_mut(),
+        };
+        if !block.is_null() {
+            record(Caller::NoGil(local), block);
+        }
+        local.busy.set(false);
+        Some(block)
+    });
+    match traced {
+        Ok(Some(block)) => block,
+        // Nested call, or thread-local storage already torn down.
+        _ => match allocate.take() {
+            Some(allocate) => allocate(),
+            None => ptr::null_mut(),
+        },
+    }
+}
+
+/// Who is allocating: a GIL holder (with its thread state when known), or a
+/// thread without the GIL (RAW domain only).
+#[derive(Clone, Copy)]
+enum Caller<'a> {
+    Gil { tstate: *mut ffi::PyThreadState },
+    NoGil(&'a PerThread),
+}
+
 extern "C" fn malloc_hook<const D: u8>(ctx: *mut c_void, size: usize) -> *mut c_void {
     let layer = layer_of(ctx);
-    let block = match layer.prev.malloc {
-        Some(malloc) => malloc(layer.prev.ctx, size),
+    let prev = layer.prev;
+    let allocate = move || match prev.malloc {
+        Some(malloc) => malloc(prev.ctx, size),
         None => ptr::null_mut(),
     };
-    if !block.is_null() && layer.enabled.load(Ordering::Relaxed) {
-        after_alloc::<D>(block, size);
+    if !layer.enabled.load(Ordering::Relaxed) {
+        return allocate();
     }
-    block
+    traced_call::<D>(allocate, |caller, block| after_alloc::<D>(caller, block, size))
 }
 
 extern "C" fn calloc_hook<const D: u8>(ctx: *mut c_void, nelem: usize, elsize: usize) -> *mut c_void {
     let layer = layer_of(ctx);
-    let block = match layer.prev.calloc {
-        Some(calloc) => calloc(layer.prev.ctx, nelem, elsize),
+    let prev = layer.prev;
+    let allocate = move || match prev.calloc {
+        Some(calloc) => calloc(prev.ctx, nelem, elsize),
         None => ptr::null_mut(),
     };
-    if !block.is_null() && layer.enabled.load(Ordering::Relaxed) {
-        after_alloc::<D>(block, nelem.saturating_mul(elsize));
+    if !layer.enabled.load(Ordering::Relaxed) {
+        return allocate();
     }
-    block
+    traced_call::<D>(allocate, |caller, block| after_alloc::<D>(caller, block, nelem.saturating_mul(elsize)))
 }
 
 extern "C" fn realloc_hook<const D: u8>(ctx: *mut c_void, old: *mut c_void, size: usize) -> *mut c_void {
     let layer = layer_of(ctx);
-    let block = match layer.prev.realloc {
-        Some(realloc) => realloc(layer.prev.ctx, old, size),
+    let prev = layer.prev;
+    let allocate = move || match prev.realloc {
+        Some(realloc) => realloc(prev.ctx, old, size),
         None => ptr::null_mut(),
     };
-    if !block.is_null() && layer.enabled.load(Ordering::Relaxed) {
+    if !layer.enabled.load(Ordering::Relaxed) {
+        return allocate();
+    }
+    traced_call::<D>(allocate, |caller, block| {
         if !old.is_null() {
             before_free::<D>(old);
         }
-        after_alloc::<D>(block, size);
-    }
-    block
+        after_alloc::<D>(caller, block, size);
+    })
 }
 
 extern "C" fn free_hook<const D: u8>(ctx: *mut c_void, block: *mut c_void) {
     let layer = layer_of(ctx);
     // Report before giving the block back, so its address cannot be handed
-    // out again (and reported) by another thread before our free.
+    // out again (and reported) by another thread before our free. No
+    // reentrancy guard here: a nested free (pymalloc giving a large block
+    // back to RAW) names an address the RAW side never traced, and is
+    // ignored by the sink.
     if !block.is_null() && layer.enabled.load(Ordering::Relaxed) {
         before_free::<D>(block);
     }
@@ -238,20 +359,34 @@ fn with_tracer<const D: u8>(f: impl FnOnce(&Tracer)) {
     }
 }
 
+/// Records a block just allocated, under the reentrancy guard. The sampled
+/// fast path (most allocations: not sampled) is a countdown subtraction; the
+/// rest runs out of line, behind `catch_unwind`.
 #[inline(always)]
-fn after_alloc<const D: u8>(block: *mut c_void, size: usize) {
+fn after_alloc<const D: u8>(caller: Caller<'_>, block: *mut c_void, size: usize) {
     with_tracer::<D>(|tracer| {
-        let _ = PER_THREAD.try_with(|local| {
-            if local.busy.replace(true) {
-                return;
+        if let Caller::Gil { .. } = caller {
+            if tracer.sample_mean != 0 {
+                // SAFETY: a GIL holder inside a traced call (busy set).
+                let state = unsafe { gil_state() };
+                let left = state.countdown - size as i64;
+                if state.generation == tracer.generation && left > 0 {
+                    state.countdown = left;
+                    return;
+                }
             }
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                // SAFETY: called from a hook of domain D on this thread.
-                unsafe { record_alloc::<D>(tracer, local, block as u64, size as u64) }
-            }));
-            local.busy.set(false);
-        });
+        }
+        record_out_of_line::<D>(tracer, caller, block, size);
     });
+}
+
+#[inline(never)]
+fn record_out_of_line<const D: u8>(tracer: &Tracer, caller: Caller<'_>, block: *mut c_void, size: usize) {
+    let _ = catch_unwind(AssertUnwindSafe(|| match caller {
+        // SAFETY: a GIL holder inside a traced call (busy set).
+        Caller::Gil { tstate } => unsafe { record_with_gil::<D>(tracer, tstate, block as u64, size as u64) },
+        Caller::NoGil(local) => record_without_gil::<D>(tracer, local, block as u64, size as u64),
+    }));
 }
 
 #[inline(always)]
@@ -270,36 +405,46 @@ fn before_free<const D: u8>(block: *mut c_void) {
 }
 
 /// # Safety
-/// Called from a hook of domain `D` on the current thread, with `local`
-/// this thread's state and its busy flag set.
-#[inline(always)]
-unsafe fn record_alloc<const D: u8>(tracer: &Tracer, local: &PerThread, address: u64, size: u64) {
-    if local.generation.get() != tracer.generation {
-        adopt_thread(tracer, local);
+/// The caller holds the GIL, is inside a traced call (busy set), and
+/// `tstate` is its thread state when already known (RAW), else NULL.
+#[inline]
+unsafe fn record_with_gil<const D: u8>(tracer: &Tracer, tstate: *mut ffi::PyThreadState, address: u64, size: u64) {
+    // SAFETY: GIL held, per the caller.
+    let state = unsafe { gil_state() };
+    if state.generation != tracer.generation {
+        state.generation = tracer.generation;
+        state.tstate = ptr::null_mut();
+        state.cache_len = 0;
+        state.recent = [(u32::MAX, RawLocation::NONE, StackId::EMPTY); RECENT];
+        if state.rng == 0 {
+            state.rng = sampling::seed(address);
+        }
+        let mut rng = Rng(state.rng);
+        state.countdown = rng.next_interval(tracer.sample_mean.max(1));
+        state.rng = rng.0;
     }
     if tracer.sample_mean != 0 {
-        let left = local.countdown.get() - size as i64;
+        let left = state.countdown - size as i64;
         if left > 0 {
-            local.countdown.set(left);
+            state.countdown = left;
             return;
         }
-        let mut rng = Rng(local.rng.get());
-        local.countdown.set(rng.next_interval(tracer.sample_mean));
-        local.rng.set(rng.0);
+        let mut rng = Rng(state.rng);
+        state.countdown = rng.next_interval(tracer.sample_mean);
+        state.rng = rng.0;
     }
-    // SAFETY: only reads the thread's own state (see frames).
-    let tstate = unsafe {
-        if D == RAW {
-            frames::thread_state_if_gil_held()
-        } else {
-            frames::thread_state_holding_gil()
-        }
-    };
+    // SAFETY: the caller holds the GIL, so the current state is its own.
+    let tstate = if tstate.is_null() { unsafe { frames::thread_state_holding_gil() } } else { tstate };
+    if tstate != state.tstate {
+        state.tstate = tstate;
+        state.cache_len = 0;
+        state.thread = PER_THREAD.try_with(|local| thread_id(tracer, local)).unwrap_or(0);
+    }
     let stack = if tstate.is_null() {
         StackId::EMPTY
     } else {
         // SAFETY: `tstate` is ours and we hold the GIL.
-        unsafe { capture_stack(tracer, local, tstate) }
+        unsafe { capture_stack(tracer, state, tstate) }
     };
     if let Some(sampled) = &tracer.sampled {
         sampled.insert(address);
@@ -309,15 +454,44 @@ unsafe fn record_alloc<const D: u8>(tracer: &Tracer, local: &PerThread, address:
         size,
         allocator: allocator_of::<D>(),
         domain: PYTHON_DOMAIN,
-        thread: ThreadId(local.thread.get()),
+        thread: ThreadId(state.thread),
         stack,
     });
 }
 
-#[cold]
-fn adopt_thread(tracer: &Tracer, local: &PerThread) {
+/// A RAW allocation on a thread without the GIL: no stack (reading frames
+/// would need the GIL), per-thread sampling countdown.
+fn record_without_gil<const D: u8>(tracer: &Tracer, local: &PerThread, address: u64, size: u64) {
+    let thread = thread_id(tracer, local);
+    if tracer.sample_mean != 0 {
+        let left = local.countdown.get() - size as i64;
+        if left > 0 {
+            local.countdown.set(left);
+            return;
+        }
+        let mut rng = Rng(local.rng.get());
+        local.countdown.set(rng.next_interval(tracer.sample_mean));
+        local.rng.set(rng.0);
+        if let Some(sampled) = &tracer.sampled {
+            sampled.insert(address);
+        }
+    }
+    tracer.sink.alloc(AllocEvent {
+        address,
+        size,
+        allocator: allocator_of::<D>(),
+        domain: PYTHON_DOMAIN,
+        thread: ThreadId(thread),
+        stack: StackId::EMPTY,
+    });
+}
+
+/// This thread's id in the running capture, announcing it on first sight.
+fn thread_id(tracer: &Tracer, local: &PerThread) -> u32 {
+    if local.generation.get() == tracer.generation {
+        return local.thread.get();
+    }
     local.generation.set(tracer.generation);
-    local.cache_len.set(0);
     let id = tracer.next_thread.fetch_add(1, Ordering::Relaxed);
     local.thread.set(id);
     if local.rng.get() == 0 {
@@ -329,6 +503,7 @@ fn adopt_thread(tracer: &Tracer, local: &PerThread) {
         local.rng.set(rng.0);
     }
     tracer.sink.thread(ThreadId(id), &current_thread_name());
+    id
 }
 
 /// The OS name of the calling thread (no allocation through Python).
@@ -349,32 +524,39 @@ fn current_thread_name() -> String {
 /// The stack id of the calling thread's current Python stack.
 ///
 /// # Safety
-/// `tstate` is the calling thread's state, the GIL is held, and the busy
-/// flag of `local` is set (so the caches are not reentered).
+/// `tstate` is the calling thread's state, the GIL is held, and `state`
+/// belongs to `tstate`.
 #[inline(always)]
-unsafe fn capture_stack(tracer: &Tracer, local: &PerThread, tstate: *mut ffi::PyThreadState) -> StackId {
+unsafe fn capture_stack(tracer: &Tracer, state: &mut GilState, tstate: *mut ffi::PyThreadState) -> StackId {
     let max = (tracer.max_frames.load(Ordering::Relaxed) as usize).clamp(1, MAX);
-    // SAFETY: per-thread scratch, not aliased while busy is set; the
-    // interner is serialized by the GIL.
+    // SAFETY: the interner is serialized by the GIL; the walk reads our
+    // own frames.
     unsafe {
-        let walk = &mut *local.walk.get();
-        let cache = &mut *local.cache.get();
         let interner = &mut *tracer.interner.get();
-        let depth = frames::walk(tstate, &mut walk[..max]);
-        let cached = local.cache_len.get();
+        let depth = frames::walk(tstate, &mut state.walk[..max]);
+        let cached = state.cache_len;
         let mut parent = StackId::EMPTY;
         let mut i = 0;
-        while i < depth && i < cached && cache[i].0 == walk[depth - 1 - i] {
-            parent = cache[i].1;
+        while i < depth && i < cached && state.cache[i].0 == state.walk[depth - 1 - i] {
+            parent = state.cache[i].1;
             i += 1;
         }
         while i < depth {
-            let location = walk[depth - 1 - i];
-            parent = interner.child(&*tracer.sink, parent, location);
-            cache[i] = (location, parent);
+            let location = state.walk[depth - 1 - i];
+            let slot = ((location.code as usize >> 4) ^ (location.offset as usize).wrapping_mul(31) ^ (parent.0 as usize).wrapping_mul(0x9E37))
+                % RECENT;
+            let (recent_parent, recent_location, recent_stack) = state.recent[slot];
+            parent = if recent_parent == parent.0 && recent_location == location {
+                recent_stack
+            } else {
+                let stack = interner.child(&*tracer.sink, parent, location);
+                state.recent[slot] = (parent.0, location, stack);
+                stack
+            };
+            state.cache[i] = (location, parent);
             i += 1;
         }
-        local.cache_len.set(depth);
+        state.cache_len = depth;
         parent
     }
 }
@@ -442,7 +624,7 @@ pub(super) fn start(py: Python<'_>, config: TraceConfig, sink: Arc<dyn EventSink
         return Err(TraceError::Unsupported("unknown frame layout".into()));
     }
     frames::check_runtime().map_err(TraceError::Unsupported)?;
-    if config.max_frames < 1 || config.max_frames > MAX_FRAMES {
+    if !(1..=MAX_FRAMES).contains(&config.max_frames) {
         return Err(TraceError::InvalidConfig(format!("max_frames must be in 1..={MAX_FRAMES}, not {}", config.max_frames)));
     }
     let sample_mean = match config.mode {
@@ -496,7 +678,7 @@ pub(super) fn is_tracing() -> bool {
 }
 
 pub(super) fn set_max_frames(max_frames: u32) -> Result<(), TraceError> {
-    if max_frames < 1 || max_frames > MAX_FRAMES {
+    if !(1..=MAX_FRAMES).contains(&max_frames) {
         return Err(TraceError::InvalidConfig(format!("max_frames must be in 1..={MAX_FRAMES}, not {max_frames}")));
     }
     let tracer = ACTIVE.load(Ordering::SeqCst);
@@ -519,7 +701,7 @@ pub(super) fn interner_memory(_py: Python<'_>) -> usize {
     let tracer = unsafe { &*tracer };
     // SAFETY: as above.
     let interner = unsafe { &*tracer.interner.get() };
-    let sampled = tracer.sampled.as_ref().map_or(0, |s| s.counts.len() * 2 + s.live.lock().capacity() * 9);
+    let sampled = tracer.sampled.as_ref().map_or(0, |s| s.counts.len() + s.live.lock().capacity() * 9);
     interner.memory_usage() + sampled + std::mem::size_of::<Tracer>()
 }
 
@@ -560,12 +742,14 @@ fn active_sampled_set() -> Option<&'static SampledSet> {
 /// Runs `f` with this thread's allocations left out of the trace: what
 /// memlens allocates to answer a query (snapshot tuples) is not the traced
 /// program's memory, and must not re-enter the sink while it is locked.
-pub(crate) fn untraced<R>(f: impl FnOnce() -> R) -> R {
-    let was_busy = PER_THREAD.try_with(|local| local.busy.replace(true)).unwrap_or(true);
+pub(crate) fn untraced<R>(_py: Python<'_>, f: impl FnOnce() -> R) -> R {
+    // SAFETY: the GIL is held (`_py`).
+    let was_busy = std::mem::replace(unsafe { &mut gil_state().busy }, true);
     struct Restore(bool);
     impl Drop for Restore {
         fn drop(&mut self) {
-            let _ = PER_THREAD.try_with(|local| local.busy.set(self.0));
+            // SAFETY: still under the GIL taken by the caller.
+            unsafe { gil_state().busy = self.0 };
         }
     }
     let _restore = Restore(was_busy);

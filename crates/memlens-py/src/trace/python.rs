@@ -8,7 +8,8 @@ use super::table::{self, TableSink};
 use super::{hooks, Mode, TraceConfig, TraceError};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -156,7 +157,7 @@ fn _trace_raw_traces(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     }
     let table = table::global();
     let blocks = table.blocks();
-    hooks::untraced(|| table.with_names(|names| {
+    hooks::untraced(py, || table.with_names(|names| {
         let mut builder = TracebackBuilder::new(py);
         let list = PyList::empty(py);
         for (_, block) in blocks {
@@ -178,7 +179,7 @@ fn _trace_object_traceback<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyR
     let Some(block) = table.block_at(address) else {
         return Ok(None);
     };
-    hooks::untraced(|| table.with_names(|names| Ok(Some(TracebackBuilder::new(py).traceback(names, block.stack)?.0))))
+    hooks::untraced(py, || table.with_names(|names| Ok(Some(TracebackBuilder::new(py).traceback(names, block.stack)?.0))))
 }
 
 /// Bytes CPython places before an object inside its memory block (the GC
@@ -197,6 +198,66 @@ fn object_preheader_size(obj: &Bound<'_, PyAny>) -> usize {
     gc + managed
 }
 
+/// Groups raw traces the way `Snapshot.statistics` does, returning
+/// `{key frames: (size, count)}`. Keys are computed once per distinct
+/// traceback object (snapshots share one tuple per stack), so the per-trace
+/// work is a pointer lookup and two additions.
+#[pyfunction]
+fn _trace_group<'py>(py: Python<'py>, traces: &Bound<'py, PyAny>, key_type: &str, cumulative: bool) -> PyResult<Bound<'py, PyDict>> {
+    let keys = PyDict::new(py);
+    let mut totals: Vec<(u64, u64)> = Vec::new();
+    let mut groups_of: HashMap<usize, Vec<usize>> = HashMap::new();
+    let key_for = |frames: Bound<'py, PyTuple>, totals: &mut Vec<(u64, u64)>| -> PyResult<usize> {
+        if let Some(index) = keys.get_item(&frames)? {
+            return index.extract();
+        }
+        keys.set_item(&frames, totals.len())?;
+        totals.push((0, 0));
+        Ok(totals.len() - 1)
+    };
+    let key_of_frame = |frame: &Bound<'py, PyAny>| -> PyResult<Bound<'py, PyTuple>> {
+        if key_type == "filename" {
+            let filename = frame.get_item(0)?;
+            PyTuple::new(py, [PyTuple::new(py, [filename, 0u32.into_pyobject(py)?.into_any()])?])
+        } else {
+            PyTuple::new(py, [frame.clone()])
+        }
+    };
+    for trace in traces.try_iter()? {
+        let trace = trace?;
+        let size: u64 = trace.get_item(1)?.extract()?;
+        let traceback = trace.get_item(2)?;
+        let pointer = traceback.as_ptr() as usize;
+        let groups = match groups_of.entry(pointer) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let traceback_tuple = traceback.cast::<PyTuple>()?;
+                let mut groups = Vec::new();
+                if cumulative {
+                    for frame in traceback_tuple.iter() {
+                        groups.push(key_for(key_of_frame(&frame)?, &mut totals)?);
+                    }
+                } else if key_type == "traceback" {
+                    groups.push(key_for(traceback_tuple.clone(), &mut totals)?);
+                } else {
+                    groups.push(key_for(key_of_frame(&traceback_tuple.get_item(0)?)?, &mut totals)?);
+                }
+                entry.insert(groups)
+            }
+        };
+        for &group in groups.iter() {
+            totals[group].0 += size;
+            totals[group].1 += 1;
+        }
+    }
+    let result = PyDict::new(py);
+    for (key, index) in keys.iter() {
+        let index: usize = index.extract()?;
+        result.set_item(key, totals[index])?;
+    }
+    Ok(result)
+}
+
 /// Registers the functions above on `memlens._core`.
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(_trace_start, module)?)?;
@@ -209,5 +270,6 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(_trace_memory, module)?)?;
     module.add_function(wrap_pyfunction!(_trace_raw_traces, module)?)?;
     module.add_function(wrap_pyfunction!(_trace_object_traceback, module)?)?;
+    module.add_function(wrap_pyfunction!(_trace_group, module)?)?;
     Ok(())
 }

@@ -33,7 +33,9 @@ pub(crate) struct FastHasher(u64);
 impl Hasher for FastHasher {
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply leaves its entropy in the high bits, and hashbrown
+        // indexes with the low ones (addresses are 16-byte aligned): fold.
+        self.0 ^ (self.0 >> 29)
     }
     #[inline]
     fn write(&mut self, bytes: &[u8]) {

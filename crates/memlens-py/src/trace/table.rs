@@ -2,21 +2,17 @@
 //! that keeps every live traced block with its stack, the current and peak
 //! traced bytes, and the frames and stacks needed to build tracebacks.
 //!
-//! Blocks are spread over [`SHARDS`] spin-locked hash maps by address, so
-//! GIL-less frees on other threads rarely contend with the allocating
-//! thread. An entry is 24 bytes plus one control byte, against tracemalloc's
-//! hash-table entry plus a separately allocated `trace_t` per block.
+//! An entry is 24 bytes in a table at most half full, against
+//! tracemalloc's hash-table entry plus a separately allocated `trace_t` per
+//! block.
 
 use super::sampling::estimated_bytes;
 use super::spin::SpinLock;
-use super::stacks::FastHash;
-use memlens_trace::events::{AllocEvent, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId};
-use std::collections::HashMap;
+use super::address_map::AddressMap;
+use memlens_trace::events::{AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId};
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-
-/// Number of address shards.
-pub(crate) const SHARDS: usize = 64;
 
 /// One live traced block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,39 +34,59 @@ pub(crate) struct Names {
     pub stacks: Vec<(u32, u32)>,
 }
 
+type BlockMap = AddressMap;
+
+/// The blocks of the MEM and OBJ domains, only touched with the GIL held.
+struct GilBlocks {
+    map: BlockMap,
+    current: i64,
+}
+
 /// The in-memory trace table (one per process).
+///
+/// MEM and OBJ blocks are allocated and freed only by threads holding the
+/// GIL, so they live in a map the GIL serializes: no lock, no atomic on the
+/// hot path. RAW blocks may come and go on any thread and live in their own
+/// spin-locked map; a block is always freed through the domain that
+/// allocated it, so the two maps never share an address.
 pub(crate) struct TraceTable {
-    shards: Vec<SpinLock<HashMap<u64, TracedBlock, FastHash>>>,
-    current: AtomicI64,
+    gil: UnsafeCell<GilBlocks>,
+    raw: SpinLock<BlockMap>,
+    raw_current: AtomicI64,
     peak: AtomicI64,
     /// 0 in exact mode, else the mean sampling interval.
     sample_mean: AtomicU64,
     names: Mutex<Names>,
 }
 
+// SAFETY: `gil` is only accessed with the GIL held (hooks of the MEM and OBJ
+// domains, and Python-facing functions); the rest is atomic or locked.
+unsafe impl Sync for TraceTable {}
+
 /// The process's trace table, created on first use.
 pub(crate) fn global() -> &'static TraceTable {
     static TABLE: OnceLock<TraceTable> = OnceLock::new();
     TABLE.get_or_init(|| TraceTable {
-        shards: (0..SHARDS).map(|_| SpinLock::new(HashMap::default())).collect(),
-        current: AtomicI64::new(0),
+        gil: UnsafeCell::new(GilBlocks { map: AddressMap::default(), current: 0 }),
+        raw: SpinLock::new(AddressMap::default()),
+        raw_current: AtomicI64::new(0),
         peak: AtomicI64::new(0),
         sample_mean: AtomicU64::new(0),
         names: Mutex::new(Names { frames: Vec::new(), stacks: vec![(0, 0)] }),
     })
 }
 
-/// A sink handle onto the global table (the tracer wants an `Arc<dyn EventSink>`).
-pub(crate) struct TableSink;
-
 impl TraceTable {
-    #[inline]
-    fn shard(&self, address: u64) -> &SpinLock<HashMap<u64, TracedBlock, FastHash>> {
-        let index = ((address >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
-        &self.shards[index % SHARDS]
+    /// # Safety
+    /// The GIL is held and no other reference to the GIL part is live.
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    unsafe fn gil_blocks(&self) -> &mut GilBlocks {
+        // SAFETY: serialized by the GIL, per the caller.
+        unsafe { &mut *self.gil.get() }
     }
 
-    /// Forgets every trace, frame and stack; sets the sampling mode.
+    /// Forgets every trace, frame and stack; sets the sampling mode. GIL held.
     pub(crate) fn reset(&self, sample_mean: u64) {
         self.clear_traces();
         self.sample_mean.store(sample_mean, Ordering::SeqCst);
@@ -79,42 +95,49 @@ impl TraceTable {
     }
 
     /// Forgets the traces (not the frames and stacks, which stay valid for
-    /// the running session) and zeroes the counters.
+    /// the running session) and zeroes the counters. GIL held.
     pub(crate) fn clear_traces(&self) {
-        for shard in &self.shards {
-            let mut map = shard.lock();
-            map.clear();
-            map.shrink_to(0);
-        }
-        self.current.store(0, Ordering::SeqCst);
+        // SAFETY: callers hold the GIL (Python-facing functions).
+        let gil = unsafe { self.gil_blocks() };
+        gil.map = AddressMap::default();
+        gil.current = 0;
+        let mut raw = self.raw.lock();
+        *raw = AddressMap::default();
+        self.raw_current.store(0, Ordering::SeqCst);
         self.peak.store(0, Ordering::SeqCst);
     }
 
-    /// (current, peak) traced bytes.
+    fn current(&self) -> i64 {
+        // SAFETY: callers hold the GIL.
+        unsafe { self.gil_blocks() }.current + self.raw_current.load(Ordering::SeqCst)
+    }
+
+    /// (current, peak) traced bytes. GIL held.
     pub(crate) fn traced_memory(&self) -> (u64, u64) {
-        let current = self.current.load(Ordering::SeqCst).max(0) as u64;
+        let current = self.current().max(0) as u64;
         let peak = self.peak.load(Ordering::SeqCst).max(0) as u64;
         (current, peak.max(current))
     }
 
-    /// Sets the peak to the current traced bytes.
+    /// Sets the peak to the current traced bytes. GIL held.
     pub(crate) fn reset_peak(&self) {
-        self.peak.store(self.current.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.peak.store(self.current(), Ordering::SeqCst);
     }
 
-    /// Every live block, as (address, block).
+    /// Every live block, as (address, block). GIL held.
     pub(crate) fn blocks(&self) -> Vec<(u64, TracedBlock)> {
-        let mut out = Vec::new();
-        for shard in &self.shards {
-            let map = shard.lock();
-            out.extend(map.iter().map(|(&address, &block)| (address, block)));
-        }
+        // SAFETY: callers hold the GIL.
+        let gil = unsafe { self.gil_blocks() };
+        let mut out: Vec<(u64, TracedBlock)> = gil.map.iter().collect();
+        out.extend(self.raw.lock().iter());
         out
     }
 
-    /// The block starting at `address`, if traced.
+    /// The block starting at `address`, if traced. GIL held.
     pub(crate) fn block_at(&self, address: u64) -> Option<TracedBlock> {
-        self.shard(address).lock().get(&address).copied()
+        // SAFETY: callers hold the GIL.
+        let gil = unsafe { self.gil_blocks() };
+        gil.map.get(address).or_else(|| self.raw.lock().get(address))
     }
 
     /// Runs `f` on the frames and stacks.
@@ -122,30 +145,28 @@ impl TraceTable {
         f(&self.names.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Bytes the table itself uses.
+    /// Bytes the table itself uses. GIL held.
     pub(crate) fn memory_usage(&self) -> usize {
-        let blocks: usize = self.shards.iter().map(|s| s.lock().capacity() * (8 + 16 + 1)).sum();
+        const ENTRY: usize = 8 + 16;
+        // SAFETY: callers hold the GIL.
+        let gil = unsafe { self.gil_blocks() }.map.capacity() * ENTRY;
+        let raw = self.raw.lock().capacity() * ENTRY;
         let names = self.with_names(|n| {
             n.frames.iter().map(|(f, _)| f.capacity() + 32).sum::<usize>() + n.stacks.capacity() * 8
         });
-        blocks + names + SHARDS * 48
+        gil + raw + names + std::mem::size_of::<Self>()
     }
 
-    fn insert(&self, address: u64, block: TracedBlock) {
-        let replaced = self.shard(address).lock().insert(address, block);
-        let delta = block.size as i64 - replaced.map_or(0, |b| b.size as i64);
-        let current = self.current.fetch_add(delta, Ordering::Relaxed) + delta;
+    #[inline(always)]
+    fn raise_peak(&self, current: i64) {
         if current > self.peak.load(Ordering::Relaxed) {
             self.peak.fetch_max(current, Ordering::Relaxed);
         }
     }
-
-    fn remove(&self, address: u64) {
-        if let Some(block) = self.shard(address).lock().remove(&address) {
-            self.current.fetch_sub(block.size as i64, Ordering::Relaxed);
-        }
-    }
 }
+
+/// A sink handle onto the global table (the tracer wants an `Arc<dyn EventSink>`).
+pub(crate) struct TableSink;
 
 impl EventSink for TableSink {
     fn frame(&self, id: FrameId, frame: Frame<'_>) {
@@ -173,25 +194,49 @@ impl EventSink for TableSink {
         let table = global();
         let mean = table.sample_mean.load(Ordering::Relaxed);
         let size = if mean == 0 { event.size } else { estimated_bytes(event.size, mean).round() as u64 };
-        table.insert(event.address, TracedBlock { size, stack: event.stack.0, domain: event.domain });
+        let block = TracedBlock { size, stack: event.stack.0, domain: event.domain };
+        if event.allocator == Allocator::PyRaw {
+            let replaced = table.raw.lock().insert(event.address, block);
+            let delta = size as i64 - replaced.map_or(0, |b| b.size as i64);
+            let raw = table.raw_current.fetch_add(delta, Ordering::Relaxed) + delta;
+            // SAFETY: a racy read of the GIL part's counter only feeds the
+            // peak; a torn value is impossible for an aligned i64 on x86_64
+            // and the peak is an approximation for GIL-less allocations.
+            let gil = unsafe { std::ptr::addr_of!((*table.gil.get()).current).read_volatile() };
+            table.raise_peak(gil + raw);
+        } else {
+            // SAFETY: MEM and OBJ hooks run with the GIL held.
+            let gil = unsafe { table.gil_blocks() };
+            let replaced = gil.map.insert(event.address, block);
+            gil.current += size as i64 - replaced.map_or(0, |b| b.size as i64);
+            let current = gil.current + table.raw_current.load(Ordering::Relaxed);
+            table.raise_peak(current);
+        }
     }
 
     #[inline]
     fn free(&self, event: FreeEvent) {
-        global().remove(event.address);
+        let table = global();
+        if event.allocator == Allocator::PyRaw {
+            if let Some(block) = table.raw.lock().remove(event.address) {
+                table.raw_current.fetch_sub(block.size as i64, Ordering::Relaxed);
+            }
+        } else {
+            // SAFETY: MEM and OBJ hooks run with the GIL held.
+            let gil = unsafe { table.gil_blocks() };
+            if let Some(block) = gil.map.remove(event.address) {
+                gil.current -= block.size as i64;
+            }
+        }
     }
 }
 
-/// Takes every shard lock (fork prepare).
+/// Takes the RAW map's lock (fork prepare).
 pub(crate) fn fork_prepare() {
-    for shard in &global().shards {
-        shard.lock_raw();
-    }
+    global().raw.lock_raw();
 }
 
 /// Releases what [`fork_prepare`] took (fork parent and child).
 pub(crate) fn fork_release() {
-    for shard in &global().shards {
-        shard.unlock_raw();
-    }
+    global().raw.unlock_raw();
 }

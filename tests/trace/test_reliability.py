@@ -1,0 +1,164 @@
+"""The tracer never crashes or disturbs the traced program: threads, restarts, fork, the stdlib tracer, abrupt exits."""
+import os
+import signal
+import sys
+
+import pytest
+
+from conftest import run_json, run_python
+
+
+def test_eight_threads_allocating_and_freeing_return_to_baseline(memlens_tracemalloc):
+    # GIVEN tracing with a baseline
+    import gc
+    import threading
+    import zlib
+
+    memlens_tracemalloc.start(5)
+    gc.collect()
+    baseline, _ = memlens_tracemalloc.get_traced_memory()
+
+    def churn(seed):
+        kept = []
+        for i in range(20000):
+            kept.append({"i": i, "s": str(i) * (i % 7), "l": [seed] * (i % 11)})
+            if i % 100 == 0:
+                zlib.compress(bytes(4096))  # releases the GIL: RAW allocations on a thread without it
+            if len(kept) > 50:
+                kept.clear()
+        kept.clear()
+
+    # WHEN 8 threads allocate and free concurrently
+    threads = [threading.Thread(target=churn, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    del threads
+    gc.collect()
+    # THEN the traced memory is back near its baseline
+    current, peak = memlens_tracemalloc.get_traced_memory()
+    assert peak > baseline
+    assert abs(current - baseline) < 256 * 1024
+
+
+def test_start_and_stop_a_hundred_times(memlens_tracemalloc):
+    # GIVEN / WHEN tracing is started and stopped 100 times, allocating in between
+    for round_ in range(100):
+        memlens_tracemalloc.start(1 + round_ % 30)
+        data = [str(i) for i in range(200)]
+        snapshot = memlens_tracemalloc.take_snapshot()
+        assert len(snapshot.traces) > 0
+        memlens_tracemalloc.stop()
+        del data
+        # THEN each stop forgets everything
+        assert memlens_tracemalloc.get_traced_memory() == (0, 0)
+        assert not memlens_tracemalloc.is_tracing()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_tracing_continues_in_a_forked_child():
+    # GIVEN a traced process that forks
+    out = run_json(r'''
+import json, os
+from memlens import tracemalloc
+tracemalloc.start(3)
+before = [str(i) for i in range(1000)]
+pid = os.fork()
+if pid == 0:
+    # WHEN the child allocates
+    mine = ["child-%d" % i for i in range(5000)]  # CHILD SITE
+    top = tracemalloc.take_snapshot().statistics("lineno")[0]
+    os._exit(0 if top.count >= 5000 and tracemalloc.is_tracing() else 3)
+_, status = os.waitpid(pid, 0)
+after = [str(i) for i in range(1000)]
+print(json.dumps({"child_status": status, "parent_tracing": tracemalloc.is_tracing(),
+                  "parent_traces": len(tracemalloc.take_snapshot().traces)}))
+''')
+    # THEN the child sees its own allocations and the parent keeps tracing
+    assert out["child_status"] == 0
+    assert out["parent_tracing"] and out["parent_traces"] > 0
+
+
+INTERPLAY = r'''
+import json, sys, tracemalloc as stdlib
+from memlens import tracemalloc as memlens
+order = sys.argv[1]
+def burst():
+    return [str(i) * 2 for i in range(3000)]
+seen = {}
+if order == "memlens-first":
+    memlens.start(); stdlib.start()
+    a = burst()
+    seen["both"] = (len(memlens.take_snapshot().traces) > 0, len(stdlib.take_snapshot().traces) > 0)
+    stdlib.stop()                      # memlens is below the stdlib hooks: unaffected
+    b = burst()
+    seen["memlens_after_stdlib_stop"] = memlens.get_traced_memory()[0] > 0
+    memlens.stop()
+elif order == "stdlib-first":
+    stdlib.start(); memlens.start()
+    a = burst()
+    stdlib.stop()                      # restores the allocators it found: memlens' hooks go too
+    b = burst()
+    seen["memlens_still_reports"] = memlens.is_tracing()
+    memlens.stop()
+    stdlib.start(); c = burst(); seen["stdlib_again"] = len(stdlib.take_snapshot().traces) > 0; stdlib.stop()
+else:  # memlens stops first while the stdlib hooks wrap it: memlens stays in the chain, pass-through
+    memlens.start(); stdlib.start()
+    memlens.stop()
+    a = burst()
+    seen["stdlib_alone"] = len(stdlib.take_snapshot().traces) > 0
+    memlens.start()
+    b = burst()
+    seen["memlens_restarted"] = len(memlens.take_snapshot().traces) > 0
+    stdlib.stop(); memlens.stop()
+c = burst()
+print(json.dumps(seen))
+'''
+
+
+@pytest.mark.parametrize("order", ["memlens-first", "stdlib-first", "memlens-stops-first"])
+def test_stdlib_tracemalloc_started_and_stopped_while_memlens_traces(order):
+    # GIVEN both tracers started and stopped in some order
+    # WHEN allocating throughout
+    seen = run_json(INTERPLAY, order)
+    # THEN nothing crashes and each tracer reports what the docs say
+    assert all(seen.values()), seen
+
+
+@pytest.mark.parametrize(
+    "ending, expected",
+    [
+        ("raise RuntimeError('boom')", 1),
+        ("os._exit(7)", 7),
+        ("os.kill(os.getpid(), signal.SIGKILL)", -signal.SIGKILL),
+    ],
+)
+def test_traced_program_ending_abruptly(ending, expected):
+    # GIVEN a traced program
+    code = f'''
+import os, signal
+from memlens import tracemalloc
+tracemalloc.start(25)
+data = [{{"k": i}} for i in range(10000)]
+{ending}
+'''
+    # WHEN it ends by raising, os._exit or SIGKILL
+    result = run_python(code)
+    # THEN it ends exactly as it would untraced
+    assert result.returncode == expected, result.stderr
+    if expected == 1:
+        assert "RuntimeError: boom" in result.stderr
+
+
+def test_sampled_mode_estimates_are_unbiased(memlens_tracemalloc):
+    # GIVEN sampling with a 64 KiB mean interval
+    memlens_tracemalloc.start(1, sample_bytes=64 * 1024)
+    # WHEN holding 40 MiB in 1 KiB blocks
+    blocks = [bytearray(1024) for _ in range(40 * 1024)]  # noqa: F841
+    current, _ = memlens_tracemalloc.get_traced_memory()
+    stats = memlens_tracemalloc.take_snapshot().statistics("lineno")
+    # THEN the estimate is close to the real total (std dev ~2.5% here)
+    assert current == pytest.approx(40 * 1024 * (1024 + sys.getsizeof(bytearray()) ), rel=0.15)
+    # AND statistics say they are estimates
+    assert "(sampled estimate)" in str(stats[0])
