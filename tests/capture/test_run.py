@@ -251,4 +251,6 @@ def test_eight_threads_allocating_and_freeing_leave_one_consistent_capture(memle
     assert "threads.py:5)" in top, table.stdout
     blocks = int(top.split("┆")[3].strip().replace(",", ""))
     assert blocks >= 8 * 20000 * 2, top  # a bytearray object and its buffer each
-    assert "threads.py:5)" not in leaks.stdout, leaks.stdout
+    # (what stays is interpreter caches, e.g. 3.9's cached frame of the comprehension: KiB, not the 30 MiB)
+    still_live = leaks.stdout.splitlines()[0].split("still live at exit: ")[1]
+    assert still_live.split()[1] in ("B", "KiB"), leaks.stdout
