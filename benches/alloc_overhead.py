@@ -51,12 +51,16 @@ IN_PROCESS = {
 }
 MEMRAY = "memray --trace-python-allocators"
 
+# Runs the workload as __main__ with one frame of driver below it (no runpy
+# frames), so that N-frame tracers see the same stacks as `python workload.py`.
 DRIVER = textwrap.dedent(
     """
-    import runpy, sys
+    import sys
     {setup}
     sys.argv = [{workload!r}, {n!r}]
-    runpy.run_path({workload!r}, run_name="__main__")
+    with open({workload!r}) as source:
+        code = compile(source.read(), {workload!r}, "exec")
+    exec(code, {{"__name__": "__main__", "__file__": {workload!r}}})
     """
 )
 

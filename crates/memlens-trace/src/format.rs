@@ -230,6 +230,121 @@ pub(crate) fn decode_address_delta(stored: u64) -> u64 {
     }
 }
 
+/// How many recent addresses an [`AddressCoder`] remembers per direction.
+const RECENT: usize = 32;
+// `AddressCoder::find` keeps one bit per slot in a u32.
+const _: () = assert!(RECENT == 32);
+
+/// Codes a block's addresses. Allocators hand out recently freed blocks
+/// again, and programs free what they allocated recently, so an allocation's
+/// address is first looked up among the last [`RECENT`] freed ones and a
+/// free's among the last allocated ones: a hit is stored as how far back it
+/// was (1..=RECENT), a miss as 0 followed by the difference to the previous
+/// address ([`encode_address_delta`]). Writer and reader run the same coder,
+/// so their histories always agree; each block starts a fresh one.
+pub(crate) struct AddressCoder {
+    last: u64,
+    allocated: [u64; RECENT],
+    allocated_at: usize,
+    freed: [u64; RECENT],
+    freed_at: usize,
+}
+
+impl Default for AddressCoder {
+    fn default() -> Self {
+        AddressCoder {
+            last: 0,
+            allocated: [0; RECENT],
+            allocated_at: 0,
+            freed: [0; RECENT],
+            freed_at: 0,
+        }
+    }
+}
+
+impl AddressCoder {
+    /// How far back `address` was last seen in `history` (whose next slot
+    /// to write is `at`), 1..=RECENT; compares every slot without branches
+    /// so the loop vectorizes.
+    #[inline]
+    fn find(history: &[u64; RECENT], at: usize, address: u64) -> Option<usize> {
+        let mut mask: u32 = 0;
+        for (slot, &seen) in history.iter().enumerate() {
+            mask |= u32::from(seen == address) << slot;
+        }
+        if mask == 0 {
+            return None;
+        }
+        // Bit j of the rotated mask is the slot written j+1 writes before `at`
+        // comes round again; the highest bit is the most recent.
+        let newest = 31 - mask.rotate_right(at as u32).leading_zeros() as usize;
+        Some(RECENT - newest)
+    }
+
+    #[inline]
+    fn encode(&mut self, out: &mut Vec<u8>, address: u64, is_alloc: bool) {
+        let (search, search_at) = if is_alloc {
+            (&self.freed, self.freed_at)
+        } else {
+            (&self.allocated, self.allocated_at)
+        };
+        match Self::find(search, search_at, address) {
+            Some(back) => out.push(back as u8),
+            None => {
+                out.push(0);
+                put_varint(out, encode_address_delta(address.wrapping_sub(self.last)));
+            }
+        }
+        self.remember(address, is_alloc);
+    }
+
+    #[inline]
+    fn remember(&mut self, address: u64, is_alloc: bool) {
+        self.last = address;
+        if is_alloc {
+            self.allocated[self.allocated_at] = address;
+            self.allocated_at = (self.allocated_at + 1) % RECENT;
+        } else {
+            self.freed[self.freed_at] = address;
+            self.freed_at = (self.freed_at + 1) % RECENT;
+        }
+    }
+
+    /// Appends an allocation's address.
+    #[inline]
+    pub(crate) fn encode_alloc(&mut self, out: &mut Vec<u8>, address: u64) {
+        self.encode(out, address, true);
+    }
+
+    /// Appends a free's address.
+    #[inline]
+    pub(crate) fn encode_free(&mut self, out: &mut Vec<u8>, address: u64) {
+        self.encode(out, address, false);
+    }
+
+    /// Reads the next address, of an allocation when `is_alloc`.
+    #[inline]
+    pub(crate) fn decode(&mut self, cur: &mut Cursor<'_>, is_alloc: bool) -> Result<u64> {
+        let back = cur.varint()?;
+        let address = if back == 0 {
+            self.last.wrapping_add(decode_address_delta(cur.varint()?))
+        } else if back as usize <= RECENT {
+            let (history, at) = if is_alloc {
+                (&self.freed, self.freed_at)
+            } else {
+                (&self.allocated, self.allocated_at)
+            };
+            history[(at + RECENT - back as usize) % RECENT]
+        } else {
+            return Err(Error::corrupt(format!(
+                "addresses: a back reference of {back} exceeds {RECENT}"
+            )));
+        };
+        self.remember(address, is_alloc);
+        Ok(address)
+    }
+}
+
 pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
@@ -388,6 +503,39 @@ mod tests {
                 "{delta:#x}"
             );
         }
+    }
+
+    #[test]
+    fn addresses_round_trip_through_the_recent_history() {
+        let mut writer = AddressCoder::default();
+        let mut out = Vec::new();
+        let events: Vec<(u64, bool)> = (0..500u64)
+            .flat_map(|i| {
+                [
+                    (0x7f00_0000 + (i % 7) * 48, true),
+                    (0x7f00_0000 + (i % 7) * 48, false),
+                    (i * 4097, true),
+                ]
+            })
+            .collect();
+        for &(address, is_alloc) in &events {
+            if is_alloc {
+                writer.encode_alloc(&mut out, address);
+            } else {
+                writer.encode_free(&mut out, address);
+            }
+        }
+        let mut reader = AddressCoder::default();
+        let mut cur = Cursor::new(&out, "addresses");
+        for &(address, is_alloc) in &events {
+            assert_eq!(reader.decode(&mut cur, is_alloc).unwrap(), address);
+        }
+        assert!(cur.is_empty());
+        assert!(
+            out.len() <= 1000 + 500 * 7,
+            "the 1000 hits take one byte each (misses up to 7): {} bytes",
+            out.len()
+        );
     }
 
     #[test]

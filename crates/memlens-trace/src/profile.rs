@@ -341,7 +341,9 @@ impl Profile {
         if let Ending::Complete { dropped, .. } = ending {
             replay.dropped = replay.dropped.max(dropped);
         }
-        replay.timeline.push((duration_ns, replay.interval_max.max(replay.current_bytes)));
+        replay
+            .timeline
+            .push((duration_ns, replay.interval_max.max(replay.current_bytes)));
         if replay.peak_pending {
             replay.peak_ns = duration_ns;
         }
@@ -472,7 +474,9 @@ impl Profile {
             }
             Record::Tick { ns } => {
                 replay.last_ns = replay.last_ns.max(ns);
-                replay.timeline.push((ns, replay.interval_max.max(replay.current_bytes)));
+                replay
+                    .timeline
+                    .push((ns, replay.interval_max.max(replay.current_bytes)));
                 replay.interval_max = replay.current_bytes;
                 if replay.peak_pending {
                     replay.peak_ns = ns;

@@ -32,7 +32,7 @@ use crate::events::{
     AllocEvent, Allocator, Frame, FrameId, FreeEvent, StackId, ThreadId, NUMPY_DOMAIN,
     PYTHON_DOMAIN,
 };
-use crate::format::{self, def, op, Cursor, Header};
+use crate::format::{self, def, op, AddressCoder, Cursor, Header};
 
 /// One thing a capture recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,6 +305,20 @@ impl Block {
         self.end_ns
     }
 
+    /// The block's raw columns by name (definitions, opcodes, addresses,
+    /// sizes, stack ids, extras), for studies of the format's size.
+    pub fn columns(&self) -> Result<Vec<(&'static str, &[u8])>> {
+        let mut top = Cursor::new(&self.data, "block");
+        top.varint()?;
+        let defs = top.column()?;
+        top.varint()?;
+        let mut out = vec![("definitions", defs)];
+        for name in ["opcodes", "addresses", "sizes", "stack ids", "extras"] {
+            out.push((name, top.column()?));
+        }
+        Ok(out)
+    }
+
     /// Its records: definitions first, then events in order.
     pub fn records(&self) -> Result<Records<'_>> {
         let mut top = Cursor::new(&self.data, "block");
@@ -330,7 +344,7 @@ impl Block {
             sizes: Cursor::new(sizes, "sizes"),
             stacks: Cursor::new(stacks, "stack ids"),
             misc: Cursor::new(misc, "block extras"),
-            last_addr: 0,
+            addresses: AddressCoder::default(),
             thread: ThreadId(0),
         })
     }
@@ -345,7 +359,7 @@ pub struct Records<'a> {
     sizes: Cursor<'a>,
     stacks: Cursor<'a>,
     misc: Cursor<'a>,
-    last_addr: u64,
+    addresses: AddressCoder,
     thread: ThreadId,
 }
 
@@ -370,12 +384,6 @@ fn default_domain(allocator: Allocator) -> u32 {
 }
 
 impl<'a> Records<'a> {
-    fn address(&mut self) -> Result<u64> {
-        let delta = format::decode_address_delta(self.addrs.varint()?);
-        self.last_addr = self.last_addr.wrapping_add(delta);
-        Ok(self.last_addr)
-    }
-
     /// The next record, `Ok(None)` after the last one.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Record<'a>>> {
@@ -441,7 +449,7 @@ impl<'a> Records<'a> {
                     } else {
                         self.misc.varint_u32()?
                     };
-                    let address = self.address()?;
+                    let address = self.addresses.decode(&mut self.addrs, true)?;
                     let size = self.sizes.varint()?;
                     let stack = StackId(self.stacks.varint_u32()?);
                     Record::Alloc(AllocEvent {
@@ -460,7 +468,7 @@ impl<'a> Records<'a> {
                     } else {
                         self.misc.varint_u32()?
                     };
-                    let address = self.address()?;
+                    let address = self.addresses.decode(&mut self.addrs, false)?;
                     Record::Free(FreeEvent {
                         address,
                         allocator,

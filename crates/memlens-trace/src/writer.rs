@@ -25,7 +25,7 @@ use crate::events::{
     AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId, NUMPY_DOMAIN,
     PYTHON_DOMAIN,
 };
-use crate::format::{self, def, op, put_str, put_varint, Header};
+use crate::format::{self, def, op, put_str, put_varint, AddressCoder, Header};
 
 /// Longest function or file name stored; longer ones are cut (on a UTF-8 boundary).
 const MAX_NAME_BYTES: usize = 4096;
@@ -152,7 +152,7 @@ impl Block {
 
 struct Encoder {
     block: Block,
-    last_addr: u64,
+    addresses: AddressCoder,
     last_thread: Option<u32>,
     last_tick: Instant,
     last_seal: Instant,
@@ -169,21 +169,12 @@ impl Encoder {
         }
     }
 
-    #[inline]
-    fn address(&mut self, address: u64) {
-        put_varint(
-            &mut self.block.addrs,
-            format::encode_address_delta(address.wrapping_sub(self.last_addr)),
-        );
-        self.last_addr = address;
-    }
-
     /// Takes the filled block; the next one starts from a clean state so
     /// that each block decodes on its own.
     fn take(&mut self, end_ns: u64, spare: Option<Block>) -> Block {
         let mut block = std::mem::replace(&mut self.block, spare.unwrap_or_default());
         block.end_ns = end_ns;
-        self.last_addr = 0;
+        self.addresses = AddressCoder::default();
         self.last_thread = None;
         block
     }
@@ -333,7 +324,7 @@ impl CaptureWriter {
         let inner = Arc::new(Inner {
             encoder: Mutex::new(Encoder {
                 block: Block::default(),
-                last_addr: 0,
+                addresses: AddressCoder::default(),
                 last_thread: None,
                 last_tick: now,
                 last_seal: now,
@@ -471,10 +462,12 @@ impl EventSink for CaptureWriter {
             put_varint(&mut enc.block.misc, u64::from(event.domain));
         }
         enc.block.n_ops += 1;
-        enc.address(event.address);
+        let enc = &mut *enc;
+        enc.addresses
+            .encode_alloc(&mut enc.block.addrs, event.address);
         put_varint(&mut enc.block.sizes, event.size);
         put_varint(&mut enc.block.stacks, u64::from(event.stack.0));
-        inner.after_event(&mut enc);
+        inner.after_event(enc);
     }
 
     fn free(&self, event: FreeEvent) {
@@ -491,8 +484,10 @@ impl EventSink for CaptureWriter {
             put_varint(&mut enc.block.misc, u64::from(event.domain));
         }
         enc.block.n_ops += 1;
-        enc.address(event.address);
-        inner.after_event(&mut enc);
+        let enc = &mut *enc;
+        enc.addresses
+            .encode_free(&mut enc.block.addrs, event.address);
+        inner.after_event(enc);
     }
 }
 

@@ -119,6 +119,51 @@ fn every_event_written_reads_back_in_order() {
     assert_eq!(stats.file_bytes, bytes.len() as u64);
 }
 
+/// Keeps every event it is given, to compare with what a capture reads back.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl EventSink for Recorder {
+    fn frame(&self, _: FrameId, _: Frame<'_>) {}
+    fn stack(&self, _: StackId, _: Option<StackId>, _: FrameId) {}
+    fn thread(&self, _: ThreadId, _: &str) {}
+    fn alloc(&self, event: AllocEvent) {
+        self.0.lock().unwrap().push(format!("{:?}", Record::Alloc(event)));
+    }
+    fn free(&self, event: FreeEvent) {
+        self.0.lock().unwrap().push(format!("{:?}", Record::Free(event)));
+    }
+}
+
+#[test]
+fn a_long_churn_reads_back_event_for_event() {
+    // GIVEN the same 200,000 allocations (and their frees) given to a recorder and to a writer
+    let recorder = Recorder::default();
+    synthetic::churn(&recorder, 200_000, 50, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.mlc");
+    let writer = CaptureWriter::create(&path, &synthetic::header(Mode::Exact), small_blocks()).unwrap();
+    synthetic::announce_sites(&*writer, 50);
+    synthetic::churn(&*writer, 200_000, 50, 3);
+    writer.finish().unwrap();
+    // WHEN the capture is read
+    let bytes = std::fs::read(&path).unwrap();
+    let mut reader = CaptureReader::new(&bytes[..]).unwrap();
+    let mut seen = Vec::new();
+    while let Some(block) = reader.next_block().unwrap() {
+        let mut records = block.records().unwrap();
+        while let Some(record) = records.next().unwrap() {
+            if matches!(record, Record::Alloc(_) | Record::Free(_)) {
+                seen.push(format!("{record:?}"));
+            }
+        }
+    }
+    // THEN every event comes back, in order, with its address, size, thread and stack
+    let expected = recorder.0.into_inner().unwrap();
+    assert_eq!(seen.len(), expected.len());
+    assert!(seen == expected, "first difference at {:?}", seen.iter().zip(&expected).position(|(a, b)| a != b));
+}
+
 #[test]
 fn a_capture_cut_anywhere_reads_up_to_its_last_complete_frame() {
     // GIVEN a complete capture of several frames

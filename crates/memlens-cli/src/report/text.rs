@@ -319,19 +319,37 @@ pub fn stats(profile: &Profile, metric: Metric) -> String {
     out.push('\n');
     out.push_str(&totals_lines(profile));
     let _ = writeln!(out, "Frees     {est}{}", count(t.frees));
-    let threads: Vec<String> = profile
+    let threads: Vec<&str> = profile
         .processes()
         .iter()
-        .flat_map(|p| p.threads.iter().map(|(_, name)| name.clone()))
+        .flat_map(|p| p.threads.iter().map(|(_, name)| name.as_str()))
+        .collect();
+    // Threads often share a name (the OS name is the program's): count them.
+    let mut names: Vec<(&str, usize)> = Vec::new();
+    for name in &threads {
+        match names.iter_mut().find(|(n, _)| n == name) {
+            Some(entry) => entry.1 += 1,
+            None => names.push((name, 1)),
+        }
+    }
+    let listed: Vec<String> = names
+        .iter()
+        .map(|(name, n)| {
+            if *n > 1 {
+                format!("{name} ×{n}")
+            } else {
+                name.to_string()
+            }
+        })
         .collect();
     let _ = writeln!(
         out,
         "Threads   {}{}",
         threads.len(),
-        if threads.is_empty() {
+        if listed.is_empty() {
             String::new()
         } else {
-            format!(": {}", threads.join(", "))
+            format!(": {}", listed.join(", "))
         }
     );
     let dropped: u64 = profile.processes().iter().map(|p| p.dropped_events).sum();

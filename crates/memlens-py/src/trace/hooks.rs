@@ -146,7 +146,13 @@ struct GilState {
     cache: [(RawLocation, StackId); MAX],
     /// Scratch space for the frame walk, innermost first.
     walk: [RawLocation; MAX],
+    /// A direct-mapped cache in front of the interner's hash map:
+    /// (parent, location) → stack, for the few call sites a loop cycles
+    /// through.
+    recent: [(u32, RawLocation, StackId); RECENT],
 }
+
+const RECENT: usize = 512;
 
 struct GilCell(UnsafeCell<GilState>);
 
@@ -163,6 +169,7 @@ static GIL_STATE: GilCell = GilCell(UnsafeCell::new(GilState {
     cache_len: 0,
     cache: [(RawLocation::NONE, StackId::EMPTY); MAX],
     walk: [RawLocation::NONE; MAX],
+    recent: [(u32::MAX, RawLocation::NONE, StackId::EMPTY); RECENT],
 }));
 
 /// # Safety
@@ -408,6 +415,7 @@ unsafe fn record_with_gil<const D: u8>(tracer: &Tracer, tstate: *mut ffi::PyThre
         state.generation = tracer.generation;
         state.tstate = ptr::null_mut();
         state.cache_len = 0;
+        state.recent = [(u32::MAX, RawLocation::NONE, StackId::EMPTY); RECENT];
         if state.rng == 0 {
             state.rng = sampling::seed(address);
         }
@@ -535,7 +543,16 @@ unsafe fn capture_stack(tracer: &Tracer, state: &mut GilState, tstate: *mut ffi:
         }
         while i < depth {
             let location = state.walk[depth - 1 - i];
-            parent = interner.child(&*tracer.sink, parent, location);
+            let slot = ((location.code as usize >> 4) ^ (location.offset as usize).wrapping_mul(31) ^ (parent.0 as usize).wrapping_mul(0x9E37))
+                % RECENT;
+            let (recent_parent, recent_location, recent_stack) = state.recent[slot];
+            parent = if recent_parent == parent.0 && recent_location == location {
+                recent_stack
+            } else {
+                let stack = interner.child(&*tracer.sink, parent, location);
+                state.recent[slot] = (parent.0, location, stack);
+                stack
+            };
             state.cache[i] = (location, parent);
             i += 1;
         }
@@ -607,7 +624,7 @@ pub(super) fn start(py: Python<'_>, config: TraceConfig, sink: Arc<dyn EventSink
         return Err(TraceError::Unsupported("unknown frame layout".into()));
     }
     frames::check_runtime().map_err(TraceError::Unsupported)?;
-    if config.max_frames < 1 || config.max_frames > MAX_FRAMES {
+    if !(1..=MAX_FRAMES).contains(&config.max_frames) {
         return Err(TraceError::InvalidConfig(format!("max_frames must be in 1..={MAX_FRAMES}, not {}", config.max_frames)));
     }
     let sample_mean = match config.mode {
@@ -661,7 +678,7 @@ pub(super) fn is_tracing() -> bool {
 }
 
 pub(super) fn set_max_frames(max_frames: u32) -> Result<(), TraceError> {
-    if max_frames < 1 || max_frames > MAX_FRAMES {
+    if !(1..=MAX_FRAMES).contains(&max_frames) {
         return Err(TraceError::InvalidConfig(format!("max_frames must be in 1..={MAX_FRAMES}, not {max_frames}")));
     }
     let tracer = ACTIVE.load(Ordering::SeqCst);

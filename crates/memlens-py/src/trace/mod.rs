@@ -39,6 +39,7 @@
 //! Free-threaded builds (the interner relies on the GIL); sub-interpreters
 //! (frames of the main interpreter only are expected).
 
+mod address_map;
 pub(crate) mod frames;
 mod hooks;
 pub(crate) mod python;

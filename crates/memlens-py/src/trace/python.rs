@@ -9,6 +9,7 @@ use super::{hooks, Mode, TraceConfig, TraceError};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -227,21 +228,24 @@ fn _trace_group<'py>(py: Python<'py>, traces: &Bound<'py, PyAny>, key_type: &str
         let size: u64 = trace.get_item(1)?.extract()?;
         let traceback = trace.get_item(2)?;
         let pointer = traceback.as_ptr() as usize;
-        if !groups_of.contains_key(&pointer) {
-            let traceback_tuple = traceback.cast::<PyTuple>()?;
-            let mut groups = Vec::new();
-            if cumulative {
-                for frame in traceback_tuple.iter() {
-                    groups.push(key_for(key_of_frame(&frame)?, &mut totals)?);
+        let groups = match groups_of.entry(pointer) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let traceback_tuple = traceback.cast::<PyTuple>()?;
+                let mut groups = Vec::new();
+                if cumulative {
+                    for frame in traceback_tuple.iter() {
+                        groups.push(key_for(key_of_frame(&frame)?, &mut totals)?);
+                    }
+                } else if key_type == "traceback" {
+                    groups.push(key_for(traceback_tuple.clone(), &mut totals)?);
+                } else {
+                    groups.push(key_for(key_of_frame(&traceback_tuple.get_item(0)?)?, &mut totals)?);
                 }
-            } else if key_type == "traceback" {
-                groups.push(key_for(traceback_tuple.clone(), &mut totals)?);
-            } else {
-                groups.push(key_for(key_of_frame(&traceback_tuple.get_item(0)?)?, &mut totals)?);
+                entry.insert(groups)
             }
-            groups_of.insert(pointer, groups);
-        }
-        for &group in &groups_of[&pointer] {
+        };
+        for &group in groups.iter() {
             totals[group].0 += size;
             totals[group].1 += 1;
         }

@@ -2,15 +2,15 @@
 //! that keeps every live traced block with its stack, the current and peak
 //! traced bytes, and the frames and stacks needed to build tracebacks.
 //!
-//! An entry is 24 bytes plus one control byte, against tracemalloc's
-//! hash-table entry plus a separately allocated `trace_t` per block.
+//! An entry is 24 bytes in a table at most half full, against
+//! tracemalloc's hash-table entry plus a separately allocated `trace_t` per
+//! block.
 
 use super::sampling::estimated_bytes;
 use super::spin::SpinLock;
-use super::stacks::FastHash;
+use super::address_map::AddressMap;
 use memlens_trace::events::{AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId};
 use std::cell::UnsafeCell;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -34,7 +34,7 @@ pub(crate) struct Names {
     pub stacks: Vec<(u32, u32)>,
 }
 
-type BlockMap = HashMap<u64, TracedBlock, FastHash>;
+type BlockMap = AddressMap;
 
 /// The blocks of the MEM and OBJ domains, only touched with the GIL held.
 struct GilBlocks {
@@ -67,8 +67,8 @@ unsafe impl Sync for TraceTable {}
 pub(crate) fn global() -> &'static TraceTable {
     static TABLE: OnceLock<TraceTable> = OnceLock::new();
     TABLE.get_or_init(|| TraceTable {
-        gil: UnsafeCell::new(GilBlocks { map: HashMap::default(), current: 0 }),
-        raw: SpinLock::new(HashMap::default()),
+        gil: UnsafeCell::new(GilBlocks { map: AddressMap::default(), current: 0 }),
+        raw: SpinLock::new(AddressMap::default()),
         raw_current: AtomicI64::new(0),
         peak: AtomicI64::new(0),
         sample_mean: AtomicU64::new(0),
@@ -99,10 +99,10 @@ impl TraceTable {
     pub(crate) fn clear_traces(&self) {
         // SAFETY: callers hold the GIL (Python-facing functions).
         let gil = unsafe { self.gil_blocks() };
-        gil.map = HashMap::default();
+        gil.map = AddressMap::default();
         gil.current = 0;
         let mut raw = self.raw.lock();
-        *raw = HashMap::default();
+        *raw = AddressMap::default();
         self.raw_current.store(0, Ordering::SeqCst);
         self.peak.store(0, Ordering::SeqCst);
     }
@@ -128,8 +128,8 @@ impl TraceTable {
     pub(crate) fn blocks(&self) -> Vec<(u64, TracedBlock)> {
         // SAFETY: callers hold the GIL.
         let gil = unsafe { self.gil_blocks() };
-        let mut out: Vec<(u64, TracedBlock)> = gil.map.iter().map(|(&a, &b)| (a, b)).collect();
-        out.extend(self.raw.lock().iter().map(|(&a, &b)| (a, b)));
+        let mut out: Vec<(u64, TracedBlock)> = gil.map.iter().collect();
+        out.extend(self.raw.lock().iter());
         out
     }
 
@@ -137,7 +137,7 @@ impl TraceTable {
     pub(crate) fn block_at(&self, address: u64) -> Option<TracedBlock> {
         // SAFETY: callers hold the GIL.
         let gil = unsafe { self.gil_blocks() };
-        gil.map.get(&address).copied().or_else(|| self.raw.lock().get(&address).copied())
+        gil.map.get(address).or_else(|| self.raw.lock().get(address))
     }
 
     /// Runs `f` on the frames and stacks.
@@ -147,7 +147,7 @@ impl TraceTable {
 
     /// Bytes the table itself uses. GIL held.
     pub(crate) fn memory_usage(&self) -> usize {
-        const ENTRY: usize = 8 + 16 + 1;
+        const ENTRY: usize = 8 + 16;
         // SAFETY: callers hold the GIL.
         let gil = unsafe { self.gil_blocks() }.map.capacity() * ENTRY;
         let raw = self.raw.lock().capacity() * ENTRY;
@@ -218,13 +218,13 @@ impl EventSink for TableSink {
     fn free(&self, event: FreeEvent) {
         let table = global();
         if event.allocator == Allocator::PyRaw {
-            if let Some(block) = table.raw.lock().remove(&event.address) {
+            if let Some(block) = table.raw.lock().remove(event.address) {
                 table.raw_current.fetch_sub(block.size as i64, Ordering::Relaxed);
             }
         } else {
             // SAFETY: MEM and OBJ hooks run with the GIL held.
             let gil = unsafe { table.gil_blocks() };
-            if let Some(block) = gil.map.remove(&event.address) {
+            if let Some(block) = gil.map.remove(event.address) {
                 gil.current -= block.size as i64;
             }
         }
