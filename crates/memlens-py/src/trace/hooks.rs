@@ -623,6 +623,9 @@ pub(super) fn start(py: Python<'_>, config: TraceConfig, sink: Arc<dyn EventSink
     if !frames::SUPPORTED {
         return Err(TraceError::Unsupported("unknown frame layout".into()));
     }
+    if cfg!(Py_GIL_DISABLED) {
+        return Err(TraceError::Unsupported("free-threaded builds (the hooks rely on the GIL)".into()));
+    }
     frames::check_runtime().map_err(TraceError::Unsupported)?;
     if !(1..=MAX_FRAMES).contains(&config.max_frames) {
         return Err(TraceError::InvalidConfig(format!("max_frames must be in 1..={MAX_FRAMES}, not {}", config.max_frames)));
