@@ -107,6 +107,12 @@ impl SampledSet {
         }
     }
 
+    /// False when `address` is certainly not a live sampled block.
+    #[inline(always)]
+    fn maybe_contains(&self, address: u64) -> bool {
+        self.counts[Self::slot(address)].load(Ordering::Relaxed) != 0
+    }
+
     #[inline]
     fn remove(&self, address: u64) -> bool {
         let counter = &self.counts[Self::slot(address)];
@@ -391,6 +397,20 @@ fn record_out_of_line<const D: u8>(tracer: &Tracer, caller: Caller<'_>, block: *
 
 #[inline(always)]
 fn before_free<const D: u8>(block: *mut c_void) {
+    if D != RAW {
+        // Fast path for the common case, a GIL holder freeing a block that
+        // sampling never picked: one filter load, no unwinding frame.
+        let tracer = ACTIVE.load(Ordering::Acquire);
+        if tracer.is_null() {
+            return;
+        }
+        // SAFETY: the caller holds the GIL and `stop` needs it too.
+        if let Some(sampled) = &unsafe { &*tracer }.sampled {
+            if !sampled.maybe_contains(block as u64) {
+                return;
+            }
+        }
+    }
     with_tracer::<D>(|tracer| {
         let _ = catch_unwind(AssertUnwindSafe(|| {
             let address = block as u64;
@@ -622,6 +642,9 @@ fn uninstall(_py: Python<'_>, installed: [usize; 3]) {
 pub(super) fn start(py: Python<'_>, config: TraceConfig, sink: Arc<dyn EventSink>) -> Result<(), TraceError> {
     if !frames::SUPPORTED {
         return Err(TraceError::Unsupported("unknown frame layout".into()));
+    }
+    if cfg!(Py_GIL_DISABLED) {
+        return Err(TraceError::Unsupported("free-threaded builds (the hooks rely on the GIL)".into()));
     }
     frames::check_runtime().map_err(TraceError::Unsupported)?;
     if !(1..=MAX_FRAMES).contains(&config.max_frames) {

@@ -2,7 +2,7 @@
 //! that keeps every live traced block with its stack, the current and peak
 //! traced bytes, and the frames and stacks needed to build tracebacks.
 //!
-//! An entry is 24 bytes in a table at most half full, against
+//! An entry is 24 bytes in a table at most ¾ full, against
 //! tracemalloc's hash-table entry plus a separately allocated `trace_t` per
 //! block.
 
