@@ -1,0 +1,114 @@
+//! Whole-heap object lists and per-type totals over a caller's list: the two
+//! primitives behind `memlens.pympler.muppy.get_objects()` and
+//! `summary.summarize()`, which hand millions of objects to Python.
+
+use std::collections::HashMap;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple, PyType};
+
+use super::layout;
+use super::walker::{self, AddressHash, HeapVisitor};
+
+/// Records every walked object whose type is not in `skip_types`.
+struct ObjectCollector {
+    skip_types: Vec<*mut ffi::PyTypeObject>,
+    objects: Vec<*mut ffi::PyObject>,
+}
+
+impl HeapVisitor for ObjectCollector {
+    fn object(&mut self, obj: *mut ffi::PyObject, _tracked: bool, _refcount: isize, _size: u64) {
+        // SAFETY: the walker reports live objects with the GIL held.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        if !self.skip_types.contains(&tp) {
+            self.objects.push(obj);
+        }
+    }
+}
+
+/// Every live object (untracked ones included) as a list, leaving out
+/// instances of `skip_types` (exact type) and the `exclude`d objects with
+/// whatever is reachable only through them.
+#[pyfunction]
+#[pyo3(signature = (*, skip_types = None, exclude = None))]
+pub(crate) fn live_objects<'py>(
+    py: Python<'py>,
+    skip_types: Option<&Bound<'py, PyTuple>>,
+    exclude: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let exclusions = super::exclusions(py, exclude)?;
+    let mut collector = ObjectCollector {
+        skip_types: type_pointers(skip_types)?,
+        objects: Vec::with_capacity(1 << 16),
+    };
+    walker::walk_heap(py, &exclusions, false, &[], &mut collector)?;
+    // SAFETY: no Python code ran and nothing was allocated since the walk,
+    // so every recorded object is alive; each gets a strong reference before
+    // the list (an allocation that may start a collection) is created.
+    let objects: Vec<Bound<'py, PyAny>> = collector
+        .objects
+        .iter()
+        .map(|&obj| unsafe { Bound::from_borrowed_ptr(py, obj) })
+        .collect();
+    PyList::new(py, objects)
+}
+
+/// `([(type, count, size), ...], split_objects)` over the items of
+/// `objects` (any iterable): counts and sizes (as `memlens.sizeof`) per
+/// exact type, except that instances of `split_types` are not counted but
+/// returned in `split_objects`, for callers that name them one by one.
+#[pyfunction]
+#[pyo3(signature = (objects, split_types = None))]
+pub(crate) fn type_totals_of<'py>(
+    py: Python<'py>,
+    objects: &Bound<'py, PyAny>,
+    split_types: Option<&Bound<'py, PyTuple>>,
+) -> PyResult<(Vec<(Bound<'py, PyAny>, u64, u64)>, Bound<'py, PyList>)> {
+    let split = type_pointers(split_types)?;
+    let mut totals: HashMap<usize, (u64, u64), AddressHash> = HashMap::default();
+    let split_objects = PyList::empty(py);
+    let mut count_one = |item: &Bound<'py, PyAny>| -> PyResult<()> {
+        let obj = item.as_ptr();
+        // SAFETY: item is a live object held by the caller's container or
+        // by `item` itself; the GIL is held.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        if split.contains(&tp) {
+            return split_objects.append(item);
+        }
+        // SAFETY: as above.
+        let size = unsafe { layout::object_size(obj) };
+        let entry = totals.entry(tp as usize).or_default();
+        entry.0 += 1;
+        entry.1 += size;
+        Ok(())
+    };
+    if let Ok(list) = objects.cast::<PyList>() {
+        // Index access: a list may be mutated by nothing while we hold the
+        // GIL and run no Python code.
+        for i in 0..list.len() {
+            count_one(&list.get_item(i)?)?;
+        }
+    } else {
+        for item in objects.try_iter()? {
+            count_one(&item?)?;
+        }
+    }
+    let rows = totals
+        .into_iter()
+        // SAFETY: each key is the type of an object still held by the
+        // caller; types outlive their instances.
+        .map(|(tp, (count, size))| (unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) }, count, size))
+        .collect();
+    Ok((rows, split_objects))
+}
+
+fn type_pointers(types: Option<&Bound<'_, PyTuple>>) -> PyResult<Vec<*mut ffi::PyTypeObject>> {
+    let mut pointers = Vec::new();
+    if let Some(types) = types {
+        for tp in types.iter() {
+            pointers.push(tp.cast::<PyType>()?.as_type_ptr());
+        }
+    }
+    Ok(pointers)
+}
