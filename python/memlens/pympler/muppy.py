@@ -4,8 +4,13 @@
 GC-tracked ones and every untracked object reachable from them at any depth
 (pympler finds untracked objects one level below a tracked one only).
 Frames are left out unless ``include_frames``, as in pympler.
+
+Unlike pympler, no ``gc.collect()`` runs first: a collection runs finalizers
+(``__del__``, weakref callbacks: user code) and changes the heap being
+observed, and costs more than the walk itself. Cyclic garbage not yet
+collected is still memory and is counted; call ``gc.collect()`` first for
+pympler's view.
 """
-import gc
 import inspect
 import types
 
@@ -21,7 +26,6 @@ def get_objects(remove_dups=True, include_frames=False):
     """Every live object except frames (with the caller's outer frames too
     when ``include_frames``). The list never holds an object twice, so
     ``remove_dups`` changes nothing."""
-    gc.collect()
     objects = _core.live_objects(skip_types=(types.FrameType,))
     if include_frames:
         objects.extend(frame_info[0] for frame_info in inspect.stack()[2:])

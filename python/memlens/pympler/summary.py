@@ -43,7 +43,11 @@ def _object_label(obj):
 def summarize(objects):
     """Summarize a list of objects: ``[[type label, count, total size], ...]``,
     in no particular order."""
-    type_rows, labelled_one_by_one = _core.type_totals_of(objects, _LABELLED_BY_OBJECT)
+    return _summary_rows(*_core.type_totals_of(objects, _LABELLED_BY_OBJECT))
+
+
+def _summary_rows(type_rows, labelled_one_by_one):
+    """Summary rows from per-type totals and the objects labelled one by one."""
     totals = {}
     for tp, count, size in type_rows:
         label = _type_label(tp)

@@ -3,10 +3,10 @@
 ``SummaryTracker`` summarizes the heap on each ``diff()``; its stored
 summaries (and the summary it compares against) are left out of the walk, so
 they never appear in its diffs — pympler counts its ``s0`` summary's rows in
-the next one. ``ObjectTracker`` keeps strong references to every object, as
+the next one. As in ``muppy.get_objects()``, no ``gc.collect()`` runs
+first. ``ObjectTracker`` keeps strong references to every object, as
 pympler's does, and leaves its own lists out of the walk.
 """
-import gc
 import types
 
 from memlens import _core
@@ -45,14 +45,12 @@ class SummaryTracker(object):
     def create_summary(self):
         """A summary of every live object (the tracker's own summaries left
         out with ``ignore_self``)."""
-        if not self.ignore_self:
-            return summary.summarize(muppy.get_objects())
-        exclude = self._bookkeeping()
+        exclude = self._bookkeeping() if self.ignore_self else []
         exclude.append(exclude)
-        gc.collect()
-        objects = _core.live_objects(skip_types=(types.FrameType,), exclude=exclude)
+        totals = _core.live_type_totals(
+            skip_types=(types.FrameType,), split_types=summary._LABELLED_BY_OBJECT, exclude=exclude)
         exclude.clear()
-        return summary.summarize(objects)
+        return summary._summary_rows(*totals)
 
     def diff(self, summary1=None, summary2=None):
         """The diff from the last summary (or ``summary1``) to a new one, or
@@ -92,7 +90,6 @@ class ObjectTracker(object):
         exclude = [self, *ignore]
         exclude.extend(getattr(self, name) for name in ("o0", "o1") if hasattr(self, name))
         exclude.append(exclude)
-        gc.collect()
         objects = _core.live_objects(skip_types=(types.FrameType,), exclude=exclude)
         exclude.clear()
         return objects

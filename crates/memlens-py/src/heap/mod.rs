@@ -41,6 +41,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(object_at, m)?)?;
     m.add_function(wrap_pyfunction!(object_list::live_objects, m)?)?;
     m.add_function(wrap_pyfunction!(object_list::type_totals_of, m)?)?;
+    m.add_function(wrap_pyfunction!(object_list::live_type_totals, m)?)?;
     m.add_class::<deep_size::DeepSizer>()?;
     Ok(())
 }

@@ -112,3 +112,60 @@ fn type_pointers(types: Option<&Bound<'_, PyTuple>>) -> PyResult<Vec<*mut ffi::P
     }
     Ok(pointers)
 }
+
+/// Totals per exact type over the walk, except instances of `split_types`,
+/// which are collected instead.
+struct SplitTotals {
+    skip_types: Vec<*mut ffi::PyTypeObject>,
+    split_types: Vec<*mut ffi::PyTypeObject>,
+    totals: HashMap<usize, (u64, u64), AddressHash>,
+    split_objects: Vec<*mut ffi::PyObject>,
+}
+
+impl HeapVisitor for SplitTotals {
+    fn object(&mut self, obj: *mut ffi::PyObject, _tracked: bool, _refcount: isize, size: u64) {
+        // SAFETY: the walker reports live objects with the GIL held.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        if self.skip_types.contains(&tp) {
+            return;
+        }
+        if self.split_types.contains(&tp) {
+            self.split_objects.push(obj);
+            return;
+        }
+        let entry = self.totals.entry(tp as usize).or_default();
+        entry.0 += 1;
+        entry.1 += size;
+    }
+}
+
+/// `type_totals_of(live_objects(...), split_types)` in one walk, without
+/// the list of every object: what a heap summary needs.
+#[pyfunction]
+#[pyo3(signature = (*, skip_types = None, split_types = None, exclude = None))]
+pub(crate) fn live_type_totals<'py>(
+    py: Python<'py>,
+    skip_types: Option<&Bound<'py, PyTuple>>,
+    split_types: Option<&Bound<'py, PyTuple>>,
+    exclude: Option<&Bound<'py, PyAny>>,
+) -> PyResult<(Vec<(Bound<'py, PyAny>, u64, u64)>, Bound<'py, PyList>)> {
+    let exclusions = super::exclusions(py, exclude)?;
+    let mut visitor = SplitTotals {
+        skip_types: type_pointers(skip_types)?,
+        split_types: type_pointers(split_types)?,
+        totals: HashMap::default(),
+        split_objects: Vec::new(),
+    };
+    walker::walk_heap(py, &exclusions, false, &[], &mut visitor)?;
+    // SAFETY: nothing was allocated and no Python code ran since the walk:
+    // every recorded object and type is alive; all get strong references
+    // before the first allocation.
+    let split_objects: Vec<Bound<'py, PyAny>> =
+        visitor.split_objects.iter().map(|&obj| unsafe { Bound::from_borrowed_ptr(py, obj) }).collect();
+    let rows: Vec<(Bound<'py, PyAny>, u64, u64)> = visitor
+        .totals
+        .into_iter()
+        .map(|(tp, (count, size))| (unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) }, count, size))
+        .collect();
+    Ok((rows, PyList::new(py, split_objects)?))
+}
