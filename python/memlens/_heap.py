@@ -50,6 +50,14 @@ Primitives
 ``type_counts(*, gc_only=False, exclude=None) -> [(type, count, size), ...]``
     The census by type object, without building a graph (unordered).
 
+``all_objects(*, gc_only=False, exclude=None) -> list``
+    Every live object as a new list (the list itself left out), without
+    building a graph: ``gc.get_objects()`` plus the untracked objects.
+
+``type_counts_of(objects) -> [(type, count, size), ...]``
+    The census of a chosen set of objects (any iterable), sizes as
+    :func:`sizeof`, computed in Rust. Unordered.
+
 ``object_at(address) -> object | None``
     The live object whose ``id()`` is ``address`` (census-speed walk; the
     address is only compared, never dereferenced).
@@ -90,6 +98,7 @@ from memlens._core import (
     Census,
     CensusDiff,
     HeapGraph,
+    all_objects,
     census,
     census_diff,
     dot_to_svg,
@@ -98,6 +107,7 @@ from memlens._core import (
     referents,
     sizeof,
     type_counts,
+    type_counts_of,
     type_names,
     walk,
 )
@@ -106,6 +116,7 @@ __all__ = [
     "Census",
     "CensusDiff",
     "HeapGraph",
+    "all_objects",
     "census",
     "census_diff",
     "dot_to_svg",
@@ -114,6 +125,7 @@ __all__ = [
     "referents",
     "sizeof",
     "type_counts",
+    "type_counts_of",
     "type_key",
     "type_names",
     "walk",

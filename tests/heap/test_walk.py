@@ -187,3 +187,54 @@ def test_shared_and_unshared_untracked_objects_are_each_counted_once():
     diff = memlens.census_diff(before, after).to_dict()["types"]
     assert diff["builtins.float"]["count_delta"] == 1010
     assert len(unique) + len(tuples) == 2000
+
+
+@pytest.mark.parametrize("fallback", ["", "1"])
+def test_tracked_objects_are_exactly_what_gc_get_objects_returns(fallback):
+    # GIVEN a fresh interpreter, with or without the gc.get_objects() fallback (3.9-3.11)
+    import os
+    import subprocess
+
+    code = (
+        "import gc, memlens\n"
+        "gc.collect()\n"
+        "a = memlens.census(gc_only=True).total_count\n"
+        "b = len(gc.get_objects())\n"
+        "c = memlens.census(); d = memlens.census()\n"
+        "print(a, b, c == d)\n"
+    )
+    env = dict(os.environ)
+    env.pop("MEMLENS_NO_GC_LISTS", None)
+    if fallback:
+        env["MEMLENS_NO_GC_LISTS"] = fallback
+    # WHEN the GC-tracked objects are counted both ways
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    # THEN the counts agree, and two censuses in a row are identical
+    assert out.returncode == 0, out.stderr
+    tracked, listed, identical = out.stdout.split()
+    assert int(tracked) == int(listed)
+    assert identical == "True"
+
+
+def test_all_objects_is_gc_get_objects_plus_the_untracked_ones():
+    # GIVEN a str that only an untracked tuple holds
+    holder = [("all-objects-" + str(id(object())), 1)]
+    gc.collect()
+    # WHEN every object is listed
+    everything = _heap.all_objects()
+    tracked = _heap.all_objects(gc_only=True)
+    # THEN the GC-tracked ones are gc.get_objects(), and the untracked str is there too
+    assert {id(o) for o in tracked} - {id(everything)} <= {id(o) for o in everything}
+    assert any(o is holder[0][0] for o in everything)
+    assert not any(o is everything for o in everything)
+    del everything, tracked
+
+
+def test_type_counts_of_a_chosen_set_of_objects():
+    objects = [1, 2, "a", [], [1], 2]
+    counts = {tp: (n, size) for tp, n, size in _heap.type_counts_of(objects)}
+    assert counts[int] == (3, 3 * sys.getsizeof(1))
+    assert counts[list] == (2, sys.getsizeof([]) + sys.getsizeof([1]))
+    assert counts[str] == (1, sys.getsizeof("a"))
+    with pytest.raises(TypeError):
+        _heap.type_counts_of(5)

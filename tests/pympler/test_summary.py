@@ -137,9 +137,10 @@ def test_get_objects_finds_everything_pympler_finds_and_untracked_objects_it_mis
     assert count(ours, is_sample) == count(theirs, is_sample) == 300
     assert count(ours, is_marker) == 300
     assert count(theirs, is_marker) == 0
-    # AND every GC-tracked object pympler lists is in memlens's list
+    # AND every GC-tracked object pympler lists is in memlens's list, but memlens's own results
     our_ids = {id(obj) for obj in ours}
-    assert all(id(obj) in our_ids for obj in theirs if gc.is_tracked(obj))
+    missing = [obj for obj in theirs if gc.is_tracked(obj) and id(obj) not in our_ids]
+    assert [obj for obj in missing if not type(obj).__module__.startswith("memlens")] == []
     del ours, theirs
 
 

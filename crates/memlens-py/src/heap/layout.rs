@@ -534,7 +534,8 @@ pub(crate) fn init(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
         .call1((builtins.getattr("object")?,))?
         .extract()?;
     let _ = STATIC_TYPE_SIZE.set(size);
-    if minor() <= 11 {
+    // MEMLENS_NO_GC_LISTS=1 keeps the gc.get_objects() fallback (tests use it).
+    if minor() <= 11 && std::env::var_os("MEMLENS_NO_GC_LISTS").is_none() {
         let thresholds: (i64, i64, i64) = py.import("gc")?.getattr("get_threshold")?.call0()?.extract()?;
         find_generation_heads(py, thresholds)?;
     }
