@@ -93,7 +93,7 @@ impl DeepSizer {
             seen: HashSet::default(),
             zero_types: pointers(zero_types)?,
             flat_types: pointers(flat_types)?,
-            mask: if align > 1 { align - 1 } else { 0 },
+            mask: align.saturating_sub(1),
             limit,
         })
     }

@@ -11,6 +11,9 @@ use pyo3::types::{PyList, PyTuple, PyType};
 use super::layout;
 use super::walker::{self, AddressHash, HeapVisitor};
 
+/// `[(type, count, size), ...]` rows and the objects set aside.
+type TotalsAndObjects<'py> = (Vec<(Bound<'py, PyAny>, u64, u64)>, Bound<'py, PyList>);
+
 /// Records every walked object whose type is not in `skip_types`.
 struct ObjectCollector {
     skip_types: Vec<*mut ffi::PyTypeObject>,
@@ -64,7 +67,7 @@ pub(crate) fn type_totals_of<'py>(
     py: Python<'py>,
     objects: &Bound<'py, PyAny>,
     split_types: Option<&Bound<'py, PyTuple>>,
-) -> PyResult<(Vec<(Bound<'py, PyAny>, u64, u64)>, Bound<'py, PyList>)> {
+) -> PyResult<TotalsAndObjects<'py>> {
     let split = type_pointers(split_types)?;
     let mut totals: HashMap<usize, (u64, u64), AddressHash> = HashMap::default();
     let split_objects = PyList::empty(py);
@@ -148,7 +151,7 @@ pub(crate) fn live_type_totals<'py>(
     skip_types: Option<&Bound<'py, PyTuple>>,
     split_types: Option<&Bound<'py, PyTuple>>,
     exclude: Option<&Bound<'py, PyAny>>,
-) -> PyResult<(Vec<(Bound<'py, PyAny>, u64, u64)>, Bound<'py, PyList>)> {
+) -> PyResult<TotalsAndObjects<'py>> {
     let exclusions = super::exclusions(py, exclude)?;
     let mut visitor = SplitTotals {
         skip_types: type_pointers(skip_types)?,
@@ -165,6 +168,7 @@ pub(crate) fn live_type_totals<'py>(
     let rows: Vec<(Bound<'py, PyAny>, u64, u64)> = visitor
         .totals
         .into_iter()
+        // SAFETY: as above; types outlive their instances.
         .map(|(tp, (count, size))| (unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) }, count, size))
         .collect();
     Ok((rows, PyList::new(py, split_objects)?))
