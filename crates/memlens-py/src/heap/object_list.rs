@@ -70,33 +70,49 @@ pub(crate) fn type_totals_of<'py>(
 ) -> PyResult<TotalsAndObjects<'py>> {
     let split = type_pointers(split_types)?;
     let mut totals: HashMap<usize, (u64, u64), AddressHash> = HashMap::default();
-    let split_objects = PyList::empty(py);
-    let mut count_one = |item: &Bound<'py, PyAny>| -> PyResult<()> {
-        let obj = item.as_ptr();
-        // SAFETY: item is a live object held by the caller's container or
-        // by `item` itself; the GIL is held.
-        let tp = unsafe { ffi::Py_TYPE(obj) };
-        if split.contains(&tp) {
-            return split_objects.append(item);
-        }
-        // SAFETY: as above.
-        let size = unsafe { layout::object_size(obj) };
-        let entry = totals.entry(tp as usize).or_default();
-        entry.0 += 1;
-        entry.1 += size;
-        Ok(())
-    };
+    let mut set_aside: Vec<Bound<'py, PyAny>> = Vec::new();
     if let Ok(list) = objects.cast::<PyList>() {
-        // Index access: a list may be mutated by nothing while we hold the
-        // GIL and run no Python code.
-        for i in 0..list.len() {
-            count_one(&list.get_item(i)?)?;
+        // The fast path: borrowed items and per-type layouts computed once.
+        let mut layouts: HashMap<usize, layout::TypeLayout, AddressHash> = HashMap::default();
+        let mut set_aside_pointers = Vec::new();
+        // SAFETY: the GIL is held and this loop runs no Python code and
+        // allocates no Python object, so no collection or finalizer can run:
+        // the list cannot change and every item it holds stays alive.
+        unsafe {
+            let list = list.as_ptr();
+            for i in 0..ffi::PyList_GET_SIZE(list) {
+                let obj = ffi::PyList_GET_ITEM(list, i);
+                let tp = ffi::Py_TYPE(obj);
+                if split.contains(&tp) {
+                    set_aside_pointers.push(obj);
+                    continue;
+                }
+                let type_layout = layouts.entry(tp as usize).or_insert_with(|| layout::type_layout(tp));
+                let entry = totals.entry(tp as usize).or_default();
+                entry.0 += 1;
+                entry.1 += layout::object_size_with(obj, type_layout);
+            }
+            // Strong references to all before anything is allocated.
+            set_aside.extend(set_aside_pointers.into_iter().map(|obj| Bound::from_borrowed_ptr(py, obj)));
         }
     } else {
         for item in objects.try_iter()? {
-            count_one(&item?)?;
+            let item = item?;
+            let obj = item.as_ptr();
+            // SAFETY: `item` holds the object; the GIL is held.
+            let tp = unsafe { ffi::Py_TYPE(obj) };
+            if split.contains(&tp) {
+                set_aside.push(item);
+                continue;
+            }
+            // SAFETY: as above.
+            let size = unsafe { layout::object_size(obj) };
+            let entry = totals.entry(tp as usize).or_default();
+            entry.0 += 1;
+            entry.1 += size;
         }
     }
+    let split_objects = PyList::new(py, set_aside)?;
     let rows = totals
         .into_iter()
         // SAFETY: each key is the type of an object still held by the
