@@ -6,10 +6,12 @@
 //! crate. The documented Python API over these primitives is
 //! `python/memlens/_heap.py`.
 
+mod deep_size;
 mod error;
 mod labels;
 mod layout;
 mod names;
+mod object_list;
 mod walker;
 
 use std::collections::HashMap;
@@ -39,6 +41,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(object_at, m)?)?;
     m.add_function(wrap_pyfunction!(all_objects, m)?)?;
     m.add_function(wrap_pyfunction!(type_counts_of, m)?)?;
+    m.add_function(wrap_pyfunction!(object_list::live_objects, m)?)?;
+    m.add_function(wrap_pyfunction!(object_list::type_totals_of, m)?)?;
+    m.add_function(wrap_pyfunction!(object_list::live_type_totals, m)?)?;
+    m.add_class::<deep_size::DeepSizer>()?;
     Ok(())
 }
 

@@ -1,0 +1,179 @@
+//! Deep sizes for `memlens.pympler.asizeof`: an object's size plus the sizes
+//! of everything it reaches through `tp_traverse`, each object counted once.
+//!
+//! The walk is iterative and reads instance attributes in place (3.11+
+//! inline values are visited by `tp_traverse` without creating a
+//! `__dict__`), so sizing ten thousand instances materializes no dict.
+
+use std::collections::HashSet;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple, PyType};
+
+use super::layout;
+use super::walker::{self, AddressHash};
+
+/// Sizes objects deeply, remembering what it has counted across calls (so
+/// that an object shared by two arguments of `asizesof` counts once).
+///
+/// Three kinds of objects: classes and instances of `zero_types` count 0 and
+/// are not entered (pympler leaves out classes, functions and code by
+/// default); instances of `flat_types` (modules) count their own size and
+/// are entered only when sized directly; everything else counts its size,
+/// rounded up to `align`, and is entered up to `limit` levels deep.
+#[pyclass(module = "memlens._core", unsendable)]
+pub(crate) struct DeepSizer {
+    seen: HashSet<usize, AddressHash>,
+    zero_types: Vec<*mut ffi::PyTypeObject>,
+    flat_types: Vec<*mut ffi::PyTypeObject>,
+    mask: u64,
+    limit: usize,
+}
+
+enum Kind {
+    Zero,
+    FlatUnlessTop,
+    Sized,
+}
+
+impl DeepSizer {
+    /// # Safety
+    /// `obj` is a live object; the GIL is held.
+    unsafe fn kind(&self, obj: *mut ffi::PyObject) -> Kind {
+        // SAFETY: obj is live (caller).
+        unsafe {
+            let tp = ffi::Py_TYPE(obj);
+            if ffi::PyType_Check(obj) != 0 || self.zero_types.contains(&tp) {
+                Kind::Zero
+            } else if self.flat_types.contains(&tp) {
+                Kind::FlatUnlessTop
+            } else {
+                Kind::Sized
+            }
+        }
+    }
+
+    fn aligned(&self, size: u64) -> u64 {
+        (size + self.mask) & !self.mask
+    }
+}
+
+/// What `tp_traverse` reports, plus the keys of a dict: CPython's
+/// `dict_traverse` skips str keys (they cannot form cycles), but they are
+/// memory the dict holds.
+///
+/// # Safety
+/// `obj` is a live object; the GIL is held.
+unsafe fn referents_with_keys(obj: *mut ffi::PyObject, out: &mut Vec<*mut ffi::PyObject>) {
+    // SAFETY: obj is live (caller); PyDict_Next only reads the table, runs
+    // no Python code and returns borrowed references held by the dict.
+    unsafe {
+        walker::traverse(obj, out);
+        if ffi::PyDict_Check(obj) != 0 {
+            let mut position: ffi::Py_ssize_t = 0;
+            let mut key = std::ptr::null_mut();
+            let mut value = std::ptr::null_mut();
+            while ffi::PyDict_Next(obj, &mut position, &mut key, &mut value) != 0 {
+                out.push(key);
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl DeepSizer {
+    #[new]
+    #[pyo3(signature = (zero_types, flat_types, align = 8, limit = 100))]
+    fn new(zero_types: &Bound<'_, PyTuple>, flat_types: &Bound<'_, PyTuple>, align: u64, limit: usize) -> PyResult<Self> {
+        let pointers = |types: &Bound<'_, PyTuple>| -> PyResult<Vec<*mut ffi::PyTypeObject>> {
+            types.iter().map(|tp| Ok(tp.cast::<PyType>()?.as_type_ptr())).collect()
+        };
+        Ok(DeepSizer {
+            seen: HashSet::default(),
+            zero_types: pointers(zero_types)?,
+            flat_types: pointers(flat_types)?,
+            mask: align.saturating_sub(1),
+            limit,
+        })
+    }
+
+    /// The object's own size, rounded up to the alignment (0 for the kinds
+    /// that count nothing).
+    fn flat(&self, obj: &Bound<'_, PyAny>) -> u64 {
+        // SAFETY: obj is live for the call; the GIL is held.
+        unsafe {
+            match self.kind(obj.as_ptr()) {
+                Kind::Zero => 0,
+                _ => self.aligned(layout::object_size(obj.as_ptr())),
+            }
+        }
+    }
+
+    /// Marks `obj` as counted; False when it was counted already.
+    fn mark(&mut self, obj: &Bound<'_, PyAny>) -> bool {
+        self.seen.insert(obj.as_ptr() as usize)
+    }
+
+    /// The deep size of `obj` at nesting `depth`, leaving out what was
+    /// counted before (0 when `obj` itself was, unless `again`: then `obj`
+    /// is sized even though marked, as `asizesof` does for its arguments).
+    #[pyo3(signature = (obj, depth = 0, again = false))]
+    fn size(&mut self, obj: &Bound<'_, PyAny>, depth: usize, again: bool) -> u64 {
+        let mut total = 0;
+        if again {
+            self.seen.remove(&(obj.as_ptr() as usize));
+        }
+        let mut stack = vec![(obj.as_ptr(), depth)];
+        let mut children = Vec::new();
+        while let Some((current, level)) = stack.pop() {
+            if !self.seen.insert(current as usize) {
+                continue;
+            }
+            // SAFETY: `current` is `obj` (held by the caller) or was reported
+            // by tp_traverse of a live object; no Python code runs meanwhile.
+            unsafe {
+                match self.kind(current) {
+                    Kind::Zero => continue,
+                    kind => {
+                        total += self.aligned(layout::object_size(current));
+                        let enter = level < self.limit && !(matches!(kind, Kind::FlatUnlessTop) && level > 0);
+                        if enter {
+                            children.clear();
+                            referents_with_keys(current, &mut children);
+                            stack.extend(children.iter().map(|&child| (child, level + 1)));
+                        }
+                    }
+                }
+            }
+        }
+        total
+    }
+
+    /// What `size` enters from `obj` at nesting `depth`: its referents, or
+    /// nothing for the kinds it does not enter.
+    #[pyo3(signature = (obj, depth = 0))]
+    fn children<'py>(&self, obj: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyList>> {
+        let mut children = Vec::new();
+        // SAFETY: obj is live for the call; the GIL is held. The children are
+        // borrowed from obj, which is held while they get strong references.
+        unsafe {
+            let enter = match self.kind(obj.as_ptr()) {
+                Kind::Zero => false,
+                Kind::FlatUnlessTop => depth == 0,
+                Kind::Sized => true,
+            };
+            if enter && depth < self.limit {
+                referents_with_keys(obj.as_ptr(), &mut children);
+            }
+            let objects: Vec<Bound<'py, PyAny>> =
+                children.into_iter().map(|child| Bound::from_borrowed_ptr(obj.py(), child)).collect();
+            PyList::new(obj.py(), objects)
+        }
+    }
+
+    /// Forgets what was counted.
+    fn clear(&mut self) {
+        self.seen.clear();
+    }
+}

@@ -1,0 +1,199 @@
+"""Deep sizes of objects, as ``pympler.asizeof``.
+
+``asizeof(obj)`` is the size of ``obj`` plus the sizes of everything it
+reaches, each counted once and rounded up to ``align`` (8) bytes, computed
+in Rust (``memlens._core.DeepSizer``). As in pympler: classes, functions,
+code and plain ``object()`` instances count 0 (functions and code count with
+``code=True``), frames count 0 unless ``frames=True``, a module reached from
+another object counts its own size only, ``limit`` bounds the depth.
+
+Unlike pympler, the instance attributes of 3.11+ objects are read in place:
+no ``__dict__`` is created (pympler #170), so an instance's deep size has no
+dict in it unless the instance already had one.
+"""
+import gc
+import types
+
+from memlens import _core
+
+__all__ = ["Asized", "asized", "asizeof", "asizesof", "basicsize", "flatsize", "itemsize"]
+
+_DEFAULTS = {
+    "above": 0,
+    "align": 8,
+    "all": False,
+    "clip": 80,
+    "code": False,
+    "cutoff": 10,
+    "derive": False,
+    "detail": 0,
+    "frames": False,
+    "ignored": True,
+    "infer": False,
+    "limit": 100,
+    "stats": 0,
+}
+_CALLABLE_CODE = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.CodeType,
+    types.MethodType,
+    types.WrapperDescriptorType,
+    types.MethodWrapperType,
+    types.MethodDescriptorType,
+    types.ClassMethodDescriptorType,
+)
+
+
+def _options(where, opts):
+    """The options with defaults; KeyError on an unknown one and ValueError
+    on an alignment that is not a power of 2, as pympler raises."""
+    for name in opts:
+        if name not in _DEFAULTS:
+            raise KeyError("invalid option: %s(%s=%r)" % (where, name, opts[name]))
+    options = dict(_DEFAULTS, **opts)
+    align = options["align"]
+    if align > 1 and (align - 1) & align:
+        raise ValueError("invalid option: %s(align=%r)" % (where, align))
+    return options
+
+
+def _sizer(options):
+    zero_types = (object,)
+    if not options["code"]:
+        zero_types += _CALLABLE_CODE
+    if not options["frames"]:
+        zero_types += (types.FrameType,)
+    return _core.DeepSizer(zero_types, (types.ModuleType,), options["align"], options["limit"])
+
+
+def _all_objects(objs, options):
+    if not objs and options["all"]:
+        return tuple(gc.get_objects())
+    return objs
+
+
+def asizeof(*objs, **opts):
+    """The combined deep size in bytes of the objects (shared parts once)."""
+    options = _options("asizeof", opts)
+    objs = _all_objects(objs, options)
+    sizer = _sizer(options)
+    for obj in objs:
+        sizer.mark(obj)
+    return sum(sizer.size(obj, 0, True) for obj in _unique(objs))
+
+
+def asizesof(*objs, **opts):
+    """A tuple with the deep size of each object; what an earlier object
+    already counted is not counted again."""
+    options = _options("asizesof", opts)
+    sizer = _sizer(options)
+    for obj in objs:
+        sizer.mark(obj)
+    sizes = {}
+    for obj in objs:
+        if id(obj) not in sizes:
+            sizes[id(obj)] = sizer.size(obj, 0, True)
+    return tuple(sizes[id(obj)] for obj in objs)
+
+
+def _unique(objs):
+    seen = set()
+    for obj in objs:
+        if id(obj) not in seen:
+            seen.add(id(obj))
+            yield obj
+
+
+class Asized(object):
+    """Size information of one object: ``size`` (deep), ``flat`` (its own),
+    ``name`` (its repr, clipped) and ``refs`` (an ``Asized`` per referent, down
+    to the ``detail`` level)."""
+
+    __slots__ = ("flat", "name", "refs", "size")
+
+    def __init__(self, size, flat, refs=(), name=None):
+        self.size = size
+        self.flat = flat
+        self.name = name
+        self.refs = tuple(refs)
+
+    def __str__(self):
+        return "size %r, flat %r, refs[%d], name %r" % (self.size, self.flat, len(self.refs), self.name)
+
+    def format(self, format="%(name)s size=%(size)d flat=%(flat)d", depth=-1, order_by="size", indent=""):
+        """This object's line and, indented, its referents' lines, down to
+        ``depth`` levels (-1: all), referents ordered by ``order_by``
+        (``'size'`` and ``'flat'`` largest first, ``'name'`` alphabetical)."""
+        text = indent + (format % dict(size=self.size, flat=self.flat, name=self.name))
+        if depth and self.refs:
+            refs = sorted(self.refs, key=lambda ref: getattr(ref, order_by), reverse=order_by in ("size", "flat"))
+            lines = [ref.format(format=format, depth=depth - 1, order_by=order_by, indent=indent + "    ") for ref in refs]
+            text = "\n".join([text] + lines)
+        return text
+
+    def get(self, name, dflt=None):
+        """The referent named ``name``, or ``dflt``."""
+        for ref in self.refs:
+            if name == ref.name:
+                return ref
+        return dflt
+
+
+def _clipped_repr(obj, clip):
+    try:
+        text = repr(obj)
+    except Exception:
+        return "N/A"
+    if clip and len(text) > clip:
+        return text[: clip - 4] + ".." + text[-2:]
+    return text
+
+
+def _asized(sizer, obj, depth, detail, clip, again=False):
+    name = _clipped_repr(obj, clip)
+    if depth >= detail:
+        size = sizer.size(obj, depth, again)
+        return Asized(size, sizer.flat(obj) if size else 0, name=name)
+    if not sizer.mark(obj) and not again:
+        return Asized(0, 0, name=name)
+    flat = sizer.flat(obj)
+    if flat == 0:
+        return Asized(0, 0, name=name)
+    refs = [_asized(sizer, child, depth + 1, detail, clip) for child in sizer.children(obj, depth)]
+    return Asized(flat + sum(ref.size for ref in refs), flat, refs, name=name)
+
+
+def asized(*objs, **opts):
+    """An ``Asized`` for each object (the object itself when only one is
+    given), with referents down to ``detail`` levels."""
+    options = _options("asized", opts)
+    sizer = _sizer(options)
+    for obj in objs:
+        sizer.mark(obj)
+    sized = tuple(_asized(sizer, obj, 0, options["detail"], options["clip"], again=True) for obj in objs)
+    if len(sized) == 1:
+        return sized[0]
+    return sized
+
+
+def basicsize(obj, **opts):
+    """The basic size of the object's type (``__basicsize__``)."""
+    return type(obj).__basicsize__
+
+
+def itemsize(obj, **opts):
+    """The size of one item of the object's type (``__itemsize__``)."""
+    return type(obj).__itemsize__
+
+
+def flatsize(obj, align=0, **opts):
+    """The object's own size in bytes, rounded up to ``align`` (a power of 2);
+    ValueError on another alignment."""
+    if align > 1:
+        if (align - 1) & align:
+            raise ValueError("invalid option: flatsize(align=%r)" % (align,))
+        mask = align - 1
+    else:
+        mask = 0
+    return (_core.sizeof(obj) + mask) & ~mask
