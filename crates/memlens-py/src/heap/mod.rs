@@ -18,6 +18,7 @@ use std::collections::HashMap;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyList, PyType};
 
 use error::HeapError;
@@ -661,6 +662,23 @@ fn walk(
 
 #[pymethods]
 impl HeapGraph {
+    /// Shows the cyclic GC every object the snapshot holds.
+    ///
+    /// A snapshot often holds the frame or container that holds the snapshot
+    /// (a function's frame is walked while its local will receive the
+    /// graph); without this the GC cannot see that cycle and the whole
+    /// walked heap stays alive. The other members of such a cycle (frames,
+    /// lists, dicts) have `tp_clear`, which is enough to break it.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for object in &self.objects {
+            visit.call(object)?;
+        }
+        for tp in &self.type_objects {
+            visit.call(tp)?;
+        }
+        Ok(())
+    }
+
     fn __len__(&self) -> usize {
         self.objects.len()
     }
