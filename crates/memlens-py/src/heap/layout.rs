@@ -820,8 +820,14 @@ pub(crate) fn init(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
     // Type objects with their own `__sizeof__`: attribute lookups on stdlib
     // modules (C modules for deque, array; `collections` re-exports the C
     // OrderedDict), done once here, then compared by address in a walk.
+    // A module that cannot be imported (an interpreter built without it)
+    // leaves 0: its objects cannot exist, so no rule is needed.
     let address = |module: &str, name: &str| -> pyo3::PyResult<usize> {
-        Ok(py.import(module)?.getattr(name)?.as_ptr() as usize)
+        Ok(py
+            .import(module)
+            .and_then(|module| module.getattr(name))
+            .map(|tp| tp.as_ptr() as usize)
+            .unwrap_or(0))
     };
     let _ = EXTRA_TYPES.set(ExtraTypes {
         ordered_dict: address("collections", "OrderedDict")?,
