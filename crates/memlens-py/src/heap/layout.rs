@@ -148,7 +148,34 @@ enum SizeRule {
     Set,
     ByteArray,
     Type,
+    /// `collections.OrderedDict`: the dict, its fast-node index and nodes.
+    OrderedDict,
+    /// `collections.deque`: the blocks holding the items.
+    Deque,
+    /// `array.array`: the allocated item buffer.
+    Array,
+    /// Code objects: the variable part (3.11+), caches and `co_extra`.
+    Code,
+    /// Frame objects: the locals and value stack the code needs.
+    Frame,
+    /// Generators, coroutines, async generators (3.11+: embedded frame).
+    Generator,
 }
+
+/// Type objects with their own `__sizeof__` that live outside the static
+/// builtins pyo3 exposes, resolved once by [`init`] (attribute lookups on
+/// stdlib modules, never during a walk). 0 when not resolved.
+#[derive(Default)]
+struct ExtraTypes {
+    ordered_dict: usize,
+    deque: usize,
+    array: usize,
+    code: usize,
+    frame: usize,
+    generators: [usize; 3],
+}
+
+static EXTRA_TYPES: OnceLock<ExtraTypes> = OnceLock::new();
 
 unsafe fn size_rule(mut tp: *mut ffi::PyTypeObject) -> SizeRule {
     // Only the addresses of the static builtin type objects are taken.
@@ -164,9 +191,33 @@ unsafe fn size_rule(mut tp: *mut ffi::PyTypeObject) -> SizeRule {
             (&raw mut ffi::PyType_Type, SizeRule::Type),
         ]
     };
+    let extra = EXTRA_TYPES.get();
+    let extra_rule = |tp: usize| -> Option<SizeRule> {
+        let extra = extra?;
+        if tp == 0 {
+            None
+        } else if tp == extra.ordered_dict {
+            Some(SizeRule::OrderedDict)
+        } else if tp == extra.deque {
+            Some(SizeRule::Deque)
+        } else if tp == extra.array {
+            Some(SizeRule::Array)
+        } else if tp == extra.code {
+            Some(SizeRule::Code)
+        } else if tp == extra.frame {
+            Some(SizeRule::Frame)
+        } else if extra.generators.contains(&tp) {
+            Some(SizeRule::Generator)
+        } else {
+            None
+        }
+    };
     while !tp.is_null() {
         if let Some((_, rule)) = known.iter().find(|(known_tp, _)| *known_tp == tp) {
             return *rule;
+        }
+        if let Some(rule) = extra_rule(tp as usize) {
+            return rule;
         }
         // SAFETY: tp is a live type; tp_base is NULL or a live type.
         tp = unsafe { (*tp).tp_base };
@@ -265,11 +316,243 @@ pub(crate) unsafe fn object_size_with(obj: *mut ffi::PyObject, layout: &TypeLayo
             }
             SizeRule::ByteArray => basicsize + read::<isize>(base, 3 * WORD).max(0) as u64,
             SizeRule::Type => type_size(obj.cast()),
+            SizeRule::OrderedDict => basicsize + dict_extra_size(base) + ordered_dict_extra_size(base),
+            SizeRule::Deque => basicsize + deque_blocks_size(base),
+            SizeRule::Array => basicsize + array_buffer_size(base),
+            SizeRule::Code => code_size(base, layout),
+            SizeRule::Frame => frame_size(base),
+            SizeRule::Generator => generator_size(base, basicsize),
         };
         body + match layout.preheader {
             Some(size) => size,
             None => preheader_size(obj, ffi::Py_TYPE(obj)),
         }
+    }
+}
+
+/// `OrderedDict.__sizeof__` adds to the dict's size the fast-node index
+/// (`od_fast_nodes_size` pointers) and, unless empty, one `_ODictNode`
+/// (next, prev, key, hash: four words) per item. `PyODictObject` is private
+/// (Objects/odictobject.c) but stable 3.9–3.13: a `PyDictObject` (6 words),
+/// then `od_first`, `od_last`, `od_fast_nodes`, `od_fast_nodes_size`.
+///
+/// # Safety
+/// `base` is a live `OrderedDict` (or subclass instance).
+unsafe fn ordered_dict_extra_size(base: *const c_void) -> u64 {
+    const DICT: usize = 6 * WORD;
+    // SAFETY: the fields below are inside PyODictObject, which base is.
+    unsafe {
+        let used: isize = read(base, 2 * WORD); // ma_used
+        let first: *const c_void = read(base, DICT);
+        let fast_nodes_size: isize = read(base, DICT + 3 * WORD);
+        let mut size = fast_nodes_size.max(0) as u64 * WORD as u64;
+        if !first.is_null() {
+            size += used.max(0) as u64 * 4 * WORD as u64;
+        }
+        size
+    }
+}
+
+/// `deque.__sizeof__` adds one block (left link, 64 items, right link) per
+/// block in use: `(leftindex + len + 63) / 64`. `dequeobject` is private
+/// (Modules/_collectionsmodule.c), stable 3.9–3.13: var-object header, then
+/// `leftblock`, `rightblock`, `leftindex`.
+///
+/// # Safety
+/// `base` is a live deque (or subclass instance).
+unsafe fn deque_blocks_size(base: *const c_void) -> u64 {
+    const BLOCKLEN: u64 = 64;
+    const BLOCK: u64 = (BLOCKLEN + 2) * WORD as u64;
+    // SAFETY: ob_size and leftindex are inside dequeobject, which base is.
+    let (len, leftindex) = unsafe { (read::<isize>(base, 2 * WORD), read::<isize>(base, 5 * WORD)) };
+    let blocks = (leftindex.max(0) as u64 + len.max(0) as u64).div_ceil(BLOCKLEN);
+    blocks * BLOCK
+}
+
+/// `array.__sizeof__` adds `allocated × itemsize`. `arrayobject` is private
+/// (Modules/arraymodule.c), stable 3.9–3.13: var-object header, `ob_item`,
+/// `allocated`, `ob_descr`; the descriptor starts with `char typecode; int
+/// itemsize`.
+///
+/// # Safety
+/// `base` is a live array (or subclass instance).
+unsafe fn array_buffer_size(base: *const c_void) -> u64 {
+    // SAFETY: allocated and ob_descr are inside arrayobject; ob_descr points
+    // to a static descriptor table entry in the array module (never NULL).
+    unsafe {
+        let allocated: isize = read(base, 4 * WORD);
+        let descr: *const c_void = read(base, 5 * WORD);
+        if descr.is_null() {
+            return 0;
+        }
+        let itemsize: i32 = read(descr, 4);
+        allocated.max(0) as u64 * itemsize.max(0) as u64
+    }
+}
+
+/// Offsets in `PyCodeObject` (public header `cpython/code.h`, 64-bit).
+struct CodeOffsets {
+    stacksize: usize,
+    /// `co_nlocals` (≤3.10) or `co_nlocalsplus` (3.11+).
+    nlocals: usize,
+    extra: usize,
+}
+
+fn code_offsets() -> CodeOffsets {
+    match minor() {
+        0..=10 => CodeOffsets { stacksize: 32, nlocals: 28, extra: 144 },
+        11 => CodeOffsets { stacksize: 68, nlocals: 76, extra: 176 },
+        12 => CodeOffsets { stacksize: 64, nlocals: 72, extra: 184 },
+        _ => CodeOffsets { stacksize: 64, nlocals: 72, extra: 192 },
+    }
+}
+
+/// Reads the code's `(locals, stacksize)`: on 3.9–3.10 the locals include
+/// cell and free variables (the frame's `f_localsplus` holds all three).
+///
+/// # Safety
+/// `code` is a live code object.
+unsafe fn code_frame_slots(code: *const c_void) -> u64 {
+    let offsets = code_offsets();
+    // SAFETY: the fields are inside PyCodeObject; on ≤3.10 co_cellvars and
+    // co_freevars are tuples (never NULL on a constructed code object).
+    unsafe {
+        let stacksize: i32 = read(code, offsets.stacksize);
+        let nlocals: i32 = read(code, offsets.nlocals);
+        let mut slots = stacksize.max(0) as u64 + nlocals.max(0) as u64;
+        if minor() <= 10 {
+            for offset in [80, 88] {
+                let names: *mut ffi::PyObject = read(code, offset);
+                if !names.is_null() {
+                    slots += read::<isize>(names.cast(), 2 * WORD).max(0) as u64;
+                }
+            }
+        }
+        slots
+    }
+}
+
+/// `code.__sizeof__`: 3.9–3.10, the basic size plus the `co_cell2arg` map
+/// (one `Py_ssize_t` per cell variable) and, once built, the opcache (a
+/// byte per code unit for the map, `co_opcache_size` entries of 32 bytes); 3.11+, the basic size plus the bytecode (2 bytes a
+/// code unit), rounded up to a word. Both add `co_extra` (PEP 523 scratch
+/// space: a length word, then one pointer per slot).
+///
+/// # Safety
+/// `base` is a live code object and `layout` its type's layout.
+unsafe fn code_size(base: *const c_void, layout: &TypeLayout) -> u64 {
+    let offsets = code_offsets();
+    // SAFETY: every field read is inside PyCodeObject; co_extra, when set,
+    // points to a `_PyCodeObjectExtra` (ce_size, then the slots).
+    unsafe {
+        let mut size = if minor() <= 10 {
+            let mut size = layout.basicsize;
+            let cell2arg: *const c_void = read(base, 96);
+            let cellvars: *mut ffi::PyObject = read(base, 88);
+            if !cell2arg.is_null() && !cellvars.is_null() {
+                size += read::<isize>(cellvars.cast(), 2 * WORD).max(0) as u64 * WORD as u64;
+            }
+            let opcache: *const c_void = read(base, 160);
+            if !opcache.is_null() {
+                // The map: one byte per code unit of co_code (a bytes object
+                // at offset 48, its length the third word).
+                let bytecode: *mut ffi::PyObject = read(base, 48);
+                if !bytecode.is_null() {
+                    size += read::<isize>(bytecode.cast(), 2 * WORD).max(0) as u64 / 2;
+                }
+                const OPCACHE_ENTRY: u64 = 32; // sizeof(_PyOpcache)
+                size += read::<u8>(base, 172) as u64 * OPCACHE_ENTRY;
+            }
+            size
+        } else {
+            let units = read::<isize>(base, 2 * WORD).max(0) as u64;
+            let unrounded = layout.basicsize + units * layout.itemsize;
+            (unrounded + WORD as u64 - 1) & !(WORD as u64 - 1)
+        };
+        let extra: *const c_void = read(base, offsets.extra);
+        if !extra.is_null() {
+            let slots = read::<isize>(extra, 0).max(1) as u64;
+            size += WORD as u64 + slots * WORD as u64;
+        }
+        size
+    }
+}
+
+/// `offsetof(_PyInterpreterFrame, localsplus)` on 3.11–3.13.
+const INTERPRETER_FRAME_LOCALSPLUS: usize = 72;
+
+/// The code object an interpreter frame (3.11+) runs, or NULL when its
+/// executable is not a code object.
+///
+/// # Safety
+/// `frame` points to a live `_PyInterpreterFrame`.
+unsafe fn interpreter_frame_code(frame: *const c_void) -> *const c_void {
+    // SAFETY: f_code (3.11: after f_func, f_globals, f_builtins, f_locals;
+    // 3.12: first) / f_executable (3.13: first) is a strong reference.
+    unsafe {
+        let code: *mut ffi::PyObject = read(frame, if minor() == 11 { 4 * WORD } else { 0 });
+        if code.is_null() || ffi::Py_TYPE(code) != &raw mut ffi::PyCode_Type {
+            return std::ptr::null();
+        }
+        code.cast()
+    }
+}
+
+/// `frame.__sizeof__`: 3.9–3.10, `sizeof(PyFrameObject)` plus one word per
+/// local, cell, free variable and stack slot beyond the first; 3.11+, the
+/// frame object up to its embedded interpreter frame's `localsplus`, plus
+/// `co_nlocalsplus + co_stacksize` words.
+///
+/// # Safety
+/// `base` is a live frame object.
+unsafe fn frame_size(base: *const c_void) -> u64 {
+    // SAFETY: f_code (≤3.10) and f_frame (3.11+) are inside PyFrameObject;
+    // both point to live objects the frame keeps alive.
+    unsafe {
+        match minor() {
+            0..=10 => {
+                let frame_struct: u64 = if minor() == 9 { 368 } else { 360 };
+                let code: *const c_void = read(base, 4 * WORD);
+                if code.is_null() {
+                    return frame_struct;
+                }
+                frame_struct + code_frame_slots(code).saturating_sub(1) * WORD as u64
+            }
+            minor => {
+                let frame_data: usize = if minor >= 13 { 64 } else { 48 };
+                let header = (frame_data + INTERPRETER_FRAME_LOCALSPLUS) as u64;
+                let frame: *const c_void = read(base, 3 * WORD);
+                let code = if frame.is_null() { std::ptr::null() } else { interpreter_frame_code(frame) };
+                if code.is_null() {
+                    return header;
+                }
+                header + code_frame_slots(code) * WORD as u64
+            }
+        }
+    }
+}
+
+/// Generators, coroutines and async generators: 3.9–3.10 have no
+/// `__sizeof__` of their own (the basic size); 3.11+ embed the frame, and
+/// `gen_sizeof` counts it like a frame's: up to `localsplus`, then
+/// `co_nlocalsplus + co_stacksize` words.
+///
+/// # Safety
+/// `base` is a live generator, coroutine or async generator.
+unsafe fn generator_size(base: *const c_void, basicsize: u64) -> u64 {
+    // SAFETY: gi_code (3.11) / gi_iframe (3.12+) are inside PyGenObject;
+    // the code is kept alive by the generator.
+    unsafe {
+        let (iframe, code) = match minor() {
+            0..=10 => return basicsize,
+            11 => (80, read::<*const c_void>(base, 2 * WORD)),
+            _ => (72, interpreter_frame_code(base.cast::<u8>().add(72).cast())),
+        };
+        let header = (iframe + INTERPRETER_FRAME_LOCALSPLUS) as u64;
+        if code.is_null() {
+            return header;
+        }
+        header + code_frame_slots(code) * WORD as u64
     }
 }
 
@@ -534,6 +817,30 @@ pub(crate) fn init(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
         .call1((builtins.getattr("object")?,))?
         .extract()?;
     let _ = STATIC_TYPE_SIZE.set(size);
+    // Type objects with their own `__sizeof__`: attribute lookups on stdlib
+    // modules (C modules for deque, array; `collections` re-exports the C
+    // OrderedDict), done once here, then compared by address in a walk.
+    // A module that cannot be imported (an interpreter built without it)
+    // leaves 0: its objects cannot exist, so no rule is needed.
+    let address = |module: &str, name: &str| -> pyo3::PyResult<usize> {
+        Ok(py
+            .import(module)
+            .and_then(|module| module.getattr(name))
+            .map(|tp| tp.as_ptr() as usize)
+            .unwrap_or(0))
+    };
+    let _ = EXTRA_TYPES.set(ExtraTypes {
+        ordered_dict: address("collections", "OrderedDict")?,
+        deque: address("collections", "deque")?,
+        array: address("array", "array")?,
+        code: address("types", "CodeType")?,
+        frame: address("types", "FrameType")?,
+        generators: [
+            address("types", "GeneratorType")?,
+            address("types", "CoroutineType")?,
+            address("types", "AsyncGeneratorType")?,
+        ],
+    });
     // MEMLENS_NO_GC_LISTS=1 keeps the gc.get_objects() fallback (tests use it).
     if minor() <= 11 && std::env::var_os("MEMLENS_NO_GC_LISTS").is_none() {
         let thresholds: (i64, i64, i64) = py.import("gc")?.getattr("get_threshold")?.call0()?.extract()?;
