@@ -50,13 +50,17 @@ Primitives
 ``type_counts(*, gc_only=False, exclude=None) -> [(type, count, size), ...]``
     The census by type object, without building a graph (unordered).
 
-``all_objects(*, gc_only=False, exclude=None) -> list``
+``all_objects(*, gc_only=False, skip_types=None, exclude=None) -> list``
     Every live object as a new list (the list itself left out), without
-    building a graph: ``gc.get_objects()`` plus the untracked objects.
+    building a graph: ``gc.get_objects()`` plus the untracked objects;
+    instances of the types in the tuple ``skip_types`` (exact type) left out.
 
-``type_counts_of(objects) -> [(type, count, size), ...]``
+``type_totals_of(objects, split_types=None) -> (rows, split_objects)``
     The census of a chosen set of objects (any iterable), sizes as
-    :func:`sizeof`, computed in Rust. Unordered.
+    :func:`sizeof`, computed in Rust: ``[(type, count, size), ...]``
+    (unordered), except that instances of the types in ``split_types`` are
+    not counted but returned in ``split_objects`` for callers that name them
+    one by one. ``type_counts_of(objects)`` is its rows alone.
 
 ``object_at(address) -> object | None``
     The live object whose ``id()`` is ``address`` (census-speed walk; the
@@ -107,8 +111,8 @@ from memlens._core import (
     referents,
     sizeof,
     type_counts,
-    type_counts_of,
     type_names,
+    type_totals_of,
     walk,
 )
 
@@ -136,3 +140,11 @@ def type_key(tp) -> str:
     """The census key of a type: ``module.qualname``."""
     module, _name, qualname = type_names(tp)
     return f"{module}.{qualname}"
+
+
+def type_counts_of(objects):
+    """``[(type, count, size), ...]`` over ``objects`` (any iterable), sizes as
+    :func:`sizeof`: a census of a chosen set of objects, computed in Rust.
+    Unordered; each object counts as often as it appears."""
+    rows, _ = type_totals_of(objects)
+    return rows

@@ -26,7 +26,7 @@ def get_objects(remove_dups=True, include_frames=False):
     """Every live object except frames (with the caller's outer frames too
     when ``include_frames``). The list never holds an object twice, so
     ``remove_dups`` changes nothing."""
-    objects = _core.live_objects(skip_types=(types.FrameType,))
+    objects = _core.all_objects(skip_types=(types.FrameType,))
     if include_frames:
         objects.extend(frame_info[0] for frame_info in inspect.stack()[2:])
     return objects

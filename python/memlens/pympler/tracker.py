@@ -90,7 +90,7 @@ class ObjectTracker(object):
         exclude = [self, *ignore]
         exclude.extend(getattr(self, name) for name in ("o0", "o1") if hasattr(self, name))
         exclude.append(exclude)
-        objects = _core.live_objects(skip_types=(types.FrameType,), exclude=exclude)
+        objects = _core.all_objects(skip_types=(types.FrameType,), exclude=exclude)
         exclude.clear()
         return objects
 

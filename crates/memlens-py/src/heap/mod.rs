@@ -40,9 +40,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(type_counts, m)?)?;
     m.add_function(wrap_pyfunction!(dot_to_svg, m)?)?;
     m.add_function(wrap_pyfunction!(object_at, m)?)?;
-    m.add_function(wrap_pyfunction!(all_objects, m)?)?;
-    m.add_function(wrap_pyfunction!(type_counts_of, m)?)?;
-    m.add_function(wrap_pyfunction!(object_list::live_objects, m)?)?;
+    m.add_function(wrap_pyfunction!(object_list::all_objects, m)?)?;
     m.add_function(wrap_pyfunction!(object_list::type_totals_of, m)?)?;
     m.add_function(wrap_pyfunction!(object_list::live_type_totals, m)?)?;
     m.add_class::<deep_size::DeepSizer>()?;
@@ -158,67 +156,6 @@ fn type_counts<'py>(
         .into_iter()
         // SAFETY: each key is the type of an object the walk found; types
         // outlive their instances and no Python code ran since.
-        .map(|(tp, (count, size))| (unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) }, count, size))
-        .collect())
-}
-
-/// Collects the objects a walk finds, in walk order.
-#[derive(Default)]
-struct ObjectCollector {
-    objects: Vec<*mut ffi::PyObject>,
-}
-
-impl HeapVisitor for ObjectCollector {
-    fn object(&mut self, obj: *mut ffi::PyObject, _tracked: bool, _refcount: isize, _size: u64) {
-        self.objects.push(obj);
-    }
-}
-
-/// Every live object (GC-tracked ones only with `gc_only`) as a new list,
-/// without building a graph: `gc.get_objects()` plus the untracked objects.
-/// The list itself is not in it.
-#[pyfunction]
-#[pyo3(signature = (*, gc_only = false, exclude = None))]
-fn all_objects<'py>(
-    py: Python<'py>,
-    gc_only: bool,
-    exclude: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Bound<'py, PyList>> {
-    let exclusions = exclusions(py, exclude)?;
-    let mut collector = ObjectCollector::default();
-    walker::walk_heap(py, &exclusions, gc_only, &[], &mut collector)?;
-    // SAFETY: every pointer is an object the walk found alive, and no Python
-    // code has run since; each becomes a new strong reference.
-    let objects = collector.objects.iter().map(|&obj| unsafe { Bound::from_borrowed_ptr(py, obj) });
-    PyList::new(py, objects)
-}
-
-/// `[(type, count, size), ...]` over the given objects (any iterable), sizes
-/// as `sizeof`: a census of a chosen set of objects, computed in Rust.
-/// Unordered; each object counts as often as it appears.
-#[pyfunction]
-fn type_counts_of<'py>(objects: &Bound<'py, PyAny>) -> PyResult<Vec<(Bound<'py, PyAny>, u64, u64)>> {
-    let py = objects.py();
-    let mut totals = TypeTotals::default();
-    let mut types = Vec::new();
-    for obj in objects.try_iter()? {
-        let obj = obj?;
-        // SAFETY: obj is a live object held by `obj` for this iteration; the GIL is held.
-        let size = unsafe { layout::object_size(obj.as_ptr()) };
-        let tp = obj.get_type();
-        totals.object(obj.as_ptr(), false, 0, size);
-        types.push(tp);
-        if types.len() > 4096 {
-            types.sort_by_key(|t| t.as_ptr() as usize);
-            types.dedup_by_key(|t| t.as_ptr() as usize);
-        }
-    }
-    // `types` keeps every counted type alive until the result holds them.
-    let _ = &types;
-    Ok(totals
-        .into_totals()
-        .into_iter()
-        // SAFETY: each key is the type of an object counted above, kept alive by `types`.
         .map(|(tp, (count, size))| (unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) }, count, size))
         .collect())
 }

@@ -30,13 +30,16 @@ impl HeapVisitor for ObjectCollector {
     }
 }
 
-/// Every live object (untracked ones included) as a list, leaving out
-/// instances of `skip_types` (exact type) and the `exclude`d objects with
-/// whatever is reachable only through them.
+/// Every live object (GC-tracked ones only with `gc_only`) as a new list,
+/// without building a graph: `gc.get_objects()` plus the untracked objects.
+/// Leaves out instances of `skip_types` (exact type) and the `exclude`d
+/// objects with whatever is reachable only through them; the list itself is
+/// not in it.
 #[pyfunction]
-#[pyo3(signature = (*, skip_types = None, exclude = None))]
-pub(crate) fn live_objects<'py>(
+#[pyo3(signature = (*, gc_only = false, skip_types = None, exclude = None))]
+pub(crate) fn all_objects<'py>(
     py: Python<'py>,
+    gc_only: bool,
     skip_types: Option<&Bound<'py, PyTuple>>,
     exclude: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyList>> {
@@ -45,7 +48,7 @@ pub(crate) fn live_objects<'py>(
         skip_types: type_pointers(skip_types)?,
         objects: Vec::with_capacity(1 << 16),
     };
-    walker::walk_heap(py, &exclusions, false, &[], &mut collector)?;
+    walker::walk_heap(py, &exclusions, gc_only, &[], &mut collector)?;
     // SAFETY: no Python code ran and nothing was allocated since the walk,
     // so every recorded object is alive; each gets a strong reference before
     // the list (an allocation that may start a collection) is created.
