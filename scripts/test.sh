@@ -23,6 +23,9 @@ find_python() {
     return 1
 }
 
+echo "== cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
 echo "== cargo test"
 cargo test --workspace --quiet
 
