@@ -231,7 +231,8 @@ def test_show_refs_writes_dot_with_labelled_edges():
     # WHEN its references are drawn
     ml.show_refs(holder, output=out, max_depth=3, filter=lambda o: not isinstance(o, type))
     # THEN the DOT has objgraph's structure (referents in tp_traverse order, as
-    # gc.get_referents gives them) and every edge says how it refers
+    # gc.get_referents gives them, then a dict's str keys, which
+    # dict_traverse leaves out) and every edge says how it refers
     assert _normalized(out.getvalue()) == SNAPSHOT_SHOW_REFS
 
 
@@ -249,6 +250,8 @@ SNAPSHOT_SHOW_REFS = """digraph ObjectGraph {
   o3[fillcolor="0,0,0.533333"];
   o3 -> o5 [label="key",weight=2];
   o3 -> o6 [label="['other key']",weight=2];
+  o3 -> o7 [label="(key)",weight=2];
+  o3 -> o8 [label="(key)",weight=2];
   o4[label="str\\n'first'"];
   o4[fillcolor="0,0,0.533333"];
   o5[label="int\\n1"];
@@ -257,6 +260,12 @@ SNAPSHOT_SHOW_REFS = """digraph ObjectGraph {
   o6[label="int\\n2"];
   o6[fillcolor="0,0,0.3"];
   o6[fontcolor=white];
+  o7[label="str\\n'key'"];
+  o7[fillcolor="0,0,0.3"];
+  o7[fontcolor=white];
+  o8[label="str\\n'other key'"];
+  o8[fillcolor="0,0,0.3"];
+  o8[fontcolor=white];
 }
 """
 

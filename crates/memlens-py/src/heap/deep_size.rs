@@ -59,28 +59,6 @@ impl DeepSizer {
     }
 }
 
-/// What `tp_traverse` reports, plus the keys of a dict: CPython's
-/// `dict_traverse` skips str keys (they cannot form cycles), but they are
-/// memory the dict holds.
-///
-/// # Safety
-/// `obj` is a live object; the GIL is held.
-unsafe fn referents_with_keys(obj: *mut ffi::PyObject, out: &mut Vec<*mut ffi::PyObject>) {
-    // SAFETY: obj is live (caller); PyDict_Next only reads the table, runs
-    // no Python code and returns borrowed references held by the dict.
-    unsafe {
-        walker::traverse(obj, out);
-        if ffi::PyDict_Check(obj) != 0 {
-            let mut position: ffi::Py_ssize_t = 0;
-            let mut key = std::ptr::null_mut();
-            let mut value = std::ptr::null_mut();
-            while ffi::PyDict_Next(obj, &mut position, &mut key, &mut value) != 0 {
-                out.push(key);
-            }
-        }
-    }
-}
-
 #[pymethods]
 impl DeepSizer {
     #[new]
@@ -140,7 +118,7 @@ impl DeepSizer {
                         let enter = level < self.limit && !(matches!(kind, Kind::FlatUnlessTop) && level > 0);
                         if enter {
                             children.clear();
-                            referents_with_keys(current, &mut children);
+                            walker::traverse_with_keys(current, &mut children);
                             stack.extend(children.iter().map(|&child| (child, level + 1)));
                         }
                     }
@@ -164,7 +142,7 @@ impl DeepSizer {
                 Kind::Sized => true,
             };
             if enter && depth < self.limit {
-                referents_with_keys(obj.as_ptr(), &mut children);
+                walker::traverse_with_keys(obj.as_ptr(), &mut children);
             }
             let objects: Vec<Bound<'py, PyAny>> =
                 children.into_iter().map(|child| Bound::from_borrowed_ptr(obj.py(), child)).collect();

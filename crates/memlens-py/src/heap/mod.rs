@@ -556,7 +556,7 @@ fn walk(
         builder.start_node();
         children.clear();
         // SAFETY: obj is a live object found by the walk; the GIL is held.
-        unsafe { walker::traverse(obj, &mut children) };
+        unsafe { walker::traverse_with_keys(obj, &mut children) };
         for child in &children {
             if let Some(&target) = nodes.index.get(&(*child as usize)) {
                 builder.push_edge(target);

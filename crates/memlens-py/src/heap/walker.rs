@@ -26,7 +26,9 @@
 //! untracked objects need the `seen` set — and only those with more than one
 //! reference: `tp_traverse` reports each owned reference exactly once (the
 //! collector's reference accounting relies on it), so an object whose
-//! refcount is 1 can only be reached once.
+//! refcount is 1 can only be reached once. Dicts also push their str keys
+//! (`traverse_with_keys`: `dict_traverse` skips them in str-only tables), so
+//! an exact str, which may then be pushed twice, is always remembered.
 
 use std::collections::HashSet;
 use std::ffi::{c_int, c_void, CStr};
@@ -195,7 +197,7 @@ impl<V: HeapVisitor> Walk<'_, V> {
             if self.gc_only {
                 return;
             }
-            traverse(root, &mut self.stack);
+            traverse_with_keys(root, &mut self.stack);
             self.drain();
         }
     }
@@ -227,7 +229,12 @@ impl<V: HeapVisitor> Walk<'_, V> {
                 // tp_traverse visits each owned reference exactly once (the
                 // collector's own accounting depends on it), so an object with
                 // a single reference is reached once: no need to remember it.
-                if ffi::Py_REFCNT(obj) != 1 && !self.seen_untracked.insert(obj as usize) {
+                // Except an exact str: `traverse_with_keys` adds dict keys, and
+                // a str key of a general (not str-only) table is reported by
+                // dict_traverse too, so a str is always remembered.
+                if (ffi::Py_REFCNT(obj) != 1 || ffi::PyUnicode_CheckExact(obj) != 0)
+                    && !self.seen_untracked.insert(obj as usize)
+                {
                     continue;
                 }
                 if self.exclusions.excludes(obj) {
@@ -235,7 +242,7 @@ impl<V: HeapVisitor> Walk<'_, V> {
                 }
                 let size = self.types.size_of(obj);
                 self.visitor.object(obj, false, ffi::Py_REFCNT(obj), size);
-                traverse(obj, &mut self.stack);
+                traverse_with_keys(obj, &mut self.stack);
             }
         }
     }
@@ -262,6 +269,35 @@ pub(crate) unsafe fn traverse(obj: *mut ffi::PyObject, stack: &mut Vec<*mut ffi:
         }
         if let Some(tp_traverse) = (*ffi::Py_TYPE(obj)).tp_traverse {
             tp_traverse(obj, push, (stack as *mut Vec<*mut ffi::PyObject>).cast());
+        }
+    }
+}
+
+/// What `traverse` pushes, plus the str keys of a dict (exact dicts and
+/// subclasses; split tables too, whose keys live in the shared keys object).
+/// CPython's `dict_traverse` skips the keys of str-only tables (str cannot
+/// form cycles), yet they are objects the dict holds. Only exact str keys
+/// are added: tables with any other key report all their keys themselves.
+/// A str key of such a general table is therefore pushed twice; callers
+/// that report objects must remember every str they have seen.
+///
+/// # Safety
+/// `obj` is a live object; the GIL is held.
+pub(crate) unsafe fn traverse_with_keys(obj: *mut ffi::PyObject, stack: &mut Vec<*mut ffi::PyObject>) {
+    // SAFETY: obj is live (caller); PyDict_Next only reads the table (also
+    // for dict subclasses: it is the C-level table), runs no Python code,
+    // creates nothing and returns borrowed references held by the dict.
+    unsafe {
+        traverse(obj, stack);
+        if ffi::PyDict_Check(obj) != 0 {
+            let mut position: ffi::Py_ssize_t = 0;
+            let mut key = std::ptr::null_mut();
+            let mut value = std::ptr::null_mut();
+            while ffi::PyDict_Next(obj, &mut position, &mut key, &mut value) != 0 {
+                if ffi::PyUnicode_CheckExact(key) != 0 {
+                    stack.push(key);
+                }
+            }
         }
     }
 }
