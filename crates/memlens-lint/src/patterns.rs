@@ -8,6 +8,8 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Operator, Stmt};
 use ruff_text_size::{Ranged, TextRange};
 
+use crate::scope::for_each_shallow_stmt;
+
 /// Methods that add entries to a list, dict, set or deque.
 pub(crate) const GROW_METHODS: &[&str] =
     &["append", "extend", "add", "insert", "update", "setdefault", "appendleft", "extendleft"];
@@ -457,4 +459,24 @@ pub(crate) fn checks_size_or_membership(body: &[Stmt], name: &str) -> (bool, boo
     let mut checks = Checks { name, size: false, membership: false };
     visitor::walk_body(&mut checks, body);
     (checks.size, checks.membership)
+}
+
+/// Names that assignments directly in `body` (not in nested functions or
+/// classes) bind to an unbounded container, with the container's kind.
+pub(crate) fn containers_bound_in<'a>(body: &'a [Stmt], imports: &Imports) -> HashMap<&'a str, ContainerKind> {
+    let mut containers = HashMap::new();
+    for_each_shallow_stmt(body, &mut |stmt| {
+        let (targets, value): (Vec<&Expr>, Option<&Expr>) = match stmt {
+            Stmt::Assign(assign) => (assign.targets.iter().collect(), Some(&assign.value)),
+            Stmt::AnnAssign(ann) => (vec![&ann.target], ann.value.as_deref()),
+            _ => return,
+        };
+        let Some(kind) = value.and_then(|v| container_constructor(v, imports)) else { return };
+        for target in targets {
+            if let Expr::Name(name) = target {
+                containers.insert(name.id.as_str(), kind);
+            }
+        }
+    });
+    containers
 }

@@ -43,10 +43,10 @@ use std::collections::HashMap;
 use ruff_python_ast::{Expr, Stmt};
 
 use crate::patterns::{
-    container_constructor, container_ops, container_ops_deep, first_parameter, is_constant_key, is_registration_api, span, ContainerKind, OpKind,
+    container_ops, container_ops_deep, first_parameter, is_constant_key, is_registration_api, span, ContainerKind, OpKind,
 };
 use crate::rules::Module;
-use crate::scope::{for_each_function, for_each_shallow_stmt};
+use crate::scope::for_each_function;
 use crate::{Rule, Violation};
 
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
@@ -111,21 +111,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
 }
 
 fn class_level_containers<'a>(class: &'a ruff_python_ast::StmtClassDef, module: &Module<'_>) -> HashMap<&'a str, ContainerKind> {
-    let mut containers = HashMap::new();
-    for_each_shallow_stmt(&class.body, &mut |stmt| {
-        let (targets, value): (Vec<&Expr>, Option<&Expr>) = match stmt {
-            Stmt::Assign(assign) => (assign.targets.iter().collect(), Some(&assign.value)),
-            Stmt::AnnAssign(ann) => (vec![&ann.target], ann.value.as_deref()),
-            _ => return,
-        };
-        let Some(kind) = value.and_then(|v| container_constructor(v, &module.imports)) else { return };
-        for target in targets {
-            if let Expr::Name(name) = target {
-                containers.insert(name.id.as_str(), kind);
-            }
-        }
-    });
-    containers
+    crate::patterns::containers_bound_in(&class.body, &module.imports)
 }
 
 /// Attribute names that something in the module shrinks (`x.items.clear()`,

@@ -41,7 +41,7 @@ use std::collections::HashMap;
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use crate::patterns::{
-    container_constructor, container_ops, container_ops_deep, container_ops_in_expr, last_segment, mentions_as_value, span,
+    container_ops, container_ops_deep, container_ops_in_expr, last_segment, mentions_as_value, span,
     ContainerKind, ContainerOp, OpKind, GROW_METHODS,
 };
 use crate::rules::listener_never_removed::REGISTER_METHODS;
@@ -131,21 +131,7 @@ fn check_function<'a>(outer: &'a ast::StmtFunctionDef, module: &Module<'_>, viol
 
 /// Names the enclosing function binds to an unbounded container.
 fn local_containers<'a>(func: &'a ast::StmtFunctionDef, module: &Module<'_>) -> HashMap<&'a str, ContainerKind> {
-    let mut containers = HashMap::new();
-    for_each_shallow_stmt(&func.body, &mut |stmt| {
-        let (targets, value): (Vec<&Expr>, Option<&Expr>) = match stmt {
-            Stmt::Assign(assign) => (assign.targets.iter().collect(), Some(&assign.value)),
-            Stmt::AnnAssign(ann) => (vec![&ann.target], ann.value.as_deref()),
-            _ => return,
-        };
-        let Some(kind) = value.and_then(|v| container_constructor(v, &module.imports)) else { return };
-        for target in targets {
-            if let Expr::Name(name) = target {
-                containers.insert(name.id.as_str(), kind);
-            }
-        }
-    });
-    containers
+    crate::patterns::containers_bound_in(&func.body, &module.imports)
 }
 
 /// How the closure leaves the enclosing call, if it does.
