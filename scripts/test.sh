@@ -23,6 +23,9 @@ find_python() {
     return 1
 }
 
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 

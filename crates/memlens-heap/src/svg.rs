@@ -24,7 +24,9 @@ pub fn dot_to_svg(dot: &str) -> Result<String, RenderError> {
     let dot = dot.to_string();
     let outcome = std::panic::catch_unwind(move || {
         let mut parser = layout::gv::DotParser::new(&dot);
-        let graph = parser.process().map_err(|err| format!("cannot parse the DOT graph: {err}"))?;
+        let graph = parser
+            .process()
+            .map_err(|err| format!("cannot parse the DOT graph: {err}"))?;
         let mut builder = layout::gv::GraphBuilder::new();
         builder.visit_graph(&graph);
         let mut visual = builder.get();
@@ -35,7 +37,9 @@ pub fn dot_to_svg(dot: &str) -> Result<String, RenderError> {
     match outcome {
         Ok(Ok(svg)) => Ok(svg),
         Ok(Err(message)) => Err(RenderError { message }),
-        Err(_) => Err(RenderError { message: "the in-process SVG renderer failed on this graph".to_string() }),
+        Err(_) => Err(RenderError {
+            message: "the in-process SVG renderer failed on this graph".to_string(),
+        }),
     }
 }
 
@@ -56,7 +60,13 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for input in ["", "digraph {", "not dot at all", "digraph { a -> ; }", "digraph { a [label=\"x\"; }"] {
+        for input in [
+            "",
+            "digraph {",
+            "not dot at all",
+            "digraph { a -> ; }",
+            "digraph { a [label=\"x\"; }",
+        ] {
             let _ = dot_to_svg(input);
         }
         assert!(dot_to_svg("digraph { a -> ; }").is_err());

@@ -8,7 +8,10 @@ use ignore::WalkBuilder;
 use crate::{Error, Settings};
 
 fn is_python(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("py" | "pyi"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("py" | "pyi")
+    )
 }
 
 /// Files named directly are always linted; directories are walked
@@ -32,11 +35,15 @@ pub(crate) fn discover(paths: &[PathBuf], settings: &Settings) -> Result<Vec<Pat
             for pattern in &settings.exclude {
                 overrides
                     .add(&format!("!{pattern}"))
-                    .map_err(|e| Error::InvalidExclude { pattern: pattern.clone(), message: e.to_string() })?;
+                    .map_err(|e| Error::InvalidExclude {
+                        pattern: pattern.clone(),
+                        message: e.to_string(),
+                    })?;
             }
-            let overrides = overrides
-                .build()
-                .map_err(|e| Error::InvalidExclude { pattern: settings.exclude.join(", "), message: e.to_string() })?;
+            let overrides = overrides.build().map_err(|e| Error::InvalidExclude {
+                pattern: settings.exclude.join(", "),
+                message: e.to_string(),
+            })?;
             walker.overrides(overrides);
         }
         for entry in walker.build() {

@@ -51,7 +51,13 @@ pub fn lint_source(path: &Path, bytes: &[u8], settings: &Settings) -> Vec<Diagno
         Ok(text) => text,
         Err((undecodable, prefix)) => {
             let index = source::LineIndex::new(prefix);
-            return vec![locate(path, &index, Rule::UnreadableSource, undecodable.message, undecodable.offset..undecodable.offset)];
+            return vec![locate(
+                path,
+                &index,
+                Rule::UnreadableSource,
+                undecodable.message,
+                undecodable.offset..undecodable.offset,
+            )];
         }
     };
     let index = source::LineIndex::new(text);
@@ -59,21 +65,40 @@ pub fn lint_source(path: &Path, bytes: &[u8], settings: &Settings) -> Vec<Diagno
         Ok(parsed) => parsed,
         Err(err) => {
             let range = err.location.start().to_usize()..err.location.end().to_usize();
-            let hint = if source::looks_like_python2(text, range.clone()) { " (this looks like Python 2 source)" } else { "" };
+            let hint = if source::looks_like_python2(text, range.clone()) {
+                " (this looks like Python 2 source)"
+            } else {
+                ""
+            };
             let message = format!("syntax error: {}{hint}", err.error);
             return vec![locate(path, &index, Rule::UnreadableSource, message, range)];
         }
     };
-    let mut diagnostics: Vec<Diagnostic> = rules::check_module(&parsed.syntax().body, &settings.selection)
-        .into_iter()
-        .map(|violation| locate(path, &index, violation.rule, violation.message, violation.range))
-        .filter(|diagnostic| !noqa::suppresses(&diagnostic.source_line, diagnostic.rule))
-        .collect();
+    let mut diagnostics: Vec<Diagnostic> =
+        rules::check_module(&parsed.syntax().body, &settings.selection)
+            .into_iter()
+            .map(|violation| {
+                locate(
+                    path,
+                    &index,
+                    violation.rule,
+                    violation.message,
+                    violation.range,
+                )
+            })
+            .filter(|diagnostic| !noqa::suppresses(&diagnostic.source_line, diagnostic.rule))
+            .collect();
     diagnostics.sort_by_key(|d| (d.line, d.column, d.rule));
     diagnostics
 }
 
-fn locate(path: &Path, index: &source::LineIndex<'_>, rule: Rule, message: String, range: std::ops::Range<usize>) -> Diagnostic {
+fn locate(
+    path: &Path,
+    index: &source::LineIndex<'_>,
+    rule: Rule,
+    message: String,
+    range: std::ops::Range<usize>,
+) -> Diagnostic {
     let (line, column) = index.location(range.start);
     let (end_line, end_column) = index.location(range.end);
     Diagnostic {
@@ -119,10 +144,18 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
         .stack_size(LINT_THREAD_STACK)
         .thread_name(|i| format!("memlens-lint-{i}"))
         .build()
-        .map_err(|e| Error::Io { path: PathBuf::from("<thread pool>"), source: std::io::Error::other(e) })?;
+        .map_err(|e| Error::Io {
+            path: PathBuf::from("<thread pool>"),
+            source: std::io::Error::other(e),
+        })?;
     let mut diagnostics: Vec<Diagnostic> = pool.install(|| lint_files(&files, settings));
-    diagnostics.sort_by(|a, b| (&a.path, a.line, a.column, a.rule).cmp(&(&b.path, b.line, b.column, b.rule)));
-    Ok(Report { diagnostics, files_checked: files.len() })
+    diagnostics.sort_by(|a, b| {
+        (&a.path, a.line, a.column, a.rule).cmp(&(&b.path, b.line, b.column, b.rule))
+    });
+    Ok(Report {
+        diagnostics,
+        files_checked: files.len(),
+    })
 }
 
 /// Stack size of lint threads: see [`lint_paths`].

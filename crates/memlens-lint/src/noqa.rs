@@ -25,7 +25,9 @@ pub(crate) fn suppresses(line: &str, rule: Rule) -> bool {
         return codes
             .split(|c: char| c == ',' || c.is_whitespace())
             .map(str::trim)
-            .take_while(|code| code.is_empty() || code.chars().next().is_some_and(|c| c.is_ascii_alphabetic()))
+            .take_while(|code| {
+                code.is_empty() || code.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            })
             .any(|code| code.eq_ignore_ascii_case(rule.code()));
     }
     false
@@ -39,9 +41,21 @@ mod tests {
     fn noqa_comments_suppress_what_they_name() {
         let table = [
             ("x.append(1)  # noqa", Rule::ModuleContainerGrows, true),
-            ("x.append(1)  # noqa: ML001", Rule::ModuleContainerGrows, true),
-            ("x.append(1)  # NOQA:ML002,ML001", Rule::ModuleContainerGrows, true),
-            ("x.append(1)  # noqa: ML002", Rule::ModuleContainerGrows, false),
+            (
+                "x.append(1)  # noqa: ML001",
+                Rule::ModuleContainerGrows,
+                true,
+            ),
+            (
+                "x.append(1)  # NOQA:ML002,ML001",
+                Rule::ModuleContainerGrows,
+                true,
+            ),
+            (
+                "x.append(1)  # noqa: ML002",
+                Rule::ModuleContainerGrows,
+                false,
+            ),
             ("x.append('noqa')", Rule::ModuleContainerGrows, false),
             ("x.append(1)", Rule::ModuleContainerGrows, false),
             ("x = (  # noqa", Rule::UnreadableSource, false),

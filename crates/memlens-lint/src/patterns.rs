@@ -11,8 +11,16 @@ use ruff_text_size::{Ranged, TextRange};
 use crate::scope::for_each_shallow_stmt;
 
 /// Methods that add entries to a list, dict, set or deque.
-pub(crate) const GROW_METHODS: &[&str] =
-    &["append", "extend", "add", "insert", "update", "setdefault", "appendleft", "extendleft"];
+pub(crate) const GROW_METHODS: &[&str] = &[
+    "append",
+    "extend",
+    "add",
+    "insert",
+    "update",
+    "setdefault",
+    "appendleft",
+    "extendleft",
+];
 
 /// Methods that remove entries (a reference to one, called or not, counts:
 /// `atexit.register(cache.clear)` bounds the container too).
@@ -39,7 +47,11 @@ pub(crate) fn span(node: &impl Ranged) -> Range<usize> {
 pub(crate) fn dotted_name(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Name(name) => Some(name.id.to_string()),
-        Expr::Attribute(attr) => Some(format!("{}.{}", dotted_name(&attr.value)?, attr.attr.as_str())),
+        Expr::Attribute(attr) => Some(format!(
+            "{}.{}",
+            dotted_name(&attr.value)?,
+            attr.attr.as_str()
+        )),
         _ => None,
     }
 }
@@ -71,7 +83,9 @@ impl Imports {
                         for alias in &import.names {
                             let full = alias.name.as_str();
                             match &alias.asname {
-                                Some(asname) => self.0.bound.insert(asname.to_string(), full.to_string()),
+                                Some(asname) => {
+                                    self.0.bound.insert(asname.to_string(), full.to_string())
+                                }
                                 None => {
                                     let top = full.split('.').next().unwrap_or(full);
                                     self.0.bound.insert(top.to_string(), top.to_string())
@@ -83,7 +97,10 @@ impl Imports {
                         if let Some(module) = &import.module {
                             for alias in &import.names {
                                 let local = alias.asname.as_ref().unwrap_or(&alias.name);
-                                self.0.bound.insert(local.to_string(), format!("{}.{}", module.as_str(), alias.name.as_str()));
+                                self.0.bound.insert(
+                                    local.to_string(),
+                                    format!("{}.{}", module.as_str(), alias.name.as_str()),
+                                );
                             }
                         }
                     }
@@ -102,7 +119,9 @@ impl Imports {
     /// unimported names resolve to themselves (builtins, locals).
     pub(crate) fn resolve(&self, expr: &Expr) -> Option<String> {
         let dotted = dotted_name(expr)?;
-        let (head, rest) = dotted.split_once('.').map_or((dotted.as_str(), None), |(h, r)| (h, Some(r)));
+        let (head, rest) = dotted
+            .split_once('.')
+            .map_or((dotted.as_str(), None), |(h, r)| (h, Some(r)));
         let base = self.bound.get(head).map_or(head, String::as_str);
         Some(match rest {
             Some(rest) => format!("{base}.{rest}"),
@@ -158,7 +177,10 @@ pub(crate) fn container_constructor(expr: &Expr, imports: &Imports) -> Option<Co
                 _ => return None,
             };
             let bounded = kind == ContainerKind::Deque
-                && (call.arguments.find_keyword("maxlen").is_some_and(|kw| !kw.value.is_none_literal_expr())
+                && (call
+                    .arguments
+                    .find_keyword("maxlen")
+                    .is_some_and(|kw| !kw.value.is_none_literal_expr())
                     || call.arguments.args.len() >= 2);
             (!bounded).then_some(kind)
         }
@@ -220,12 +242,39 @@ struct OpFinder<'f, 'a> {
 }
 
 impl<'a> OpFinder<'_, 'a> {
-    fn emit(&mut self, receiver: &'a Expr, kind: OpKind, range: TextRange, value: Option<&'a Expr>) {
-        (self.f)(ContainerOp { receiver, kind, range, value, key: None, sequence: false });
+    fn emit(
+        &mut self,
+        receiver: &'a Expr,
+        kind: OpKind,
+        range: TextRange,
+        value: Option<&'a Expr>,
+    ) {
+        (self.f)(ContainerOp {
+            receiver,
+            kind,
+            range,
+            value,
+            key: None,
+            sequence: false,
+        });
     }
 
-    fn emit_growth(&mut self, receiver: &'a Expr, range: TextRange, value: Option<&'a Expr>, key: Option<&'a Expr>, sequence: bool) {
-        (self.f)(ContainerOp { receiver, kind: OpKind::Grow, range, value, key, sequence });
+    fn emit_growth(
+        &mut self,
+        receiver: &'a Expr,
+        range: TextRange,
+        value: Option<&'a Expr>,
+        key: Option<&'a Expr>,
+        sequence: bool,
+    ) {
+        (self.f)(ContainerOp {
+            receiver,
+            kind: OpKind::Grow,
+            range,
+            value,
+            key,
+            sequence,
+        });
     }
 
     fn store_target(&mut self, target: &'a Expr, range: TextRange, value: Option<&'a Expr>) {
@@ -238,8 +287,14 @@ impl<'a> OpFinder<'_, 'a> {
                 }
             }
             Expr::Name(_) | Expr::Attribute(_) => self.emit(target, OpKind::Rebind, range, value),
-            Expr::Tuple(tuple) => tuple.elts.iter().for_each(|elt| self.store_target(elt, range, None)),
-            Expr::List(list) => list.elts.iter().for_each(|elt| self.store_target(elt, range, None)),
+            Expr::Tuple(tuple) => tuple
+                .elts
+                .iter()
+                .for_each(|elt| self.store_target(elt, range, None)),
+            Expr::List(list) => list
+                .elts
+                .iter()
+                .for_each(|elt| self.store_target(elt, range, None)),
             Expr::Starred(starred) => self.store_target(&starred.value, range, None),
             _ => {}
         }
@@ -268,19 +323,35 @@ impl<'a> Visitor<'a> for OpFinder<'_, 'a> {
                 }
             }
             Stmt::AugAssign(aug) => match &*aug.target {
-                Expr::Subscript(sub) => self.emit_growth(&sub.value, aug.range, Some(&aug.value), Some(&sub.slice), false),
+                Expr::Subscript(sub) => self.emit_growth(
+                    &sub.value,
+                    aug.range,
+                    Some(&aug.value),
+                    Some(&sub.slice),
+                    false,
+                ),
                 target => match aug.op {
-                    Operator::Add => self.emit_growth(target, aug.range, Some(&aug.value), None, true),
-                    Operator::BitOr => self.emit_growth(target, aug.range, Some(&aug.value), None, false),
-                    Operator::Sub | Operator::BitAnd => self.emit(target, OpKind::Shrink, aug.range, Some(&aug.value)),
+                    Operator::Add => {
+                        self.emit_growth(target, aug.range, Some(&aug.value), None, true)
+                    }
+                    Operator::BitOr => {
+                        self.emit_growth(target, aug.range, Some(&aug.value), None, false)
+                    }
+                    Operator::Sub | Operator::BitAnd => {
+                        self.emit(target, OpKind::Shrink, aug.range, Some(&aug.value))
+                    }
                     _ => self.emit(target, OpKind::Rebind, aug.range, Some(&aug.value)),
                 },
             },
             Stmt::Delete(delete) => {
                 for target in &delete.targets {
                     match target {
-                        Expr::Subscript(sub) => self.emit(&sub.value, OpKind::Shrink, delete.range, None),
-                        Expr::Name(_) | Expr::Attribute(_) => self.emit(target, OpKind::Rebind, delete.range, None),
+                        Expr::Subscript(sub) => {
+                            self.emit(&sub.value, OpKind::Shrink, delete.range, None)
+                        }
+                        Expr::Name(_) | Expr::Attribute(_) => {
+                            self.emit(target, OpKind::Rebind, delete.range, None)
+                        }
                         _ => {}
                     }
                 }
@@ -299,12 +370,19 @@ impl<'a> Visitor<'a> for OpFinder<'_, 'a> {
                     if GROW_METHODS.contains(&method) {
                         let args = &call.arguments.args;
                         let value = (args.len() == 1).then(|| &args[0]);
-                        let value = if method == "insert" { args.get(1) } else { value };
+                        let value = if method == "insert" {
+                            args.get(1)
+                        } else {
+                            value
+                        };
                         let key = match method {
                             "add" | "setdefault" => args.first(),
                             _ => None,
                         };
-                        let sequence = matches!(method, "append" | "extend" | "insert" | "appendleft" | "extendleft");
+                        let sequence = matches!(
+                            method,
+                            "append" | "extend" | "insert" | "appendleft" | "extendleft"
+                        );
                         self.emit_growth(&attr.value, call.range(), value, key, sequence);
                     } else if SHRINK_METHODS.contains(&method) {
                         self.emit(&attr.value, OpKind::Shrink, call.range(), None);
@@ -359,23 +437,35 @@ pub(crate) fn mentions_as_value(expr: &Expr, wanted: &dyn Fn(&Expr) -> bool) -> 
             }
         }
     }
-    let mut finder = Finder { wanted, found: false };
+    let mut finder = Finder {
+        wanted,
+        found: false,
+    };
     finder.visit_expr(expr);
     finder.found
 }
 
 /// The first positional parameter of a method (`self` or `cls` by
 /// convention), unless it is a staticmethod.
-pub(crate) fn first_parameter<'a>(func: &'a ast::StmtFunctionDef, imports: &Imports) -> Option<&'a str> {
-    let is_static = func
-        .decorator_list
-        .iter()
-        .any(|d| imports.resolve(&d.expression).is_some_and(|n| n == "staticmethod"));
+pub(crate) fn first_parameter<'a>(
+    func: &'a ast::StmtFunctionDef,
+    imports: &Imports,
+) -> Option<&'a str> {
+    let is_static = func.decorator_list.iter().any(|d| {
+        imports
+            .resolve(&d.expression)
+            .is_some_and(|n| n == "staticmethod")
+    });
     if is_static {
         return None;
     }
     let parameters = &func.parameters;
-    parameters.posonlyargs.iter().chain(parameters.args.iter()).next().map(|p| p.parameter.name.as_str())
+    parameters
+        .posonlyargs
+        .iter()
+        .chain(parameters.args.iter())
+        .next()
+        .map(|p| p.parameter.name.as_str())
 }
 
 /// Whether `expr` is `sys.exc_info()`-like: a traceback or frame object or
@@ -406,13 +496,20 @@ pub(crate) fn holds_traceback(expr: &Expr, imports: &Imports) -> Option<&'static
 /// with the data a program processes.
 pub(crate) fn is_registration_api(name: &str) -> bool {
     let lower = name.trim_start_matches('_').to_ascii_lowercase();
-    ["register", "add", "install", "define", "declare"].iter().any(|p| lower.starts_with(p)) || lower.contains("register")
+    ["register", "add", "install", "define", "declare"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+        || lower.contains("register")
 }
 
 /// A subscript key that can take only one value (`x["MAIL"]`, `x[0]`).
 pub(crate) fn is_constant_key(expr: &Expr) -> bool {
     match expr {
-        Expr::StringLiteral(_) | Expr::NumberLiteral(_) | Expr::BytesLiteral(_) | Expr::BooleanLiteral(_) | Expr::NoneLiteral(_) => true,
+        Expr::StringLiteral(_)
+        | Expr::NumberLiteral(_)
+        | Expr::BytesLiteral(_)
+        | Expr::BooleanLiteral(_)
+        | Expr::NoneLiteral(_) => true,
         Expr::Tuple(tuple) => tuple.elts.iter().all(is_constant_key),
         _ => false,
     }
@@ -441,13 +538,25 @@ pub(crate) fn checks_size_or_membership(body: &[Stmt], name: &str) -> (bool, boo
             match expr {
                 Expr::Call(call)
                     if matches!(&*call.func, Expr::Name(f) if f.id.as_str() == "len")
-                        && call.arguments.args.iter().any(|a| matches!(a, Expr::Name(n) if n.id.as_str() == self.name)) =>
+                        && call
+                            .arguments
+                            .args
+                            .iter()
+                            .any(|a| matches!(a, Expr::Name(n) if n.id.as_str() == self.name)) =>
                 {
                     self.size = true;
                 }
                 Expr::Compare(compare) => {
-                    let in_ops = compare.ops.iter().any(|op| matches!(op, ast::CmpOp::In | ast::CmpOp::NotIn));
-                    if in_ops && compare.comparators.iter().any(|c| matches!(c, Expr::Name(n) if n.id.as_str() == self.name)) {
+                    let in_ops = compare
+                        .ops
+                        .iter()
+                        .any(|op| matches!(op, ast::CmpOp::In | ast::CmpOp::NotIn));
+                    if in_ops
+                        && compare
+                            .comparators
+                            .iter()
+                            .any(|c| matches!(c, Expr::Name(n) if n.id.as_str() == self.name))
+                    {
                         self.membership = true;
                     }
                 }
@@ -456,14 +565,21 @@ pub(crate) fn checks_size_or_membership(body: &[Stmt], name: &str) -> (bool, boo
             visitor::walk_expr(self, expr);
         }
     }
-    let mut checks = Checks { name, size: false, membership: false };
+    let mut checks = Checks {
+        name,
+        size: false,
+        membership: false,
+    };
     visitor::walk_body(&mut checks, body);
     (checks.size, checks.membership)
 }
 
 /// Names that assignments directly in `body` (not in nested functions or
 /// classes) bind to an unbounded container, with the container's kind.
-pub(crate) fn containers_bound_in<'a>(body: &'a [Stmt], imports: &Imports) -> HashMap<&'a str, ContainerKind> {
+pub(crate) fn containers_bound_in<'a>(
+    body: &'a [Stmt],
+    imports: &Imports,
+) -> HashMap<&'a str, ContainerKind> {
     let mut containers = HashMap::new();
     for_each_shallow_stmt(body, &mut |stmt| {
         let (targets, value): (Vec<&Expr>, Option<&Expr>) = match stmt {
@@ -471,7 +587,9 @@ pub(crate) fn containers_bound_in<'a>(body: &'a [Stmt], imports: &Imports) -> Ha
             Stmt::AnnAssign(ann) => (vec![&ann.target], ann.value.as_deref()),
             _ => return,
         };
-        let Some(kind) = value.and_then(|v| container_constructor(v, imports)) else { return };
+        let Some(kind) = value.and_then(|v| container_constructor(v, imports)) else {
+            return;
+        };
         for target in targets {
             if let Expr::Name(name) = target {
                 containers.insert(name.id.as_str(), kind);

@@ -59,7 +59,10 @@ impl Rule {
     ];
 
     fn info(self) -> &'static RuleInfo {
-        TABLE.iter().find(|info| info.rule == self).expect("every rule has a table row")
+        TABLE
+            .iter()
+            .find(|info| info.rule == self)
+            .expect("every rule has a table row")
     }
 
     /// The stable code, e.g. `ML001`.
@@ -79,7 +82,10 @@ impl Rule {
 
     /// The rule with this exact code, if any.
     pub fn from_code(code: &str) -> Option<Rule> {
-        TABLE.iter().find(|info| info.code.eq_ignore_ascii_case(code)).map(|info| info.rule)
+        TABLE
+            .iter()
+            .find(|info| info.code.eq_ignore_ascii_case(code))
+            .map(|info| info.rule)
     }
 
     /// Whether the rule reports a file it could not check rather than a pattern.
@@ -104,7 +110,9 @@ pub struct RuleSelection {
 
 impl Default for RuleSelection {
     fn default() -> Self {
-        Self { enabled: Rule::ALL.to_vec() }
+        Self {
+            enabled: Rule::ALL.to_vec(),
+        }
     }
 }
 
@@ -177,8 +185,12 @@ mod tests {
 
     #[test]
     fn given_select_and_ignore_when_resolved_then_ignore_wins_and_ml000_stays() {
-        let selection = RuleSelection::new(Some(&["ML00".into()]), &["ML002".into(), "ML000".into()]).unwrap();
-        assert_eq!(codes(&selection), ["ML000", "ML001", "ML003", "ML004", "ML005", "ML006", "ML007"]);
+        let selection =
+            RuleSelection::new(Some(&["ML00".into()]), &["ML002".into(), "ML000".into()]).unwrap();
+        assert_eq!(
+            codes(&selection),
+            ["ML000", "ML001", "ML003", "ML004", "ML005", "ML006", "ML007"]
+        );
     }
 
     #[test]

@@ -45,7 +45,8 @@ impl<'a> Scope<'a> {
     }
 
     fn finish(mut self) -> Self {
-        self.locals.retain(|name| !self.globals.contains(name) && !self.nonlocals.contains(name));
+        self.locals
+            .retain(|name| !self.globals.contains(name) && !self.nonlocals.contains(name));
         self
     }
 
@@ -88,10 +89,14 @@ impl<'a> Visitor<'a> for BindingCollector<'_, 'a> {
                 return;
             }
             Stmt::Global(global) => {
-                self.scope.globals.extend(global.names.iter().map(|n| n.as_str()));
+                self.scope
+                    .globals
+                    .extend(global.names.iter().map(|n| n.as_str()));
             }
             Stmt::Nonlocal(nonlocal) => {
-                self.scope.nonlocals.extend(nonlocal.names.iter().map(|n| n.as_str()));
+                self.scope
+                    .nonlocals
+                    .extend(nonlocal.names.iter().map(|n| n.as_str()));
             }
             Stmt::Assign(assign) => assign.targets.iter().for_each(|t| self.bind_target(t)),
             Stmt::AugAssign(aug) => self.bind_target(&aug.target),
@@ -116,7 +121,9 @@ impl<'a> Visitor<'a> for BindingCollector<'_, 'a> {
             }
             Stmt::ImportFrom(import) => {
                 for alias in &import.names {
-                    self.scope.locals.insert(alias.asname.as_ref().unwrap_or(&alias.name).as_str());
+                    self.scope
+                        .locals
+                        .insert(alias.asname.as_ref().unwrap_or(&alias.name).as_str());
                 }
             }
             Stmt::Try(try_stmt) => {

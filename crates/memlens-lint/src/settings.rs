@@ -49,7 +49,11 @@ struct MemlensTool {
 /// `[tool.memlens.lint]` table, with that table.
 pub fn find_config(start: &Path) -> Result<Option<(PathBuf, FileConfig)>, Error> {
     let start = std::path::absolute(start).unwrap_or_else(|_| start.to_path_buf());
-    let mut dir = if start.is_dir() { Some(start.as_path()) } else { start.parent() };
+    let mut dir = if start.is_dir() {
+        Some(start.as_path())
+    } else {
+        start.parent()
+    };
     while let Some(current) = dir {
         let candidate = current.join("pyproject.toml");
         if candidate.is_file() {
@@ -64,10 +68,18 @@ pub fn find_config(start: &Path) -> Result<Option<(PathBuf, FileConfig)>, Error>
 
 /// The `[tool.memlens.lint]` table of one `pyproject.toml`, if it has one.
 pub fn read_config(path: &Path) -> Result<Option<FileConfig>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let invalid = |message: String| Error::InvalidConfig { path: path.to_path_buf(), message };
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let invalid = |message: String| Error::InvalidConfig {
+        path: path.to_path_buf(),
+        message,
+    };
     let pyproject: Pyproject = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    let Some(table) = pyproject.tool.and_then(|t| t.memlens).and_then(|m| m.lint) else { return Ok(None) };
+    let Some(table) = pyproject.tool.and_then(|t| t.memlens).and_then(|m| m.lint) else {
+        return Ok(None);
+    };
     let config = FileConfig::deserialize(table).map_err(|e| invalid(e.to_string()))?;
     Ok(Some(config))
 }
@@ -77,7 +89,11 @@ impl Settings {
     /// layered as ruff does: a command-line `select` starts afresh (the
     /// file's select and ignore no longer apply); otherwise the file's
     /// selection applies and command-line `ignore` adds to its ignores.
-    pub fn resolve(config: Option<(PathBuf, FileConfig)>, select: Option<Vec<String>>, ignore: Vec<String>) -> Result<Self, Error> {
+    pub fn resolve(
+        config: Option<(PathBuf, FileConfig)>,
+        select: Option<Vec<String>>,
+        ignore: Vec<String>,
+    ) -> Result<Self, Error> {
         let (root, file) = match config {
             Some((path, file)) => (path.parent().map(Path::to_path_buf), file),
             None => (None, FileConfig::default()),
@@ -90,6 +106,10 @@ impl Settings {
                 (file.select, ignores)
             }
         };
-        Ok(Settings { selection: RuleSelection::new(select.as_deref(), &ignores)?, exclude: file.exclude, root })
+        Ok(Settings {
+            selection: RuleSelection::new(select.as_deref(), &ignores)?,
+            exclude: file.exclude,
+            root,
+        })
     }
 }

@@ -24,7 +24,10 @@ impl<'a> LineIndex<'a> {
         let offset = offset.min(self.text.len());
         let line = self.starts.partition_point(|&start| start <= offset) - 1;
         let start = self.starts[line];
-        let column = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count());
         (line + 1, column + 1)
     }
 
@@ -54,7 +57,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<&str, (Undecodable, &str)> {
     if let Some(nul) = head.iter().position(|&b| b == 0) {
         let prefix = valid_prefix(&bytes[..nul]);
         return Err((
-            Undecodable { message: "binary file (contains a NUL byte), not Python source".into(), offset: prefix.len() },
+            Undecodable {
+                message: "binary file (contains a NUL byte), not Python source".into(),
+                offset: prefix.len(),
+            },
             prefix,
         ));
     }
@@ -63,7 +69,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<&str, (Undecodable, &str)> {
         Err(err) => {
             let prefix = valid_prefix(&bytes[..err.valid_up_to()]);
             let declared = declared_encoding(prefix)
-                .map(|encoding| format!(" (the file declares `coding: {encoding}`; memlens reads UTF-8 only)"))
+                .map(|encoding| {
+                    format!(" (the file declares `coding: {encoding}`; memlens reads UTF-8 only)")
+                })
                 .unwrap_or_default();
             Err((
                 Undecodable {
@@ -85,29 +93,45 @@ fn valid_prefix(bytes: &[u8]) -> &str {
 
 /// The PEP 263 `coding:` declaration on one of the first two lines, if any.
 fn declared_encoding(text: &str) -> Option<&str> {
-    text.lines().take(2).filter(|line| line.trim_start().starts_with('#')).find_map(|line| {
-        let at = line.find("coding")?;
-        let rest = line[at + "coding".len()..].strip_prefix([':', '='])?.trim_start();
-        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')).unwrap_or(rest.len());
-        Some(&rest[..end]).filter(|name| !name.is_empty())
-    })
+    text.lines()
+        .take(2)
+        .filter(|line| line.trim_start().starts_with('#'))
+        .find_map(|line| {
+            let at = line.find("coding")?;
+            let rest = line[at + "coding".len()..]
+                .strip_prefix([':', '='])?
+                .trim_start();
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+                .unwrap_or(rest.len());
+            Some(&rest[..end]).filter(|name| !name.is_empty())
+        })
 }
 
 /// Whether source that failed to parse looks like Python 2 (a `print`
 /// statement or `except X, e:`), to say so in the error.
 pub(crate) fn looks_like_python2(text: &str, error_range: Range<usize>) -> bool {
-    let start = text[..error_range.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let start = text[..error_range.start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
     let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let line = text[start..end].trim_start();
     let print_statement = line.strip_prefix("print").is_some_and(|rest| {
         rest.starts_with([' ', '\t']) && !rest.trim_start().starts_with(['(', '=', '.'])
     });
-    let old_except = line.starts_with("except") && line.contains(',') && line.trim_end().ends_with(':') && !line.contains('(');
+    let old_except = line.starts_with("except")
+        && line.contains(',')
+        && line.trim_end().ends_with(':')
+        && !line.contains('(');
     let old_raise = line.starts_with("raise ") && line.contains(',');
     let backticks_or_ne = line.contains('`') || line.contains("<>");
-    let long_literal = line.split(|c: char| !c.is_ascii_alphanumeric()).any(|token| {
-        token.len() > 1 && token.ends_with(['L', 'l']) && token[..token.len() - 1].bytes().all(|b| b.is_ascii_digit())
-    });
+    let long_literal = line
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|token| {
+            token.len() > 1
+                && token.ends_with(['L', 'l'])
+                && token[..token.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        });
     let exec_statement = line.starts_with("exec ") && !line.starts_with("exec (");
     print_statement || old_except || old_raise || backticks_or_ne || long_literal || exec_statement
 }
@@ -139,7 +163,12 @@ mod tests {
 
     #[test]
     fn python2_lines_are_recognised_and_python3_lines_are_not() {
-        for line in ["print \"hi\"", "except ValueError, e:", "x = 10L", "raise E, 'm'"] {
+        for line in [
+            "print \"hi\"",
+            "except ValueError, e:",
+            "x = 10L",
+            "raise E, 'm'",
+        ] {
             assert!(looks_like_python2(line, 0..1), "{line}");
         }
         for line in ["print(\"hi\")", "except (A, B) as e:", "x = 10"] {

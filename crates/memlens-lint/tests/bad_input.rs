@@ -15,7 +15,11 @@ fn a_syntax_error_is_one_error_at_its_location() {
     // THEN one ML000 diagnostic points at line 2 or 3 and says "syntax error"
     assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
     assert_eq!(diagnostics[0].rule, Rule::UnreadableSource);
-    assert!(diagnostics[0].message.starts_with("syntax error"), "{}", diagnostics[0].message);
+    assert!(
+        diagnostics[0].message.starts_with("syntax error"),
+        "{}",
+        diagnostics[0].message
+    );
     assert!(diagnostics[0].line >= 2);
 }
 
@@ -24,7 +28,11 @@ fn a_python2_file_is_called_python2() {
     let diagnostics = lint(b"import sys\nprint \"hello\"\n");
     assert_eq!(diagnostics.len(), 1);
     assert_eq!(diagnostics[0].line, 2);
-    assert!(diagnostics[0].message.contains("Python 2"), "{}", diagnostics[0].message);
+    assert!(
+        diagnostics[0].message.contains("Python 2"),
+        "{}",
+        diagnostics[0].message
+    );
 }
 
 #[test]
@@ -65,7 +73,11 @@ fn a_run_goes_on_past_a_bad_file_and_a_missing_path_is_an_error() {
     let dir = std::env::temp_dir().join(format!("memlens-lint-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("bad.py"), b"def (:\n").unwrap();
-    std::fs::write(dir.join("good.py"), b"_x = []\ndef f(v):\n    _x.append(v)\n").unwrap();
+    std::fs::write(
+        dir.join("good.py"),
+        b"_x = []\ndef f(v):\n    _x.append(v)\n",
+    )
+    .unwrap();
     // WHEN the directory is linted
     let report = lint_paths(std::slice::from_ref(&dir), &Settings::default()).unwrap();
     // THEN both files are checked: one error, one finding
@@ -86,7 +98,10 @@ fn a_pathologically_deep_expression_does_not_overflow_the_stack() {
     // cannot walk
     let dir = std::env::temp_dir().join(format!("memlens-lint-deep-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let source = format!("x = 1{}\n_l = []\ndef f(v):\n    _l.append(v)\n", " + 1".repeat(50_000));
+    let source = format!(
+        "x = 1{}\n_l = []\ndef f(v):\n    _l.append(v)\n",
+        " + 1".repeat(50_000)
+    );
     std::fs::write(dir.join("deep.py"), source).unwrap();
     // WHEN it is linted through lint_paths
     let report = lint_paths(std::slice::from_ref(&dir), &Settings::default()).unwrap();

@@ -8,13 +8,18 @@ use memlens_lint::output::render_text;
 use memlens_lint::{lint_source, Report, Rule, RuleSelection, Settings};
 
 fn fixture(name: &str) -> (PathBuf, Vec<u8>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let bytes = std::fs::read(&path).unwrap();
     (PathBuf::from("fixtures").join(name), bytes)
 }
 
 fn only(rule: Rule) -> Settings {
-    Settings { selection: RuleSelection::new(Some(&[rule.code().to_string()]), &[]).unwrap(), ..Settings::default() }
+    Settings {
+        selection: RuleSelection::new(Some(&[rule.code().to_string()]), &[]).unwrap(),
+        ..Settings::default()
+    }
 }
 
 /// GIVEN a fixture whose positive lines carry a `# MLxxx` marker comment
@@ -31,44 +36,76 @@ fn check_fixture(rule: Rule, name: &str) -> String {
         .map(|(i, _)| i + 1)
         .collect();
     let reported: Vec<usize> = diagnostics.iter().map(|d| d.line).collect();
-    assert!(diagnostics.iter().all(|d| d.rule == rule), "{diagnostics:#?}");
-    assert_eq!(reported, marked, "reported lines vs lines marked `# {}`:\n{diagnostics:#?}", rule.code());
-    render_text(&Report { diagnostics, files_checked: 1 })
+    assert!(
+        diagnostics.iter().all(|d| d.rule == rule),
+        "{diagnostics:#?}"
+    );
+    assert_eq!(
+        reported,
+        marked,
+        "reported lines vs lines marked `# {}`:\n{diagnostics:#?}",
+        rule.code()
+    );
+    render_text(&Report {
+        diagnostics,
+        files_checked: 1,
+    })
 }
 
 #[test]
 fn ml001_module_container_grows() {
-    insta::assert_snapshot!(check_fixture(Rule::ModuleContainerGrows, "ML001_module_container_grows.py"));
+    insta::assert_snapshot!(check_fixture(
+        Rule::ModuleContainerGrows,
+        "ML001_module_container_grows.py"
+    ));
 }
 
 #[test]
 fn ml002_class_attribute_mutated() {
-    insta::assert_snapshot!(check_fixture(Rule::ClassAttributeMutated, "ML002_class_attribute_mutated.py"));
+    insta::assert_snapshot!(check_fixture(
+        Rule::ClassAttributeMutated,
+        "ML002_class_attribute_mutated.py"
+    ));
 }
 
 #[test]
 fn ml003_closure_grows_captured() {
-    insta::assert_snapshot!(check_fixture(Rule::ClosureGrowsCaptured, "ML003_closure_grows_captured.py"));
+    insta::assert_snapshot!(check_fixture(
+        Rule::ClosureGrowsCaptured,
+        "ML003_closure_grows_captured.py"
+    ));
 }
 
 #[test]
 fn ml004_listener_never_removed() {
-    insta::assert_snapshot!(check_fixture(Rule::ListenerNeverRemoved, "ML004_listener_never_removed.py"));
+    insta::assert_snapshot!(check_fixture(
+        Rule::ListenerNeverRemoved,
+        "ML004_listener_never_removed.py"
+    ));
 }
 
 #[test]
 fn ml005_cache_on_method() {
-    insta::assert_snapshot!(check_fixture(Rule::CacheOnMethod, "ML005_cache_on_method.py"));
+    insta::assert_snapshot!(check_fixture(
+        Rule::CacheOnMethod,
+        "ML005_cache_on_method.py"
+    ));
 }
 
 #[test]
 fn ml006_logger_per_call() {
-    insta::assert_snapshot!(check_fixture(Rule::LoggerPerCall, "ML006_logger_per_call.py"));
+    insta::assert_snapshot!(check_fixture(
+        Rule::LoggerPerCall,
+        "ML006_logger_per_call.py"
+    ));
 }
 
 #[test]
 fn ml007_exception_stored() {
-    insta::assert_snapshot!(check_fixture(Rule::ExceptionStored, "ML007_exception_stored.py"));
+    insta::assert_snapshot!(check_fixture(
+        Rule::ExceptionStored,
+        "ML007_exception_stored.py"
+    ));
 }
 
 #[test]

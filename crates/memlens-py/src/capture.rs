@@ -50,14 +50,25 @@ pub fn capture_start(
 ) -> PyResult<()> {
     let (trace_mode, file_mode) = match mode {
         "exact" => (trace::Mode::Exact, Mode::Exact),
-        "sampled" if interval > 0 => {
-            (trace::Mode::Sampled { mean_bytes: interval }, Mode::Sampled { mean_interval: interval })
+        "sampled" if interval > 0 => (
+            trace::Mode::Sampled {
+                mean_bytes: interval,
+            },
+            Mode::Sampled {
+                mean_interval: interval,
+            },
+        ),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "unknown tracing mode {mode:?} (interval {interval})"
+            )))
         }
-        _ => return Err(PyValueError::new_err(format!("unknown tracing mode {mode:?} (interval {interval})"))),
     };
     let mut slot = current();
     if slot.is_some() {
-        return Err(PyRuntimeError::new_err("a memlens capture is already running in this process"));
+        return Err(PyRuntimeError::new_err(
+            "a memlens capture is already running in this process",
+        ));
     }
     register_fork_handler();
     let version = py.version_info();
@@ -69,12 +80,21 @@ pub fn capture_start(
         mode: file_mode,
         max_frames: frames,
         native: false,
-        start_unix_ns: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+        start_unix_ns: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
     };
     let writer = CaptureWriter::create(&path, &header, WriterOptions::default())
         .map_err(|e| PyOSError::new_err(e.to_string()))?;
     let sink: Arc<dyn EventSink> = writer.clone();
-    if let Err(err) = trace::start(py, TraceConfig { mode: trace_mode, max_frames: frames }, sink) {
+    if let Err(err) = trace::start(
+        py,
+        TraceConfig {
+            mode: trace_mode,
+            max_frames: frames,
+        },
+        sink,
+    ) {
         let _ = writer.finish();
         let _ = std::fs::remove_file(&path);
         return Err(PyRuntimeError::new_err(err.to_string()));
@@ -95,8 +115,15 @@ pub fn capture_stop(py: Python<'_>) -> PyResult<Option<(String, u64, u64, u64)>>
         Ok(()) | Err(TraceError::NotTracing) => {}
         Err(err) => return Err(PyRuntimeError::new_err(err.to_string())),
     }
-    let stats = py.detach(|| writer.finish()).map_err(|e| PyOSError::new_err(e.to_string()))?;
-    Ok(Some((path.to_string_lossy().into_owned(), stats.events, stats.dropped, stats.file_bytes)))
+    let stats = py
+        .detach(|| writer.finish())
+        .map_err(|e| PyOSError::new_err(e.to_string()))?;
+    Ok(Some((
+        path.to_string_lossy().into_owned(),
+        stats.events,
+        stats.dropped,
+        stats.file_bytes,
+    )))
 }
 
 /// Registers the capture functions on `memlens._core`.

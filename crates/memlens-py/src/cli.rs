@@ -9,7 +9,9 @@ impl memlens_cli::PythonHost for InterpreterHost {
     fn run_verb(&self, verb: &str, args: &[String]) -> anyhow::Result<i32> {
         Python::attach(|py| {
             let module = py.import("memlens._cli")?;
-            let code: i32 = module.call_method1("run_verb", (verb, args.to_vec()))?.extract()?;
+            let code: i32 = module
+                .call_method1("run_verb", (verb, args.to_vec()))?
+                .extract()?;
             Ok::<i32, PyErr>(code)
         })
         .map_err(|err| anyhow::anyhow!("{err}"))

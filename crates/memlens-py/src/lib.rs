@@ -6,8 +6,8 @@
 
 mod capture;
 mod cli;
-mod lint;
 mod heap;
+mod lint;
 pub mod trace;
 
 use pyo3::prelude::*;

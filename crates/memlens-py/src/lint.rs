@@ -25,7 +25,8 @@ pub fn lint_paths<'py>(
         .detach(|| {
             let start = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
             let config = memlens_lint::find_config(&start)?;
-            let settings = memlens_lint::Settings::resolve(config, select, ignore.unwrap_or_default())?;
+            let settings =
+                memlens_lint::Settings::resolve(config, select, ignore.unwrap_or_default())?;
             memlens_lint::lint_paths(&paths, &settings)
         })
         .map_err(to_python_error)?;

@@ -128,10 +128,16 @@ impl EventSink for Recorder {
     fn stack(&self, _: StackId, _: Option<StackId>, _: FrameId) {}
     fn thread(&self, _: ThreadId, _: &str) {}
     fn alloc(&self, event: AllocEvent) {
-        self.0.lock().unwrap().push(format!("{:?}", Record::Alloc(event)));
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{:?}", Record::Alloc(event)));
     }
     fn free(&self, event: FreeEvent) {
-        self.0.lock().unwrap().push(format!("{:?}", Record::Free(event)));
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{:?}", Record::Free(event)));
     }
 }
 
@@ -142,7 +148,8 @@ fn a_long_churn_reads_back_event_for_event() {
     synthetic::churn(&recorder, 200_000, 50, 3);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("long.mlc");
-    let writer = CaptureWriter::create(&path, &synthetic::header(Mode::Exact), small_blocks()).unwrap();
+    let writer =
+        CaptureWriter::create(&path, &synthetic::header(Mode::Exact), small_blocks()).unwrap();
     synthetic::announce_sites(&*writer, 50);
     synthetic::churn(&*writer, 200_000, 50, 3);
     writer.finish().unwrap();
@@ -161,7 +168,11 @@ fn a_long_churn_reads_back_event_for_event() {
     // THEN every event comes back, in order, with its address, size, thread and stack
     let expected = recorder.0.into_inner().unwrap();
     assert_eq!(seen.len(), expected.len());
-    assert!(seen == expected, "first difference at {:?}", seen.iter().zip(&expected).position(|(a, b)| a != b));
+    assert!(
+        seen == expected,
+        "first difference at {:?}",
+        seen.iter().zip(&expected).position(|(a, b)| a != b)
+    );
 }
 
 #[test]

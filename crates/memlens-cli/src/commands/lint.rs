@@ -54,7 +54,11 @@ pub enum OutputFormat {
 pub fn run(args: LintArgs) -> anyhow::Result<i32> {
     let config = match &args.config {
         Some(path) => read_config(path)?.map(|file| (path.clone(), file)),
-        None => find_config(args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path()))?,
+        None => find_config(
+            args.paths
+                .first()
+                .map_or(std::path::Path::new("."), |p| p.as_path()),
+        )?,
     };
     let settings = Settings::resolve(config, args.select, args.ignore)?;
     let report = lint_paths(&args.paths, &settings)?;
@@ -64,11 +68,14 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
         OutputFormat::Sarif => render_sarif(&report),
     };
     match &args.output {
-        Some(path) => std::fs::write(path, rendered).with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => std::fs::write(path, rendered)
+            .with_context(|| format!("cannot write {}", path.display()))?,
         None => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`memlens lint | head`) is not an error worth a message.
-            let _ = stdout.write_all(rendered.as_bytes()).and_then(|()| stdout.flush());
+            let _ = stdout
+                .write_all(rendered.as_bytes())
+                .and_then(|()| stdout.flush());
         }
     }
     let code = if report.error_count() > 0 {

@@ -1,10 +1,10 @@
 //! One module per verb; this file holds the command tree and dispatch.
 
 mod demo;
-mod lint;
 mod diff;
 mod export;
 mod flamegraph;
+mod lint;
 mod run;
 mod stats;
 mod summary;
@@ -45,7 +45,11 @@ pub fn run(argv: Vec<String>, host: &dyn PythonHost) -> i32 {
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { ExitCode::Error } else { ExitCode::Clean };
+            let code = if err.use_stderr() {
+                ExitCode::Error
+            } else {
+                ExitCode::Clean
+            };
             let _ = err.print();
             return code.into();
         }

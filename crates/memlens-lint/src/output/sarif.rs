@@ -66,7 +66,11 @@ pub fn render_sarif(report: &Report) -> String {
 }
 
 fn level(rule: Rule) -> &'static str {
-    if rule.is_error() { "error" } else { "warning" }
+    if rule.is_error() {
+        "error"
+    } else {
+        "warning"
+    }
 }
 
 /// A relative URI reference: forward slashes, spaces and `%` escaped.

@@ -9,13 +9,35 @@ use crate::Report;
 pub fn render_text(report: &Report) -> String {
     let mut out = String::new();
     for d in &report.diagnostics {
-        let _ = writeln!(out, "{}:{}:{}: {} {}", d.path.display(), d.line, d.column, d.rule.code(), d.message);
+        let _ = writeln!(
+            out,
+            "{}:{}:{}: {} {}",
+            d.path.display(),
+            d.line,
+            d.column,
+            d.rule.code(),
+            d.message
+        );
         if !d.source_line.is_empty() {
             let gutter = d.line.to_string();
-            let width = if d.end_line == d.line { d.end_column.saturating_sub(d.column).max(1) } else { 1 };
-            let indent: String = d.source_line.chars().take(d.column - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let width = if d.end_line == d.line {
+                d.end_column.saturating_sub(d.column).max(1)
+            } else {
+                1
+            };
+            let indent: String = d
+                .source_line
+                .chars()
+                .take(d.column - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
             let _ = writeln!(out, "{gutter} | {}", d.source_line);
-            let _ = writeln!(out, "{} | {indent}{}", " ".repeat(gutter.len()), "^".repeat(width));
+            let _ = writeln!(
+                out,
+                "{} | {indent}{}",
+                " ".repeat(gutter.len()),
+                "^".repeat(width)
+            );
         }
     }
     let errors = report.error_count();
@@ -23,9 +45,18 @@ pub fn render_text(report: &Report) -> String {
     let files = report.files_checked;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     if report.diagnostics.is_empty() {
-        let _ = writeln!(out, "All clear: no leak patterns in {}.", plural(files, "file"));
+        let _ = writeln!(
+            out,
+            "All clear: no leak patterns in {}.",
+            plural(files, "file")
+        );
     } else {
-        let _ = write!(out, "Found {} in {}", plural(findings, "leak pattern"), plural(files, "file"));
+        let _ = write!(
+            out,
+            "Found {} in {}",
+            plural(findings, "leak pattern"),
+            plural(files, "file")
+        );
         if errors > 0 {
             let _ = write!(out, "; {} could not be checked", plural(errors, "file"));
         }

@@ -54,17 +54,37 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 module.imports.resolve(callee).map(|name| (name, d))
             })
             .collect();
-        let not_instance_method =
-            decorators.iter().any(|(name, _)| name == "staticmethod" || name == "classmethod");
-        let first = func.parameters.posonlyargs.iter().chain(func.parameters.args.iter()).next();
-        let takes_self = first.is_some_and(|p| !matches!(p.parameter.name.as_str(), "cls" | "mcs" | "mcls" | "metacls" | "klass"));
-        let implicit_classmethod = matches!(func.name.as_str(), "__new__" | "__init_subclass__" | "__class_getitem__");
-        if not_instance_method || implicit_classmethod || !takes_self || singletons.contains(class.name.as_str()) {
+        let not_instance_method = decorators
+            .iter()
+            .any(|(name, _)| name == "staticmethod" || name == "classmethod");
+        let first = func
+            .parameters
+            .posonlyargs
+            .iter()
+            .chain(func.parameters.args.iter())
+            .next();
+        let takes_self = first.is_some_and(|p| {
+            !matches!(
+                p.parameter.name.as_str(),
+                "cls" | "mcs" | "mcls" | "metacls" | "klass"
+            )
+        });
+        let implicit_classmethod = matches!(
+            func.name.as_str(),
+            "__new__" | "__init_subclass__" | "__class_getitem__"
+        );
+        if not_instance_method
+            || implicit_classmethod
+            || !takes_self
+            || singletons.contains(class.name.as_str())
+        {
             return;
         }
         for (name, decorator) in &decorators {
             let which = match name.as_str() {
-                "functools.lru_cache" if is_unbounded_lru_cache(&decorator.expression) => "functools.lru_cache(maxsize=None)",
+                "functools.lru_cache" if is_unbounded_lru_cache(&decorator.expression) => {
+                    "functools.lru_cache(maxsize=None)"
+                }
                 "functools.cache" => "functools.cache",
                 _ => continue,
             };
@@ -108,6 +128,10 @@ fn instantiated_at_top_level(body: &[ruff_python_ast::Stmt]) -> std::collections
 /// `lru_cache(maxsize=None)` or `lru_cache(None)`; a bare `lru_cache` and
 /// `lru_cache()` default to 128 entries.
 fn is_unbounded_lru_cache(decorator: &Expr) -> bool {
-    let Expr::Call(call) = decorator else { return false };
-    call.arguments.find_argument_value("maxsize", 0).is_some_and(Expr::is_none_literal_expr)
+    let Expr::Call(call) = decorator else {
+        return false;
+    };
+    call.arguments
+        .find_argument_value("maxsize", 0)
+        .is_some_and(Expr::is_none_literal_expr)
 }

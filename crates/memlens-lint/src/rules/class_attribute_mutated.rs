@@ -43,7 +43,8 @@ use std::collections::HashMap;
 use ruff_python_ast::{Expr, Stmt};
 
 use crate::patterns::{
-    container_ops, container_ops_deep, first_parameter, is_constant_key, is_registration_api, span, ContainerKind, OpKind,
+    container_ops, container_ops_deep, first_parameter, is_constant_key, is_registration_api, span,
+    ContainerKind, OpKind,
 };
 use crate::rules::Module;
 use crate::scope::for_each_function;
@@ -54,7 +55,10 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let mut classes = Vec::new();
     for_each_function(module.body, &mut |_, class| {
         if let Some(class) = class {
-            if !classes.iter().any(|c: &&ruff_python_ast::StmtClassDef| std::ptr::eq(*c, class)) {
+            if !classes
+                .iter()
+                .any(|c: &&ruff_python_ast::StmtClassDef| std::ptr::eq(*c, class))
+            {
                 classes.push(class);
             }
         }
@@ -68,11 +72,17 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         let mut instance_bound: Vec<&str> = Vec::new();
         let mut growth: Vec<(&str, std::ops::Range<usize>, String)> = Vec::new();
         for stmt in &class.body {
-            let Stmt::FunctionDef(method) = stmt else { continue };
+            let Stmt::FunctionDef(method) = stmt else {
+                continue;
+            };
             let receiver = first_parameter(method, &module.imports);
             container_ops(&method.body, &mut |op| {
-                let Expr::Attribute(attr) = op.receiver else { return };
-                let Expr::Name(owner) = &*attr.value else { return };
+                let Expr::Attribute(attr) = op.receiver else {
+                    return;
+                };
+                let Expr::Name(owner) = &*attr.value else {
+                    return;
+                };
                 let attribute = attr.attr.as_str();
                 let via_receiver = receiver == Some(owner.id.as_str());
                 let via_class = owner.id.as_str() == class_name;
@@ -83,7 +93,11 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                     || (op.key.is_some() && attributes[attribute] == ContainerKind::List);
                 match op.kind {
                     OpKind::Rebind if via_receiver => instance_bound.push(attribute),
-                    OpKind::Grow if !one_slot && !is_registration_api(method.name.as_str()) && !checks_attribute(&method.body, attribute) => {
+                    OpKind::Grow
+                        if !one_slot
+                            && !is_registration_api(method.name.as_str())
+                            && !checks_attribute(&method.body, attribute) =>
+                    {
                         growth.push((attribute, span(&op.range), owner.id.to_string()));
                     }
                     _ => {}
@@ -93,7 +107,10 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         let emptied = emptied_attributes(module);
         let mut reported: Vec<&str> = Vec::new();
         for (attribute, range, owner) in growth {
-            if instance_bound.contains(&attribute) || emptied.contains(attribute) || reported.contains(&attribute) {
+            if instance_bound.contains(&attribute)
+                || emptied.contains(attribute)
+                || reported.contains(&attribute)
+            {
                 continue;
             }
             reported.push(attribute);
@@ -110,7 +127,10 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     violations
 }
 
-fn class_level_containers<'a>(class: &'a ruff_python_ast::StmtClassDef, module: &Module<'_>) -> HashMap<&'a str, ContainerKind> {
+fn class_level_containers<'a>(
+    class: &'a ruff_python_ast::StmtClassDef,
+    module: &Module<'_>,
+) -> HashMap<&'a str, ContainerKind> {
     crate::patterns::containers_bound_in(&class.body, &module.imports)
 }
 
@@ -137,16 +157,22 @@ fn checks_attribute(body: &[Stmt], attribute: &str) -> bool {
     struct Checks<'n>(&'n str, bool);
     impl<'a> Visitor<'a> for Checks<'_> {
         fn visit_expr(&mut self, expr: &'a Expr) {
-            let names_attribute = |e: &Expr| matches!(e, Expr::Attribute(a) if a.attr.as_str() == self.0);
+            let names_attribute =
+                |e: &Expr| matches!(e, Expr::Attribute(a) if a.attr.as_str() == self.0);
             match expr {
                 Expr::Compare(compare)
-                    if compare.ops.iter().any(|op| matches!(op, ruff_python_ast::CmpOp::In | ruff_python_ast::CmpOp::NotIn))
-                        && compare.comparators.iter().any(names_attribute) =>
+                    if compare.ops.iter().any(|op| {
+                        matches!(
+                            op,
+                            ruff_python_ast::CmpOp::In | ruff_python_ast::CmpOp::NotIn
+                        )
+                    }) && compare.comparators.iter().any(names_attribute) =>
                 {
                     self.1 = true;
                 }
                 Expr::Call(call)
-                    if matches!(&*call.func, Expr::Name(f) if f.id.as_str() == "len") && call.arguments.args.iter().any(names_attribute) =>
+                    if matches!(&*call.func, Expr::Name(f) if f.id.as_str() == "len")
+                        && call.arguments.args.iter().any(names_attribute) =>
                 {
                     self.1 = true;
                 }

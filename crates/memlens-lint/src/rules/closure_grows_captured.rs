@@ -41,8 +41,8 @@ use std::collections::HashMap;
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use crate::patterns::{
-    container_ops, container_ops_deep, container_ops_in_expr, last_segment, mentions_as_value, span,
-    ContainerKind, ContainerOp, OpKind, GROW_METHODS,
+    container_ops, container_ops_deep, container_ops_in_expr, last_segment, mentions_as_value,
+    span, ContainerKind, ContainerOp, OpKind, GROW_METHODS,
 };
 use crate::rules::listener_never_removed::REGISTER_METHODS;
 use crate::rules::Module;
@@ -51,7 +51,9 @@ use crate::{Rule, Violation};
 
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let mut violations = Vec::new();
-    for_each_function(module.body, &mut |outer, _| check_function(outer, module, &mut violations));
+    for_each_function(module.body, &mut |outer, _| {
+        check_function(outer, module, &mut violations)
+    });
     violations
 }
 
@@ -60,7 +62,11 @@ enum Closure<'a> {
     Lambda(&'a ast::ExprLambda),
 }
 
-fn check_function<'a>(outer: &'a ast::StmtFunctionDef, module: &Module<'_>, violations: &mut Vec<Violation>) {
+fn check_function<'a>(
+    outer: &'a ast::StmtFunctionDef,
+    module: &Module<'_>,
+    violations: &mut Vec<Violation>,
+) {
     let containers = local_containers(outer, module);
     if containers.is_empty() {
         return;
@@ -96,9 +102,15 @@ fn check_function<'a>(outer: &'a ast::StmtFunctionDef, module: &Module<'_>, viol
         };
         let mut first_growth: Option<(String, std::ops::Range<usize>)> = None;
         let mut on_op = |op: ContainerOp<'_>| {
-            let Expr::Name(captured) = op.receiver else { return };
+            let Expr::Name(captured) = op.receiver else {
+                return;
+            };
             let id = captured.id.as_str();
-            let list_slot = op.key.is_some() && matches!(containers.get(id), Some(ContainerKind::List | ContainerKind::Deque));
+            let list_slot = op.key.is_some()
+                && matches!(
+                    containers.get(id),
+                    Some(ContainerKind::List | ContainerKind::Deque)
+                );
             if op.kind != OpKind::Grow
                 || list_slot
                 || scope.is_local(id)
@@ -114,9 +126,14 @@ fn check_function<'a>(outer: &'a ast::StmtFunctionDef, module: &Module<'_>, viol
             Closure::Def(def) => container_ops(&def.body, &mut on_op),
             Closure::Lambda(lambda) => container_ops_in_expr(&lambda.body, &mut on_op),
         }
-        let Some((captured, range)) = first_growth else { continue };
-        let Some(how) = escapes(&closure, name, outer, module) else { continue };
-        let closure_label = name.map_or_else(|| "a lambda".to_string(), |n| format!("closure `{n}`"));
+        let Some((captured, range)) = first_growth else {
+            continue;
+        };
+        let Some(how) = escapes(&closure, name, outer, module) else {
+            continue;
+        };
+        let closure_label =
+            name.map_or_else(|| "a lambda".to_string(), |n| format!("closure `{n}`"));
         violations.push(Violation {
             rule: Rule::ClosureGrowsCaptured,
             message: format!(
@@ -130,12 +147,20 @@ fn check_function<'a>(outer: &'a ast::StmtFunctionDef, module: &Module<'_>, viol
 }
 
 /// Names the enclosing function binds to an unbounded container.
-fn local_containers<'a>(func: &'a ast::StmtFunctionDef, module: &Module<'_>) -> HashMap<&'a str, ContainerKind> {
+fn local_containers<'a>(
+    func: &'a ast::StmtFunctionDef,
+    module: &Module<'_>,
+) -> HashMap<&'a str, ContainerKind> {
     crate::patterns::containers_bound_in(&func.body, &module.imports)
 }
 
 /// How the closure leaves the enclosing call, if it does.
-fn escapes(closure: &Closure<'_>, name: Option<&str>, outer: &ast::StmtFunctionDef, module: &Module<'_>) -> Option<&'static str> {
+fn escapes(
+    closure: &Closure<'_>,
+    name: Option<&str>,
+    outer: &ast::StmtFunctionDef,
+    module: &Module<'_>,
+) -> Option<&'static str> {
     let is_closure = |expr: &Expr| match (closure, expr) {
         (Closure::Def(_), Expr::Name(n)) => Some(n.id.as_str()) == name,
         (Closure::Lambda(lambda), Expr::Lambda(candidate)) => std::ptr::eq(*lambda, candidate),
@@ -147,7 +172,12 @@ fn escapes(closure: &Closure<'_>, name: Option<&str>, outer: &ast::StmtFunctionD
             return;
         }
         match stmt {
-            Stmt::Return(ret) if ret.value.as_deref().is_some_and(|v| mentions_as_value(v, &is_closure)) => {
+            Stmt::Return(ret)
+                if ret
+                    .value
+                    .as_deref()
+                    .is_some_and(|v| mentions_as_value(v, &is_closure)) =>
+            {
                 how = Some("returned");
             }
             Stmt::Assign(assign) => {
@@ -167,21 +197,41 @@ fn escapes(closure: &Closure<'_>, name: Option<&str>, outer: &ast::StmtFunctionD
             return;
         }
         match expr {
-            Expr::Yield(y) if y.value.as_deref().is_some_and(|v| mentions_as_value(v, &is_closure)) => how = Some("yielded"),
+            Expr::Yield(y)
+                if y.value
+                    .as_deref()
+                    .is_some_and(|v| mentions_as_value(v, &is_closure)) =>
+            {
+                how = Some("yielded")
+            }
             Expr::Call(call) => {
                 let method = last_segment(&call.func);
-                let passes = call.arguments.args.iter().any(|a| mentions_as_value(a, &is_closure))
-                    || call.arguments.keywords.iter().any(|k| mentions_as_value(&k.value, &is_closure));
+                let passes = call
+                    .arguments
+                    .args
+                    .iter()
+                    .any(|a| mentions_as_value(a, &is_closure))
+                    || call
+                        .arguments
+                        .keywords
+                        .iter()
+                        .any(|k| mentions_as_value(&k.value, &is_closure));
                 if !passes {
                     return;
                 }
-                let qualified = matches!(method, Some("register" | "signal")).then(|| module.imports.resolve(&call.func)).flatten();
+                let qualified = matches!(method, Some("register" | "signal"))
+                    .then(|| module.imports.resolve(&call.func))
+                    .flatten();
                 // atexit calls its callbacks once: no growth from there.
                 let registry_call = matches!(qualified.as_deref(), Some("signal.signal"))
-                    || method.is_some_and(|m| REGISTER_METHODS.contains(&m) && m != "register" && m != "add_done_callback");
+                    || method.is_some_and(|m| {
+                        REGISTER_METHODS.contains(&m) && m != "register" && m != "add_done_callback"
+                    });
                 if registry_call {
                     how = Some("registered as a callback");
-                } else if method.is_some_and(|m| GROW_METHODS.contains(&m)) && matches!(&*call.func, Expr::Attribute(a) if !matches!(&*a.value, Expr::Name(_))) {
+                } else if method.is_some_and(|m| GROW_METHODS.contains(&m))
+                    && matches!(&*call.func, Expr::Attribute(a) if !matches!(&*a.value, Expr::Name(_)))
+                {
                     how = Some("added to a container");
                 }
             }

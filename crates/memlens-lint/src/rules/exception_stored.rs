@@ -37,14 +37,17 @@ use std::collections::HashSet;
 
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
-use crate::patterns::{container_ops, container_ops_deep, dotted_name, holds_traceback, span, OpKind};
+use crate::patterns::{
+    container_ops, container_ops_deep, dotted_name, holds_traceback, span, OpKind,
+};
 use crate::rules::Module;
 use crate::scope::{for_each_function, for_each_shallow_stmt, Scope};
 use crate::{Rule, Violation};
 
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let module_cleared = cleared_places(module.body);
-    let mut class_cleared: std::collections::HashMap<*const ast::StmtClassDef, HashSet<String>> = std::collections::HashMap::new();
+    let mut class_cleared: std::collections::HashMap<*const ast::StmtClassDef, HashSet<String>> =
+        std::collections::HashMap::new();
     let module_containers = module_level_names(module.body);
     let mut violations = Vec::new();
     for_each_function(module.body, &mut |func, class| {
@@ -55,11 +58,13 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         // `self.x = None` clears `self.x` only within the same class.
         let cleared = match class {
             None => &module_cleared,
-            Some(c) => &*class_cleared.entry(std::ptr::from_ref(c)).or_insert_with(|| {
-                let mut cleared = cleared_places(&c.body);
-                cleared.extend(module_cleared.iter().filter(|p| !p.contains('.')).cloned());
-                cleared
-            }),
+            Some(c) => &*class_cleared
+                .entry(std::ptr::from_ref(c))
+                .or_insert_with(|| {
+                    let mut cleared = cleared_places(&c.body);
+                    cleared.extend(module_cleared.iter().filter(|p| !p.contains('.')).cloned());
+                    cleared
+                }),
         };
         container_ops(&func.body, &mut |op| {
             let Some(value) = op.value else { return };
@@ -71,7 +76,11 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             let long_lived = match op.receiver {
                 Expr::Name(name) => {
                     let id = name.id.as_str();
-                    if op.kind == OpKind::Rebind { scope.globals.contains(id) } else { !scope.is_local(id) }
+                    if op.kind == OpKind::Rebind {
+                        scope.globals.contains(id)
+                    } else {
+                        !scope.is_local(id)
+                    }
                 }
                 Expr::Attribute(_) => true,
                 _ => op.kind != OpKind::Rebind,
@@ -93,12 +102,17 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 return;
             }
             // except … as e: e added to a module- or class-level container
-            let Expr::Name(value_name) = value else { return };
+            let Expr::Name(value_name) = value else {
+                return;
+            };
             if op.kind != OpKind::Grow || !caught.contains(value_name.id.as_str()) {
                 return;
             }
             let shared = match op.receiver {
-                Expr::Name(name) => !scope.is_local(name.id.as_str()) && module_containers.contains(name.id.as_str()),
+                Expr::Name(name) => {
+                    !scope.is_local(name.id.as_str())
+                        && module_containers.contains(name.id.as_str())
+                }
                 Expr::Attribute(attr) => match &*attr.value {
                     Expr::Name(owner) => {
                         let via_class = class.is_some_and(|c| c.name.as_str() == owner.id.as_str());
@@ -133,7 +147,9 @@ fn might_hold_traceback(expr: &Expr) -> bool {
             Some("exc_info" | "_getframe" | "currentframe" | "stack" | "trace")
         ),
         Expr::Subscript(sub) => might_hold_traceback(&sub.value),
-        Expr::Attribute(attr) => matches!(attr.attr.as_str(), "__traceback__" | "tb_frame" | "f_back"),
+        Expr::Attribute(attr) => {
+            matches!(attr.attr.as_str(), "__traceback__" | "tb_frame" | "f_back")
+        }
         _ => false,
     }
 }

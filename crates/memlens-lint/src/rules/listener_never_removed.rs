@@ -47,7 +47,9 @@ use std::collections::HashSet;
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
-use crate::patterns::{container_ops, container_ops_deep, dotted_name, is_registration_api, last_segment, span, OpKind};
+use crate::patterns::{
+    container_ops, container_ops_deep, dotted_name, is_registration_api, last_segment, span, OpKind,
+};
 use crate::rules::Module;
 use crate::scope::{for_each_function, for_each_shallow_expr, for_each_shallow_stmt, Scope};
 use crate::{Rule, Violation};
@@ -64,11 +66,27 @@ pub(crate) const REGISTRATIONS: &[(&str, &[&str])] = &[
 ];
 
 /// The registering method names alone.
-pub(crate) const REGISTER_METHODS: &[&str] =
-    &["add_listener", "add_handler", "connect", "subscribe", "on", "register", "add_done_callback", "addHandler"];
+pub(crate) const REGISTER_METHODS: &[&str] = &[
+    "add_listener",
+    "add_handler",
+    "connect",
+    "subscribe",
+    "on",
+    "register",
+    "add_done_callback",
+    "addHandler",
+];
 
 /// Attribute names that hold observers when they are plain lists or sets.
-const OBSERVER_LISTS: &[&str] = &["listeners", "observers", "callbacks", "handlers", "subscribers", "hooks", "watchers"];
+const OBSERVER_LISTS: &[&str] = &[
+    "listeners",
+    "observers",
+    "callbacks",
+    "handlers",
+    "subscribers",
+    "hooks",
+    "watchers",
+];
 
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     // Whole-module facts, each computed the first time a candidate needs it:
@@ -103,7 +121,11 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             let Expr::Call(call) = expr else { return };
             let method = last_segment(&call.func);
             // Resolving through imports allocates; only two names need it.
-            let qualified = if method == Some("register") { module.imports.resolve(&call.func) } else { None };
+            let qualified = if method == Some("register") {
+                module.imports.resolve(&call.func)
+            } else {
+                None
+            };
             let (label, removals): (String, &[&str]) = match (qualified.as_deref(), method) {
                 (Some("atexit.register"), _) => ("atexit.register".into(), &["unregister"]),
                 (_, Some(m)) if matches!(&*call.func, Expr::Attribute(_)) => {
@@ -120,7 +142,10 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             // dies with it.
             let call_range = ruff_text_size::Ranged::range(call);
             let own_registry = matches!(&*call.func, Expr::Attribute(a) if dotted_name(&a.value).is_some_and(|d| d == "self" || d.starts_with("self.")));
-            if registers_by_name || own_registry || guarded.iter().any(|g| g.contains_range(call_range)) {
+            if registers_by_name
+                || own_registry
+                || guarded.iter().any(|g| g.contains_range(call_range))
+            {
                 return;
             }
             // Callbacks are passed positionally (`connect(cb, sender=…)`);
@@ -128,7 +153,13 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             let callback = call.arguments.args.iter().find(|arg| callable(arg));
             let Some(callback) = callback else { return };
             // Django and blinker signals hold weak references unless `weak=False`.
-            if label == "connect" && weak_signals && !call.arguments.find_keyword("weak").is_some_and(|k| matches!(&k.value, Expr::BooleanLiteral(b) if !b.value)) {
+            if label == "connect"
+                && weak_signals
+                && !call
+                    .arguments
+                    .find_keyword("weak")
+                    .is_some_and(|k| matches!(&k.value, Expr::BooleanLiteral(b) if !b.value))
+            {
                 return;
             }
             // A generic `register` (singledispatch, codecs, tkinter) pins
@@ -162,20 +193,29 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             if op.kind != OpKind::Grow {
                 return;
             }
-            let Some(list) = last_segment(op.receiver) else { return };
+            let Some(list) = last_segment(op.receiver) else {
+                return;
+            };
             let plain = list.trim_start_matches('_');
-            if !OBSERVER_LISTS.contains(&plain) || weak_lists().contains(list) || shrunk_lists().contains(list) {
+            if !OBSERVER_LISTS.contains(&plain)
+                || weak_lists().contains(list)
+                || shrunk_lists().contains(list)
+            {
                 return;
             }
             if matches!(op.receiver, Expr::Name(name) if scope().is_local(name.id.as_str())) {
                 return;
             }
             // `handlers[key] = h` replaces per key; only appends accumulate.
-            let keyed = op.key.is_some_and(|k| !op.value.is_some_and(|v| std::ptr::eq(k, v)));
+            let keyed = op
+                .key
+                .is_some_and(|k| !op.value.is_some_and(|v| std::ptr::eq(k, v)));
             if keyed {
                 return;
             }
-            let Some(callback) = op.value.filter(|v| callable(v)) else { return };
+            let Some(callback) = op.value.filter(|v| callable(v)) else {
+                return;
+            };
             violations.push(Violation {
                 rule: Rule::ListenerNeverRemoved,
                 message: format!(
@@ -218,7 +258,9 @@ fn defined_functions(body: &[Stmt]) -> HashSet<&str> {
     for_each_function(body, &mut |func, _| {
         // `obj.address` where `address` is a property is a value, not a bound method.
         let is_property = func.decorator_list.iter().any(|d| {
-            last_segment(&d.expression).is_some_and(|name| matches!(name, "property" | "cached_property" | "setter" | "getter"))
+            last_segment(&d.expression).is_some_and(|name| {
+                matches!(name, "property" | "cached_property" | "setter" | "getter")
+            })
         });
         if !is_property {
             defined.insert(func.name.as_str());
@@ -233,7 +275,11 @@ fn weak_observer_lists<'a>(module: &Module<'a>) -> HashSet<&'a str> {
     container_ops_deep(module.body, &mut |op| {
         if op.kind == OpKind::Rebind {
             if let (Some(name), Some(Expr::Call(call))) = (last_segment(op.receiver), op.value) {
-                if module.imports.resolve(&call.func).is_some_and(|f| f.contains("Weak")) {
+                if module
+                    .imports
+                    .resolve(&call.func)
+                    .is_some_and(|f| f.contains("Weak"))
+                {
                     weak.insert(name);
                 }
             }
@@ -261,7 +307,9 @@ fn local_instance_types(func: &ast::StmtFunctionDef) -> Vec<(&str, String)> {
     let mut types = Vec::new();
     for_each_shallow_stmt(&func.body, &mut |stmt| {
         if let Stmt::Assign(assign) = stmt {
-            if let (Some(Expr::Name(target)), Expr::Call(call)) = (assign.targets.first(), &*assign.value) {
+            if let (Some(Expr::Name(target)), Expr::Call(call)) =
+                (assign.targets.first(), &*assign.value)
+            {
                 if let Some(callee) = last_segment(&call.func) {
                     if callee.chars().next().is_some_and(char::is_uppercase) {
                         types.push((target.id.as_str(), callee.to_string()));
@@ -276,21 +324,44 @@ fn local_instance_types(func: &ast::StmtFunctionDef) -> Vec<(&str, String)> {
 /// Parameter names that conventionally hold a callback.
 fn is_callback_parameter(name: &str) -> bool {
     let name = name.trim_start_matches('_').to_ascii_lowercase();
-    ["callback", "cb", "func", "fn", "function", "handler", "listener", "observer", "subscriber", "hook", "receiver", "slot", "target", "callable"]
-        .iter()
-        .any(|word| name == *word || name.ends_with(&format!("_{word}")))
+    [
+        "callback",
+        "cb",
+        "func",
+        "fn",
+        "function",
+        "handler",
+        "listener",
+        "observer",
+        "subscriber",
+        "hook",
+        "receiver",
+        "slot",
+        "target",
+        "callable",
+    ]
+    .iter()
+    .any(|word| name == *word || name.ends_with(&format!("_{word}")))
 }
 
 /// What can be registered and pin something: a lambda or closure (its
 /// captures), a `functools.partial`, a bound method (its instance), or a
 /// callback handed in by the caller. A module-level function pins nothing.
-fn looks_callable(expr: &Expr, local: &LocalCallables<'_>, methods: &HashSet<&str>, imports: &crate::patterns::Imports) -> bool {
+fn looks_callable(
+    expr: &Expr,
+    local: &LocalCallables<'_>,
+    methods: &HashSet<&str>,
+    imports: &crate::patterns::Imports,
+) -> bool {
     match expr {
         Expr::Lambda(_) => true,
-        Expr::Call(call) => imports.resolve(&call.func).is_some_and(|f| f == "functools.partial"),
+        Expr::Call(call) => imports
+            .resolve(&call.func)
+            .is_some_and(|f| f == "functools.partial"),
         Expr::Name(name) => {
             let id = name.id.as_str();
-            local.nested.contains(id) || (local.parameters.contains(id) && is_callback_parameter(id))
+            local.nested.contains(id)
+                || (local.parameters.contains(id) && is_callback_parameter(id))
         }
         Expr::Attribute(attr) => {
             let method = attr.attr.as_str();
@@ -350,7 +421,15 @@ fn names_flag(test: &Expr) -> bool {
             };
             if id.is_some_and(|id| {
                 let id = id.to_ascii_lowercase();
-                ["regist", "connected", "subscribed", "listening", "installed"].iter().any(|w| id.contains(w))
+                [
+                    "regist",
+                    "connected",
+                    "subscribed",
+                    "listening",
+                    "installed",
+                ]
+                .iter()
+                .any(|w| id.contains(w))
             }) {
                 self.0 = true;
             }
@@ -379,19 +458,30 @@ fn module_uses_weak_signals(body: &[Stmt]) -> bool {
     weak
 }
 
-fn describe_callback(callback: &Expr, receiver: Option<&str>, class_name: Option<&str>, locals: &[(&str, String)]) -> String {
+fn describe_callback(
+    callback: &Expr,
+    receiver: Option<&str>,
+    class_name: Option<&str>,
+    locals: &[(&str, String)],
+) -> String {
     match callback {
         Expr::Lambda(_) => "a lambda (and everything it captures)".to_string(),
         Expr::Attribute(attr) => {
-            let Expr::Name(owner) = &*attr.value else { return "a callback".into() };
+            let Expr::Name(owner) = &*attr.value else {
+                return "a callback".into();
+            };
             let text = format!("{}.{}", owner.id.as_str(), attr.attr.as_str());
             if receiver == Some(owner.id.as_str()) {
                 if let Some(class_name) = class_name {
-                    return format!("bound method `{text}`, keeping every `{class_name}` instance alive");
+                    return format!(
+                        "bound method `{text}`, keeping every `{class_name}` instance alive"
+                    );
                 }
             }
             match locals.iter().find(|(name, _)| *name == owner.id.as_str()) {
-                Some((_, type_name)) => format!("bound method `{text}`, keeping the `{type_name}` instance alive"),
+                Some((_, type_name)) => {
+                    format!("bound method `{text}`, keeping the `{type_name}` instance alive")
+                }
                 None => format!("bound method `{text}`"),
             }
         }

@@ -41,7 +41,13 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let removes_handlers = mentions_attribute(module.body, "removeHandler");
     let mut violations = Vec::new();
     for_each_function(module.body, &mut |func, _| {
-        let mut finder = Finder { imports: &module.imports, removes_handlers, guarded: 0, function: func, out: &mut violations };
+        let mut finder = Finder {
+            imports: &module.imports,
+            removes_handlers,
+            guarded: 0,
+            function: func,
+            out: &mut violations,
+        };
         for stmt in &func.body {
             finder.visit_stmt(stmt);
         }
@@ -89,8 +95,13 @@ impl<'a> Visitor<'a> for Finder<'_, 'a> {
                     }
                 }
             } else if let Expr::Attribute(attr) = &*call.func {
-                if attr.attr.as_str() == "addHandler" && !self.removes_handlers && self.guarded == 0 {
-                    let where_ = if self.function.name.as_str() == "__init__" { "per instance in `__init__`" } else { "per call" };
+                if attr.attr.as_str() == "addHandler" && !self.removes_handlers && self.guarded == 0
+                {
+                    let where_ = if self.function.name.as_str() == "__init__" {
+                        "per instance in `__init__`"
+                    } else {
+                        "per call"
+                    };
                     self.out.push(Violation {
                         rule: Rule::LoggerPerCall,
                         message: format!(
@@ -156,7 +167,11 @@ fn is_data_dependent_name(expr: &Expr) -> bool {
         Expr::Call(call) => match &*call.func {
             Expr::Attribute(attr) if matches!(attr.attr.as_str(), "format" | "join") => {
                 call.arguments.args.iter().any(|a| !is_code_bounded(a))
-                    || call.arguments.keywords.iter().any(|k| !is_code_bounded(&k.value))
+                    || call
+                        .arguments
+                        .keywords
+                        .iter()
+                        .any(|k| !is_code_bounded(&k.value))
             }
             _ => false,
         },
@@ -169,8 +184,14 @@ fn is_data_dependent_name(expr: &Expr) -> bool {
 fn is_code_bounded(expr: &Expr) -> bool {
     match expr {
         Expr::StringLiteral(_) | Expr::NumberLiteral(_) => true,
-        Expr::Name(name) => matches!(name.id.as_str(), "__name__" | "__qualname__" | "__module__" | "__package__"),
-        Expr::Attribute(attr) => matches!(attr.attr.as_str(), "__name__" | "__qualname__" | "__module__"),
+        Expr::Name(name) => matches!(
+            name.id.as_str(),
+            "__name__" | "__qualname__" | "__module__" | "__package__"
+        ),
+        Expr::Attribute(attr) => matches!(
+            attr.attr.as_str(),
+            "__name__" | "__qualname__" | "__module__"
+        ),
         Expr::FString(fstring) => fstring
             .value
             .elements()

@@ -24,7 +24,10 @@ pub(crate) struct Module<'a> {
 
 /// Runs the selected rules over one module.
 pub(crate) fn check_module(body: &[Stmt], selection: &RuleSelection) -> Vec<Violation> {
-    let module = Module { body, imports: Imports::collect(body) };
+    let module = Module {
+        body,
+        imports: Imports::collect(body),
+    };
     let mut violations = Vec::new();
     for &rule in selection.rules() {
         let check: fn(&Module<'_>) -> Vec<Violation> = match rule {

@@ -50,7 +50,8 @@ use std::collections::HashMap;
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use crate::patterns::{
-    checks_size_or_membership, container_constructor, container_ops, is_identity_key, is_registration_api, span, ContainerKind, OpKind,
+    checks_size_or_membership, container_constructor, container_ops, is_identity_key,
+    is_registration_api, span, ContainerKind, OpKind,
 };
 use crate::rules::Module;
 use crate::scope::{for_each_function, for_each_shallow_stmt, Scope};
@@ -97,14 +98,20 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             || is_registration_api(func.name.as_str())
             || import_time_helpers.contains(func.name.as_str());
         container_ops(&func.body, &mut |op| {
-            let Expr::Name(name) = op.receiver else { return };
+            let Expr::Name(name) = op.receiver else {
+                return;
+            };
             let id = name.id.as_str();
             if !containers.contains_key(id) || scope.is_local(id) {
                 return;
             }
             match op.kind {
-                OpKind::Shrink => { shrunk.insert(id); }
-                OpKind::Rebind if scope.globals.contains(id) => { shrunk.insert(id); }
+                OpKind::Shrink => {
+                    shrunk.insert(id);
+                }
+                OpKind::Rebind if scope.globals.contains(id) => {
+                    shrunk.insert(id);
+                }
                 OpKind::Rebind => {}
                 OpKind::Grow => {
                     let unbounded = match containers[id] {
@@ -118,7 +125,9 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                     if size_checked || (op.sequence && deduplicated) {
                         return;
                     }
-                    growth.entry(id).or_insert_with(|| (func.name.to_string(), span(&op.range)));
+                    growth
+                        .entry(id)
+                        .or_insert_with(|| (func.name.to_string(), span(&op.range)));
                 }
             }
         });
@@ -197,7 +206,9 @@ fn deleted_at_top_level(body: &[Stmt]) -> std::collections::HashSet<&str> {
 /// wrapper returned; it runs once per decorated definition.
 fn is_decorator_returning_wrapper(func: &ast::StmtFunctionDef) -> bool {
     let parameters = &func.parameters;
-    let single = parameters.posonlyargs.len() + parameters.args.len() == 1 && parameters.vararg.is_none() && parameters.kwonlyargs.is_empty();
+    let single = parameters.posonlyargs.len() + parameters.args.len() == 1
+        && parameters.vararg.is_none()
+        && parameters.kwonlyargs.is_empty();
     if !single {
         return false;
     }

@@ -63,9 +63,17 @@ impl DeepSizer {
 impl DeepSizer {
     #[new]
     #[pyo3(signature = (zero_types, flat_types, align = 8, limit = 100))]
-    fn new(zero_types: &Bound<'_, PyTuple>, flat_types: &Bound<'_, PyTuple>, align: u64, limit: usize) -> PyResult<Self> {
+    fn new(
+        zero_types: &Bound<'_, PyTuple>,
+        flat_types: &Bound<'_, PyTuple>,
+        align: u64,
+        limit: usize,
+    ) -> PyResult<Self> {
         let pointers = |types: &Bound<'_, PyTuple>| -> PyResult<Vec<*mut ffi::PyTypeObject>> {
-            types.iter().map(|tp| Ok(tp.cast::<PyType>()?.as_type_ptr())).collect()
+            types
+                .iter()
+                .map(|tp| Ok(tp.cast::<PyType>()?.as_type_ptr()))
+                .collect()
         };
         Ok(DeepSizer {
             seen: HashSet::default(),
@@ -115,7 +123,8 @@ impl DeepSizer {
                     Kind::Zero => continue,
                     kind => {
                         total += self.aligned(layout::object_size(current));
-                        let enter = level < self.limit && !(matches!(kind, Kind::FlatUnlessTop) && level > 0);
+                        let enter = level < self.limit
+                            && !(matches!(kind, Kind::FlatUnlessTop) && level > 0);
                         if enter {
                             children.clear();
                             walker::traverse_with_keys(current, &mut children);
@@ -144,8 +153,10 @@ impl DeepSizer {
             if enter && depth < self.limit {
                 walker::traverse_with_keys(obj.as_ptr(), &mut children);
             }
-            let objects: Vec<Bound<'py, PyAny>> =
-                children.into_iter().map(|child| Bound::from_borrowed_ptr(obj.py(), child)).collect();
+            let objects: Vec<Bound<'py, PyAny>> = children
+                .into_iter()
+                .map(|child| Bound::from_borrowed_ptr(obj.py(), child))
+                .collect();
             PyList::new(obj.py(), objects)
         }
     }

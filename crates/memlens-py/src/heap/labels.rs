@@ -131,7 +131,10 @@ unsafe fn key_label(key: *mut ffi::PyObject, subscript: bool) -> String {
     // SAFETY: key is a live object.
     unsafe {
         if let Some(text) = layout::read_str(key) {
-            let identifier = text.chars().next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+            let identifier = text
+                .chars()
+                .next()
+                .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
                 && text.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
             // objgraph's convention: identifier keys plain, others quoted.
             return if !subscript || identifier {

@@ -248,13 +248,23 @@ pub(crate) unsafe fn type_layout(tp: *mut ffi::PyTypeObject) -> TypeLayout {
         let preheader = if rule == SizeRule::Type || (*tp).tp_is_gc.is_some() {
             None
         } else {
-            let gc = if flags & TPFLAGS_HAVE_GC != 0 { GC_HEAD_SIZE } else { 0 };
+            let gc = if flags & TPFLAGS_HAVE_GC != 0 {
+                GC_HEAD_SIZE
+            } else {
+                0
+            };
             let preheader_flags = match minor() {
                 0..=10 => 0,
                 11 => TPFLAGS_MANAGED_DICT,
                 _ => TPFLAGS_MANAGED_DICT | TPFLAGS_MANAGED_WEAKREF,
             };
-            Some(gc + if flags & preheader_flags != 0 { 2 * WORD as u64 } else { 0 })
+            Some(
+                gc + if flags & preheader_flags != 0 {
+                    2 * WORD as u64
+                } else {
+                    0
+                },
+            )
         };
         TypeLayout {
             rule,
@@ -296,7 +306,9 @@ pub(crate) unsafe fn object_size_with(obj: *mut ffi::PyObject, layout: &TypeLayo
                 // no allocation could hold means "not a length".
                 let length = read::<isize>(base, 2 * WORD).unsigned_abs() as u64;
                 match layout.itemsize.checked_mul(length) {
-                    Some(items) if layout.itemsize > 0 && items < MAX_PLAUSIBLE_SIZE => basicsize + items,
+                    Some(items) if layout.itemsize > 0 && items < MAX_PLAUSIBLE_SIZE => {
+                        basicsize + items
+                    }
                     _ => basicsize,
                 }
             }
@@ -316,7 +328,9 @@ pub(crate) unsafe fn object_size_with(obj: *mut ffi::PyObject, layout: &TypeLayo
             }
             SizeRule::ByteArray => basicsize + read::<isize>(base, 3 * WORD).max(0) as u64,
             SizeRule::Type => type_size(obj.cast()),
-            SizeRule::OrderedDict => basicsize + dict_extra_size(base) + ordered_dict_extra_size(base),
+            SizeRule::OrderedDict => {
+                basicsize + dict_extra_size(base) + ordered_dict_extra_size(base)
+            }
             SizeRule::Deque => basicsize + deque_blocks_size(base),
             SizeRule::Array => basicsize + array_buffer_size(base),
             SizeRule::Code => code_size(base, layout),
@@ -364,7 +378,8 @@ unsafe fn deque_blocks_size(base: *const c_void) -> u64 {
     const BLOCKLEN: u64 = 64;
     const BLOCK: u64 = (BLOCKLEN + 2) * WORD as u64;
     // SAFETY: ob_size and leftindex are inside dequeobject, which base is.
-    let (len, leftindex) = unsafe { (read::<isize>(base, 2 * WORD), read::<isize>(base, 5 * WORD)) };
+    let (len, leftindex) =
+        unsafe { (read::<isize>(base, 2 * WORD), read::<isize>(base, 5 * WORD)) };
     let blocks = (leftindex.max(0) as u64 + len.max(0) as u64).div_ceil(BLOCKLEN);
     blocks * BLOCK
 }
@@ -400,10 +415,26 @@ struct CodeOffsets {
 
 fn code_offsets() -> CodeOffsets {
     match minor() {
-        0..=10 => CodeOffsets { stacksize: 32, nlocals: 28, extra: 144 },
-        11 => CodeOffsets { stacksize: 68, nlocals: 76, extra: 176 },
-        12 => CodeOffsets { stacksize: 64, nlocals: 72, extra: 184 },
-        _ => CodeOffsets { stacksize: 64, nlocals: 72, extra: 192 },
+        0..=10 => CodeOffsets {
+            stacksize: 32,
+            nlocals: 28,
+            extra: 144,
+        },
+        11 => CodeOffsets {
+            stacksize: 68,
+            nlocals: 76,
+            extra: 176,
+        },
+        12 => CodeOffsets {
+            stacksize: 64,
+            nlocals: 72,
+            extra: 184,
+        },
+        _ => CodeOffsets {
+            stacksize: 64,
+            nlocals: 72,
+            extra: 192,
+        },
     }
 }
 
@@ -522,7 +553,11 @@ unsafe fn frame_size(base: *const c_void) -> u64 {
                 let frame_data: usize = if minor >= 13 { 64 } else { 48 };
                 let header = (frame_data + INTERPRETER_FRAME_LOCALSPLUS) as u64;
                 let frame: *const c_void = read(base, 3 * WORD);
-                let code = if frame.is_null() { std::ptr::null() } else { interpreter_frame_code(frame) };
+                let code = if frame.is_null() {
+                    std::ptr::null()
+                } else {
+                    interpreter_frame_code(frame)
+                };
                 if code.is_null() {
                     return header;
                 }
@@ -843,7 +878,11 @@ pub(crate) fn init(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
     });
     // MEMLENS_NO_GC_LISTS=1 keeps the gc.get_objects() fallback (tests use it).
     if minor() <= 11 && std::env::var_os("MEMLENS_NO_GC_LISTS").is_none() {
-        let thresholds: (i64, i64, i64) = py.import("gc")?.getattr("get_threshold")?.call0()?.extract()?;
+        let thresholds: (i64, i64, i64) = py
+            .import("gc")?
+            .getattr("get_threshold")?
+            .call0()?
+            .extract()?;
         find_generation_heads(py, thresholds)?;
     }
     Ok(())
@@ -900,7 +939,9 @@ fn find_generation_heads(py: pyo3::Python<'_>, thresholds: (i64, i64, i64)) -> p
 /// The three generation list heads (3.9–3.11), if found at import.
 pub(crate) fn generation_heads() -> Option<[usize; 3]> {
     match GENERATION0.get() {
-        Some(&head0) if head0 != 0 => Some([head0, head0 + GENERATION_SIZE, head0 + 2 * GENERATION_SIZE]),
+        Some(&head0) if head0 != 0 => {
+            Some([head0, head0 + GENERATION_SIZE, head0 + 2 * GENERATION_SIZE])
+        }
         _ => None,
     }
 }
@@ -1084,7 +1125,14 @@ pub(crate) unsafe fn module_dict(module: *mut ffi::PyObject) -> *mut ffi::PyObje
 ///
 /// # Safety
 /// `method` is a live bound-method object and the GIL is held.
-pub(crate) unsafe fn method_parts(method: *mut ffi::PyObject) -> (*mut ffi::PyObject, *mut ffi::PyObject) {
+pub(crate) unsafe fn method_parts(
+    method: *mut ffi::PyObject,
+) -> (*mut ffi::PyObject, *mut ffi::PyObject) {
     // SAFETY: guaranteed by the caller; im_func and im_self are the 3rd and 4th words.
-    unsafe { (read(method as *const c_void, 2 * WORD), read(method as *const c_void, 3 * WORD)) }
+    unsafe {
+        (
+            read(method as *const c_void, 2 * WORD),
+            read(method as *const c_void, 3 * WORD),
+        )
+    }
 }

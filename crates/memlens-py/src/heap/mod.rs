@@ -18,8 +18,8 @@ use std::collections::HashMap;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyList, PyType};
+use pyo3::{PyTraverseError, PyVisit};
 
 use error::HeapError;
 use walker::{AddressHash, Exclusions, HeapVisitor};
@@ -73,7 +73,10 @@ struct TypeTotals {
 
 impl Default for TypeTotals {
     fn default() -> Self {
-        TypeTotals { slots: vec![(0, 0, 0); 1024], spill: HashMap::default() }
+        TypeTotals {
+            slots: vec![(0, 0, 0); 1024],
+            spill: HashMap::default(),
+        }
     }
 }
 
@@ -156,7 +159,13 @@ fn type_counts<'py>(
         .into_iter()
         // SAFETY: each key is the type of an object the walk found; types
         // outlive their instances and no Python code ran since.
-        .map(|(tp, (count, size))| (unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) }, count, size))
+        .map(|(tp, (count, size))| {
+            (
+                unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) },
+                count,
+                size,
+            )
+        })
         .collect())
 }
 
@@ -452,10 +461,15 @@ impl HeapVisitor for AddressFinder {
 #[pyfunction]
 fn object_at(py: Python<'_>, address: u64) -> PyResult<Option<Py<PyAny>>> {
     let exclusions = exclusions(py, None)?;
-    let mut finder = AddressFinder { address: address as usize, found: None };
+    let mut finder = AddressFinder {
+        address: address as usize,
+        found: None,
+    };
     walker::walk_heap(py, &exclusions, false, &[], &mut finder)?;
     // SAFETY: the walk just found this object alive and no Python code has run since.
-    Ok(finder.found.map(|obj| unsafe { Bound::from_borrowed_ptr(py, obj) }.unbind()))
+    Ok(finder
+        .found
+        .map(|obj| unsafe { Bound::from_borrowed_ptr(py, obj) }.unbind()))
 }
 
 impl HeapVisitor for NodeRecorder {
@@ -848,7 +862,9 @@ impl HeapGraph {
     /// Nodes that no walked object refers to (held only from outside the
     /// object graph: C globals, the interpreter, running frames), in order.
     fn unreferenced(&self) -> Vec<u32> {
-        (0..self.objects.len() as u32).filter(|&n| self.graph.referrers(n).is_empty()).collect()
+        (0..self.objects.len() as u32)
+            .filter(|&n| self.graph.referrers(n).is_empty())
+            .collect()
     }
 
     /// Total size in bytes of the given nodes (all nodes when None).

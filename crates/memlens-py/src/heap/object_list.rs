@@ -90,13 +90,19 @@ pub(crate) fn type_totals_of<'py>(
                     set_aside_pointers.push(obj);
                     continue;
                 }
-                let type_layout = layouts.entry(tp as usize).or_insert_with(|| layout::type_layout(tp));
+                let type_layout = layouts
+                    .entry(tp as usize)
+                    .or_insert_with(|| layout::type_layout(tp));
                 let entry = totals.entry(tp as usize).or_default();
                 entry.0 += 1;
                 entry.1 += layout::object_size_with(obj, type_layout);
             }
             // Strong references to all before anything is allocated.
-            set_aside.extend(set_aside_pointers.into_iter().map(|obj| Bound::from_borrowed_ptr(py, obj)));
+            set_aside.extend(
+                set_aside_pointers
+                    .into_iter()
+                    .map(|obj| Bound::from_borrowed_ptr(py, obj)),
+            );
         }
     } else {
         for item in objects.try_iter()? {
@@ -120,7 +126,13 @@ pub(crate) fn type_totals_of<'py>(
         .into_iter()
         // SAFETY: each key is the type of an object still held by the
         // caller; types outlive their instances.
-        .map(|(tp, (count, size))| (unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) }, count, size))
+        .map(|(tp, (count, size))| {
+            (
+                unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) },
+                count,
+                size,
+            )
+        })
         .collect();
     Ok((rows, split_objects))
 }
@@ -182,13 +194,22 @@ pub(crate) fn live_type_totals<'py>(
     // SAFETY: nothing was allocated and no Python code ran since the walk:
     // every recorded object and type is alive; all get strong references
     // before the first allocation.
-    let split_objects: Vec<Bound<'py, PyAny>> =
-        visitor.split_objects.iter().map(|&obj| unsafe { Bound::from_borrowed_ptr(py, obj) }).collect();
+    let split_objects: Vec<Bound<'py, PyAny>> = visitor
+        .split_objects
+        .iter()
+        .map(|&obj| unsafe { Bound::from_borrowed_ptr(py, obj) })
+        .collect();
     let rows: Vec<(Bound<'py, PyAny>, u64, u64)> = visitor
         .totals
         .into_iter()
         // SAFETY: as above; types outlive their instances.
-        .map(|(tp, (count, size))| (unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) }, count, size))
+        .map(|(tp, (count, size))| {
+            (
+                unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) },
+                count,
+                size,
+            )
+        })
         .collect();
     Ok((rows, PyList::new(py, split_objects)?))
 }

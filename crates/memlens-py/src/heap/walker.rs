@@ -140,7 +140,9 @@ impl TypeCache {
     const SLOTS: usize = 1024;
 
     fn new() -> Self {
-        TypeCache { slots: vec![(0, None); Self::SLOTS] }
+        TypeCache {
+            slots: vec![(0, None); Self::SLOTS],
+        }
     }
 
     /// The size of `obj`.
@@ -283,7 +285,10 @@ pub(crate) unsafe fn traverse(obj: *mut ffi::PyObject, stack: &mut Vec<*mut ffi:
 ///
 /// # Safety
 /// `obj` is a live object; the GIL is held.
-pub(crate) unsafe fn traverse_with_keys(obj: *mut ffi::PyObject, stack: &mut Vec<*mut ffi::PyObject>) {
+pub(crate) unsafe fn traverse_with_keys(
+    obj: *mut ffi::PyObject,
+    stack: &mut Vec<*mut ffi::PyObject>,
+) {
     // SAFETY: obj is live (caller); PyDict_Next only reads the table (also
     // for dict subclasses: it is the C-level table), runs no Python code,
     // creates nothing and returns borrowed references held by the dict.

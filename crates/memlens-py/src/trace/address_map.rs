@@ -16,7 +16,14 @@ struct Slot {
     block: TracedBlock,
 }
 
-const EMPTY: Slot = Slot { address: 0, block: TracedBlock { size: 0, stack: 0, domain: 0 } };
+const EMPTY: Slot = Slot {
+    address: 0,
+    block: TracedBlock {
+        size: 0,
+        stack: 0,
+        domain: 0,
+    },
+};
 const MIN_SLOTS: usize = 1024;
 
 /// Address → block, for nonzero addresses.
@@ -27,7 +34,10 @@ pub(crate) struct AddressMap {
 
 impl Default for AddressMap {
     fn default() -> Self {
-        AddressMap { slots: vec![EMPTY; MIN_SLOTS], len: 0 }
+        AddressMap {
+            slots: vec![EMPTY; MIN_SLOTS],
+            len: 0,
+        }
     }
 }
 
@@ -135,7 +145,10 @@ impl AddressMap {
 
     /// Every (address, block).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, TracedBlock)> + '_ {
-        self.slots.iter().filter(|s| s.address != 0).map(|s| (s.address, s.block))
+        self.slots
+            .iter()
+            .filter(|s| s.address != 0)
+            .map(|s| (s.address, s.block))
     }
 
     fn grow(&mut self) {
@@ -165,11 +178,18 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let address = ((x % 5000) + 1) * 16;
-            let block = TracedBlock { size: step, stack: (x >> 40) as u32, domain: 0 };
+            let block = TracedBlock {
+                size: step,
+                stack: (x >> 40) as u32,
+                domain: 0,
+            };
             if x % 3 == 0 {
                 assert_eq!(ours.remove(address), reference.remove(&address));
             } else {
-                assert_eq!(ours.insert(address, block), reference.insert(address, block));
+                assert_eq!(
+                    ours.insert(address, block),
+                    reference.insert(address, block)
+                );
             }
             // THEN lookups agree at every step
             let probe = ((x >> 20) % 5000 + 1) * 16;

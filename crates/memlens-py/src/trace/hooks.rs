@@ -29,7 +29,9 @@ use std::collections::HashSet;
 use std::os::raw::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::{Arc, Once};
 
 const RAW: u8 = 0;
@@ -88,7 +90,9 @@ const FILTER_BITS: u32 = 13;
 impl SampledSet {
     fn new() -> Self {
         SampledSet {
-            counts: (0..1usize << FILTER_BITS).map(|_| AtomicU8::new(0)).collect(),
+            counts: (0..1usize << FILTER_BITS)
+                .map(|_| AtomicU8::new(0))
+                .collect(),
             live: SpinLock::new(HashSet::default()),
         }
     }
@@ -231,9 +235,16 @@ fn layer_of(ctx: *mut c_void) -> &'static Layer {
 /// `record`s the block it returned. Nested calls (pymalloc asking the RAW
 /// domain for a large block) and memlens' own work are not recorded.
 #[inline(always)]
-fn traced_call<const D: u8>(allocate: impl FnOnce() -> *mut c_void, record: impl FnOnce(Caller, *mut c_void)) -> *mut c_void {
+fn traced_call<const D: u8>(
+    allocate: impl FnOnce() -> *mut c_void,
+    record: impl FnOnce(Caller, *mut c_void),
+) -> *mut c_void {
     // SAFETY: MEM/OBJ callers hold the GIL; for RAW we check.
-    let tstate = if D == RAW { unsafe { frames::thread_state_if_gil_held() } } else { ptr::null_mut() };
+    let tstate = if D == RAW {
+        unsafe { frames::thread_state_if_gil_held() }
+    } else {
+        ptr::null_mut()
+    };
     if D != RAW || !tstate.is_null() {
         // SAFETY: the caller holds the GIL; no reference into the state is
         // held while the wrapped allocator (which may re-enter) runs.
@@ -293,10 +304,16 @@ extern "C" fn malloc_hook<const D: u8>(ctx: *mut c_void, size: usize) -> *mut c_
     if !layer.enabled.load(Ordering::Relaxed) {
         return allocate();
     }
-    traced_call::<D>(allocate, |caller, block| after_alloc::<D>(caller, block, size))
+    traced_call::<D>(allocate, |caller, block| {
+        after_alloc::<D>(caller, block, size)
+    })
 }
 
-extern "C" fn calloc_hook<const D: u8>(ctx: *mut c_void, nelem: usize, elsize: usize) -> *mut c_void {
+extern "C" fn calloc_hook<const D: u8>(
+    ctx: *mut c_void,
+    nelem: usize,
+    elsize: usize,
+) -> *mut c_void {
     let layer = layer_of(ctx);
     let prev = layer.prev;
     let allocate = move || match prev.calloc {
@@ -306,10 +323,16 @@ extern "C" fn calloc_hook<const D: u8>(ctx: *mut c_void, nelem: usize, elsize: u
     if !layer.enabled.load(Ordering::Relaxed) {
         return allocate();
     }
-    traced_call::<D>(allocate, |caller, block| after_alloc::<D>(caller, block, nelem.saturating_mul(elsize)))
+    traced_call::<D>(allocate, |caller, block| {
+        after_alloc::<D>(caller, block, nelem.saturating_mul(elsize))
+    })
 }
 
-extern "C" fn realloc_hook<const D: u8>(ctx: *mut c_void, old: *mut c_void, size: usize) -> *mut c_void {
+extern "C" fn realloc_hook<const D: u8>(
+    ctx: *mut c_void,
+    old: *mut c_void,
+    size: usize,
+) -> *mut c_void {
     let layer = layer_of(ctx);
     let prev = layer.prev;
     let allocate = move || match prev.realloc {
@@ -387,10 +410,17 @@ fn after_alloc<const D: u8>(caller: Caller<'_>, block: *mut c_void, size: usize)
 }
 
 #[inline(never)]
-fn record_out_of_line<const D: u8>(tracer: &Tracer, caller: Caller<'_>, block: *mut c_void, size: usize) {
+fn record_out_of_line<const D: u8>(
+    tracer: &Tracer,
+    caller: Caller<'_>,
+    block: *mut c_void,
+    size: usize,
+) {
     let _ = catch_unwind(AssertUnwindSafe(|| match caller {
         // SAFETY: a GIL holder inside a traced call (busy set).
-        Caller::Gil { tstate } => unsafe { record_with_gil::<D>(tracer, tstate, block as u64, size as u64) },
+        Caller::Gil { tstate } => unsafe {
+            record_with_gil::<D>(tracer, tstate, block as u64, size as u64)
+        },
         Caller::NoGil(local) => record_without_gil::<D>(tracer, local, block as u64, size as u64),
     }));
 }
@@ -419,7 +449,11 @@ fn before_free<const D: u8>(block: *mut c_void) {
                     return;
                 }
             }
-            tracer.sink.free(FreeEvent { address, allocator: allocator_of::<D>(), domain: PYTHON_DOMAIN });
+            tracer.sink.free(FreeEvent {
+                address,
+                allocator: allocator_of::<D>(),
+                domain: PYTHON_DOMAIN,
+            });
         }));
     });
 }
@@ -428,7 +462,12 @@ fn before_free<const D: u8>(block: *mut c_void) {
 /// The caller holds the GIL, is inside a traced call (busy set), and
 /// `tstate` is its thread state when already known (RAW), else NULL.
 #[inline]
-unsafe fn record_with_gil<const D: u8>(tracer: &Tracer, tstate: *mut ffi::PyThreadState, address: u64, size: u64) {
+unsafe fn record_with_gil<const D: u8>(
+    tracer: &Tracer,
+    tstate: *mut ffi::PyThreadState,
+    address: u64,
+    size: u64,
+) {
     // SAFETY: GIL held, per the caller.
     let state = unsafe { gil_state() };
     if state.generation != tracer.generation {
@@ -454,11 +493,17 @@ unsafe fn record_with_gil<const D: u8>(tracer: &Tracer, tstate: *mut ffi::PyThre
         state.rng = rng.0;
     }
     // SAFETY: the caller holds the GIL, so the current state is its own.
-    let tstate = if tstate.is_null() { unsafe { frames::thread_state_holding_gil() } } else { tstate };
+    let tstate = if tstate.is_null() {
+        unsafe { frames::thread_state_holding_gil() }
+    } else {
+        tstate
+    };
     if tstate != state.tstate {
         state.tstate = tstate;
         state.cache_len = 0;
-        state.thread = PER_THREAD.try_with(|local| thread_id(tracer, local)).unwrap_or(0);
+        state.thread = PER_THREAD
+            .try_with(|local| thread_id(tracer, local))
+            .unwrap_or(0);
     }
     let stack = if tstate.is_null() {
         StackId::EMPTY
@@ -515,7 +560,9 @@ fn thread_id(tracer: &Tracer, local: &PerThread) -> u32 {
     let id = tracer.next_thread.fetch_add(1, Ordering::Relaxed);
     local.thread.set(id);
     if local.rng.get() == 0 {
-        local.rng.set(sampling::seed(local as *const PerThread as u64));
+        local
+            .rng
+            .set(sampling::seed(local as *const PerThread as u64));
     }
     if tracer.sample_mean != 0 {
         let mut rng = Rng(local.rng.get());
@@ -532,7 +579,11 @@ fn current_thread_name() -> String {
     // SAFETY: the buffer is writable for its length; for the calling thread
     // glibc answers with prctl(PR_GET_NAME), allocating nothing.
     let status = unsafe {
-        libc::pthread_getname_np(libc::pthread_self(), buffer.as_mut_ptr() as *mut libc::c_char, buffer.len())
+        libc::pthread_getname_np(
+            libc::pthread_self(),
+            buffer.as_mut_ptr() as *mut libc::c_char,
+            buffer.len(),
+        )
     };
     if status != 0 {
         return String::new();
@@ -547,7 +598,11 @@ fn current_thread_name() -> String {
 /// `tstate` is the calling thread's state, the GIL is held, and `state`
 /// belongs to `tstate`.
 #[inline(always)]
-unsafe fn capture_stack(tracer: &Tracer, state: &mut GilState, tstate: *mut ffi::PyThreadState) -> StackId {
+unsafe fn capture_stack(
+    tracer: &Tracer,
+    state: &mut GilState,
+    tstate: *mut ffi::PyThreadState,
+) -> StackId {
     let max = (tracer.max_frames.load(Ordering::Relaxed) as usize).clamp(1, MAX);
     // SAFETY: the interner is serialized by the GIL; the walk reads our
     // own frames.
@@ -563,7 +618,9 @@ unsafe fn capture_stack(tracer: &Tracer, state: &mut GilState, tstate: *mut ffi:
         }
         while i < depth {
             let location = state.walk[depth - 1 - i];
-            let slot = ((location.code as usize >> 4) ^ (location.offset as usize).wrapping_mul(31) ^ (parent.0 as usize).wrapping_mul(0x9E37))
+            let slot = ((location.code as usize >> 4)
+                ^ (location.offset as usize).wrapping_mul(31)
+                ^ (parent.0 as usize).wrapping_mul(0x9E37))
                 % RECENT;
             let (recent_parent, recent_location, recent_stack) = state.recent[slot];
             parent = if recent_parent == parent.0 && recent_location == location {
@@ -601,10 +658,19 @@ fn hook_table<const D: u8>(layer: *mut Layer) -> PyMemAllocatorEx {
 fn install(_py: Python<'_>) -> [usize; 3] {
     let mut installed = [0usize; 3];
     for (index, domain) in DOMAINS.into_iter().enumerate() {
-        let mut prev = PyMemAllocatorEx { ctx: ptr::null_mut(), malloc: None, calloc: None, realloc: None, free: None };
+        let mut prev = PyMemAllocatorEx {
+            ctx: ptr::null_mut(),
+            malloc: None,
+            calloc: None,
+            realloc: None,
+            free: None,
+        };
         // SAFETY: the GIL is held; GetAllocator fills the struct.
         unsafe { ffi::PyMem_GetAllocator(domain, &mut prev) };
-        let layer: *mut Layer = Box::leak(Box::new(Layer { prev, enabled: AtomicBool::new(true) }));
+        let layer: *mut Layer = Box::leak(Box::new(Layer {
+            prev,
+            enabled: AtomicBool::new(true),
+        }));
         let mut table = match index as u8 {
             RAW => hook_table::<RAW>(layer),
             MEM => hook_table::<MEM>(layer),
@@ -628,7 +694,13 @@ fn uninstall(_py: Python<'_>, installed: [usize; 3]) {
         // SAFETY: our layers are leaked, never freed.
         let layer_ref = unsafe { &*layer };
         layer_ref.enabled.store(false, Ordering::SeqCst);
-        let mut current = PyMemAllocatorEx { ctx: ptr::null_mut(), malloc: None, calloc: None, realloc: None, free: None };
+        let mut current = PyMemAllocatorEx {
+            ctx: ptr::null_mut(),
+            malloc: None,
+            calloc: None,
+            realloc: None,
+            free: None,
+        };
         // SAFETY: the GIL is held.
         unsafe { ffi::PyMem_GetAllocator(domain, &mut current) };
         if current.ctx == layer as *mut c_void {
@@ -639,21 +711,32 @@ fn uninstall(_py: Python<'_>, installed: [usize; 3]) {
     }
 }
 
-pub(super) fn start(py: Python<'_>, config: TraceConfig, sink: Arc<dyn EventSink>) -> Result<(), TraceError> {
+pub(super) fn start(
+    py: Python<'_>,
+    config: TraceConfig,
+    sink: Arc<dyn EventSink>,
+) -> Result<(), TraceError> {
     if !frames::SUPPORTED {
         return Err(TraceError::Unsupported("unknown frame layout".into()));
     }
     if cfg!(Py_GIL_DISABLED) {
-        return Err(TraceError::Unsupported("free-threaded builds (the hooks rely on the GIL)".into()));
+        return Err(TraceError::Unsupported(
+            "free-threaded builds (the hooks rely on the GIL)".into(),
+        ));
     }
     frames::check_runtime().map_err(TraceError::Unsupported)?;
     if !(1..=MAX_FRAMES).contains(&config.max_frames) {
-        return Err(TraceError::InvalidConfig(format!("max_frames must be in 1..={MAX_FRAMES}, not {}", config.max_frames)));
+        return Err(TraceError::InvalidConfig(format!(
+            "max_frames must be in 1..={MAX_FRAMES}, not {}",
+            config.max_frames
+        )));
     }
     let sample_mean = match config.mode {
         Mode::Exact => 0,
         Mode::Sampled { mean_bytes: 0 } => {
-            return Err(TraceError::InvalidConfig("the mean sampling interval must be at least 1 byte".into()))
+            return Err(TraceError::InvalidConfig(
+                "the mean sampling interval must be at least 1 byte".into(),
+            ))
         }
         Mode::Sampled { mean_bytes } => mean_bytes,
     };
@@ -702,14 +785,18 @@ pub(super) fn is_tracing() -> bool {
 
 pub(super) fn set_max_frames(max_frames: u32) -> Result<(), TraceError> {
     if !(1..=MAX_FRAMES).contains(&max_frames) {
-        return Err(TraceError::InvalidConfig(format!("max_frames must be in 1..={MAX_FRAMES}, not {max_frames}")));
+        return Err(TraceError::InvalidConfig(format!(
+            "max_frames must be in 1..={MAX_FRAMES}, not {max_frames}"
+        )));
     }
     let tracer = ACTIVE.load(Ordering::SeqCst);
     if tracer.is_null() {
         return Err(TraceError::NotTracing);
     }
     // SAFETY: callers hold the GIL (Python API), so `stop` cannot free it.
-    unsafe { &*tracer }.max_frames.store(max_frames, Ordering::Relaxed);
+    unsafe { &*tracer }
+        .max_frames
+        .store(max_frames, Ordering::Relaxed);
     Ok(())
 }
 
@@ -724,7 +811,10 @@ pub(super) fn interner_memory(_py: Python<'_>) -> usize {
     let tracer = unsafe { &*tracer };
     // SAFETY: as above.
     let interner = unsafe { &*tracer.interner.get() };
-    let sampled = tracer.sampled.as_ref().map_or(0, |s| s.counts.len() + s.live.lock().capacity() * 9);
+    let sampled = tracer
+        .sampled
+        .as_ref()
+        .map_or(0, |s| s.counts.len() + s.live.lock().capacity() * 9);
     interner.memory_usage() + sampled + std::mem::size_of::<Tracer>()
 }
 

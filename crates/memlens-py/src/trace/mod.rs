@@ -82,7 +82,10 @@ pub struct TraceConfig {
 
 impl Default for TraceConfig {
     fn default() -> Self {
-        TraceConfig { mode: Mode::Exact, max_frames: 1 }
+        TraceConfig {
+            mode: Mode::Exact,
+            max_frames: 1,
+        }
     }
 }
 
@@ -114,7 +117,11 @@ impl fmt::Display for TraceError {
 impl std::error::Error for TraceError {}
 
 /// Starts tracing into `sink`. See the module documentation.
-pub fn start(py: Python<'_>, config: TraceConfig, sink: Arc<dyn EventSink>) -> Result<(), TraceError> {
+pub fn start(
+    py: Python<'_>,
+    config: TraceConfig,
+    sink: Arc<dyn EventSink>,
+) -> Result<(), TraceError> {
     hooks::start(py, config, sink)
 }
 

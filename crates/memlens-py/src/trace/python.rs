@@ -39,7 +39,15 @@ fn _trace_start(py: Python<'_>, nframe: u32, sample_bytes: Option<u64>) -> PyRes
         Some(mean_bytes) => Mode::Sampled { mean_bytes },
     };
     table::global().reset(sample_bytes.unwrap_or(0));
-    super::start(py, TraceConfig { mode, max_frames: nframe }, Arc::new(TableSink)).map_err(|error| match error {
+    super::start(
+        py,
+        TraceConfig {
+            mode,
+            max_frames: nframe,
+        },
+        Arc::new(TableSink),
+    )
+    .map_err(|error| match error {
         TraceError::AlreadyTracing => PyRuntimeError::new_err(
             "memlens is already tracing allocations into a capture (memlens run); \
              memlens.tracemalloc cannot start a second trace",
@@ -111,22 +119,43 @@ struct TracebackBuilder<'py> {
 
 impl<'py> TracebackBuilder<'py> {
     fn new(py: Python<'py>) -> Self {
-        TracebackBuilder { py, frames: HashMap::new(), stacks: HashMap::new() }
+        TracebackBuilder {
+            py,
+            frames: HashMap::new(),
+            stacks: HashMap::new(),
+        }
     }
 
-    fn traceback(&mut self, names: &table::Names, stack: u32) -> PyResult<(Bound<'py, PyTuple>, usize)> {
+    fn traceback(
+        &mut self,
+        names: &table::Names,
+        stack: u32,
+    ) -> PyResult<(Bound<'py, PyTuple>, usize)> {
         if let Some(found) = self.stacks.get(&stack) {
             return Ok(found.clone());
         }
         let mut items = Vec::new();
         let mut current = stack;
-        while current != 0 && (current as usize) < names.stacks.len() && items.len() < super::MAX_FRAMES as usize {
+        while current != 0
+            && (current as usize) < names.stacks.len()
+            && items.len() < super::MAX_FRAMES as usize
+        {
             let (parent, frame) = names.stacks[current as usize];
             let tuple = match self.frames.get(&frame) {
                 Some(tuple) => tuple.clone(),
                 None => {
-                    let (filename, line) = names.frames.get(frame as usize).cloned().unwrap_or_default();
-                    let tuple = PyTuple::new(self.py, [filename.into_pyobject(self.py)?.into_any(), line.into_pyobject(self.py)?.into_any()])?;
+                    let (filename, line) = names
+                        .frames
+                        .get(frame as usize)
+                        .cloned()
+                        .unwrap_or_default();
+                    let tuple = PyTuple::new(
+                        self.py,
+                        [
+                            filename.into_pyobject(self.py)?.into_any(),
+                            line.into_pyobject(self.py)?.into_any(),
+                        ],
+                    )?;
                     self.frames.insert(frame, tuple.clone());
                     tuple
                 }
@@ -137,7 +166,13 @@ impl<'py> TracebackBuilder<'py> {
         if items.is_empty() {
             // tracemalloc reports allocations without a Python frame as
             // coming from "<unknown>", line 0.
-            let unknown = PyTuple::new(self.py, ["<unknown>".into_pyobject(self.py)?.into_any(), 0u32.into_pyobject(self.py)?.into_any()])?;
+            let unknown = PyTuple::new(
+                self.py,
+                [
+                    "<unknown>".into_pyobject(self.py)?.into_any(),
+                    0u32.into_pyobject(self.py)?.into_any(),
+                ],
+            )?;
             items.push(unknown);
         }
         let total = items.len();
@@ -157,20 +192,25 @@ fn _trace_raw_traces(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     }
     let table = table::global();
     let blocks = table.blocks();
-    hooks::untraced(py, || table.with_names(|names| {
-        let mut builder = TracebackBuilder::new(py);
-        let list = PyList::empty(py);
-        for (_, block) in blocks {
-            let (traceback, total) = builder.traceback(names, block.stack)?;
-            list.append((block.domain, block.size, traceback, total))?;
-        }
-        Ok(list)
-    }))
+    hooks::untraced(py, || {
+        table.with_names(|names| {
+            let mut builder = TracebackBuilder::new(py);
+            let list = PyList::empty(py);
+            for (_, block) in blocks {
+                let (traceback, total) = builder.traceback(names, block.stack)?;
+                list.append((block.domain, block.size, traceback, total))?;
+            }
+            Ok(list)
+        })
+    })
 }
 
 /// The traceback of the block holding `obj`, or None when untraced.
 #[pyfunction]
-fn _trace_object_traceback<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+fn _trace_object_traceback<'py>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
     if !TABLE_TRACING.load(Ordering::SeqCst) {
         return Ok(None);
     }
@@ -179,7 +219,13 @@ fn _trace_object_traceback<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyR
     let Some(block) = table.block_at(address) else {
         return Ok(None);
     };
-    hooks::untraced(py, || table.with_names(|names| Ok(Some(TracebackBuilder::new(py).traceback(names, block.stack)?.0))))
+    hooks::untraced(py, || {
+        table.with_names(|names| {
+            Ok(Some(
+                TracebackBuilder::new(py).traceback(names, block.stack)?.0,
+            ))
+        })
+    })
 }
 
 /// Bytes CPython places before an object inside its memory block (the GC
@@ -187,14 +233,22 @@ fn _trace_object_traceback<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyR
 fn object_preheader_size(obj: &Bound<'_, PyAny>) -> usize {
     // SAFETY: `obj` is alive (we hold a reference) and so is its type.
     let flags = unsafe { (*pyo3::ffi::Py_TYPE(obj.as_ptr())).tp_flags };
-    let gc = if flags & pyo3::ffi::Py_TPFLAGS_HAVE_GC != 0 { 2 * std::mem::size_of::<usize>() } else { 0 };
+    let gc = if flags & pyo3::ffi::Py_TPFLAGS_HAVE_GC != 0 {
+        2 * std::mem::size_of::<usize>()
+    } else {
+        0
+    };
     #[cfg(all(Py_3_11, not(Py_3_12)))]
     let preheader_flags: std::os::raw::c_ulong = 1 << 4;
     #[cfg(Py_3_12)]
     let preheader_flags: std::os::raw::c_ulong = (1 << 4) | (1 << 3);
     #[cfg(not(Py_3_11))]
     let preheader_flags: std::os::raw::c_ulong = 0;
-    let managed = if (flags as std::os::raw::c_ulong) & preheader_flags != 0 { 2 * std::mem::size_of::<usize>() } else { 0 };
+    let managed = if (flags as std::os::raw::c_ulong) & preheader_flags != 0 {
+        2 * std::mem::size_of::<usize>()
+    } else {
+        0
+    };
     gc + managed
 }
 
@@ -203,7 +257,12 @@ fn object_preheader_size(obj: &Bound<'_, PyAny>) -> usize {
 /// traceback object (snapshots share one tuple per stack), so the per-trace
 /// work is a pointer lookup and two additions.
 #[pyfunction]
-fn _trace_group<'py>(py: Python<'py>, traces: &Bound<'py, PyAny>, key_type: &str, cumulative: bool) -> PyResult<Bound<'py, PyDict>> {
+fn _trace_group<'py>(
+    py: Python<'py>,
+    traces: &Bound<'py, PyAny>,
+    key_type: &str,
+    cumulative: bool,
+) -> PyResult<Bound<'py, PyDict>> {
     let keys = PyDict::new(py);
     let mut totals: Vec<(u64, u64)> = Vec::new();
     let mut groups_of: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -218,7 +277,13 @@ fn _trace_group<'py>(py: Python<'py>, traces: &Bound<'py, PyAny>, key_type: &str
     let key_of_frame = |frame: &Bound<'py, PyAny>| -> PyResult<Bound<'py, PyTuple>> {
         if key_type == "filename" {
             let filename = frame.get_item(0)?;
-            PyTuple::new(py, [PyTuple::new(py, [filename, 0u32.into_pyobject(py)?.into_any()])?])
+            PyTuple::new(
+                py,
+                [PyTuple::new(
+                    py,
+                    [filename, 0u32.into_pyobject(py)?.into_any()],
+                )?],
+            )
         } else {
             PyTuple::new(py, [frame.clone()])
         }
@@ -240,7 +305,10 @@ fn _trace_group<'py>(py: Python<'py>, traces: &Bound<'py, PyAny>, key_type: &str
                 } else if key_type == "traceback" {
                     groups.push(key_for(traceback_tuple.clone(), &mut totals)?);
                 } else {
-                    groups.push(key_for(key_of_frame(&traceback_tuple.get_item(0)?)?, &mut totals)?);
+                    groups.push(key_for(
+                        key_of_frame(&traceback_tuple.get_item(0)?)?,
+                        &mut totals,
+                    )?);
                 }
                 entry.insert(groups)
             }

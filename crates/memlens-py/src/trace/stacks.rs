@@ -103,7 +103,12 @@ impl Interner {
     /// # Safety
     /// The GIL is held and `loc.code` is a live code object.
     #[inline]
-    pub(crate) unsafe fn child(&mut self, sink: &dyn EventSink, parent: StackId, loc: RawLocation) -> StackId {
+    pub(crate) unsafe fn child(
+        &mut self,
+        sink: &dyn EventSink,
+        parent: StackId,
+        loc: RawLocation,
+    ) -> StackId {
         let key = (parent.0, loc.code as usize, loc.offset);
         if let Some(&stack) = self.by_location.get(&key) {
             return stack;
@@ -115,7 +120,12 @@ impl Interner {
     }
 
     #[cold]
-    unsafe fn child_slow(&mut self, sink: &dyn EventSink, parent: StackId, loc: RawLocation) -> StackId {
+    unsafe fn child_slow(
+        &mut self,
+        sink: &dyn EventSink,
+        parent: StackId,
+        loc: RawLocation,
+    ) -> StackId {
         // SAFETY: forwarded from the caller (GIL held, code alive).
         let line = unsafe { frames::line_of(loc) };
         let code_key = loc.code as usize;
@@ -135,7 +145,14 @@ impl Interner {
                 let frame = FrameId(self.next_frame);
                 self.next_frame += 1;
                 let (function, filename) = &self.names[&code_key];
-                sink.frame(frame, Frame { function, filename, line });
+                sink.frame(
+                    frame,
+                    Frame {
+                        function,
+                        filename,
+                        line,
+                    },
+                );
                 self.frames.insert((code_key, line), frame);
                 frame
             }
@@ -155,7 +172,11 @@ impl Interner {
         self.by_location.capacity() * entry(24, 4)
             + self.by_frame.capacity() * entry(8, 4)
             + self.frames.capacity() * entry(16, 4)
-            + self.names.values().map(|(f, n)| f.capacity() + n.capacity() + 56).sum::<usize>()
+            + self
+                .names
+                .values()
+                .map(|(f, n)| f.capacity() + n.capacity() + 56)
+                .sum::<usize>()
             + self.held_codes.capacity() * 8
     }
 

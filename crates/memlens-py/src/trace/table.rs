@@ -6,10 +6,12 @@
 //! tracemalloc's hash-table entry plus a separately allocated `trace_t` per
 //! block.
 
+use super::address_map::AddressMap;
 use super::sampling::estimated_bytes;
 use super::spin::SpinLock;
-use super::address_map::AddressMap;
-use memlens_trace::events::{AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId};
+use memlens_trace::events::{
+    AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId,
+};
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -67,12 +69,18 @@ unsafe impl Sync for TraceTable {}
 pub(crate) fn global() -> &'static TraceTable {
     static TABLE: OnceLock<TraceTable> = OnceLock::new();
     TABLE.get_or_init(|| TraceTable {
-        gil: UnsafeCell::new(GilBlocks { map: AddressMap::default(), current: 0 }),
+        gil: UnsafeCell::new(GilBlocks {
+            map: AddressMap::default(),
+            current: 0,
+        }),
         raw: SpinLock::new(AddressMap::default()),
         raw_current: AtomicI64::new(0),
         peak: AtomicI64::new(0),
         sample_mean: AtomicU64::new(0),
-        names: Mutex::new(Names { frames: Vec::new(), stacks: vec![(0, 0)] }),
+        names: Mutex::new(Names {
+            frames: Vec::new(),
+            stacks: vec![(0, 0)],
+        }),
     })
 }
 
@@ -91,7 +99,10 @@ impl TraceTable {
         self.clear_traces();
         self.sample_mean.store(sample_mean, Ordering::SeqCst);
         let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
-        *names = Names { frames: Vec::new(), stacks: vec![(0, 0)] };
+        *names = Names {
+            frames: Vec::new(),
+            stacks: vec![(0, 0)],
+        };
     }
 
     /// Forgets the traces (not the frames and stacks, which stay valid for
@@ -137,7 +148,9 @@ impl TraceTable {
     pub(crate) fn block_at(&self, address: u64) -> Option<TracedBlock> {
         // SAFETY: callers hold the GIL.
         let gil = unsafe { self.gil_blocks() };
-        gil.map.get(address).or_else(|| self.raw.lock().get(address))
+        gil.map
+            .get(address)
+            .or_else(|| self.raw.lock().get(address))
     }
 
     /// Runs `f` on the frames and stacks.
@@ -152,7 +165,11 @@ impl TraceTable {
         let gil = unsafe { self.gil_blocks() }.map.capacity() * ENTRY;
         let raw = self.raw.lock().capacity() * ENTRY;
         let names = self.with_names(|n| {
-            n.frames.iter().map(|(f, _)| f.capacity() + 32).sum::<usize>() + n.stacks.capacity() * 8
+            n.frames
+                .iter()
+                .map(|(f, _)| f.capacity() + 32)
+                .sum::<usize>()
+                + n.stacks.capacity() * 8
         });
         gil + raw + names + std::mem::size_of::<Self>()
     }
@@ -193,8 +210,16 @@ impl EventSink for TableSink {
     fn alloc(&self, event: AllocEvent) {
         let table = global();
         let mean = table.sample_mean.load(Ordering::Relaxed);
-        let size = if mean == 0 { event.size } else { estimated_bytes(event.size, mean).round() as u64 };
-        let block = TracedBlock { size, stack: event.stack.0, domain: event.domain };
+        let size = if mean == 0 {
+            event.size
+        } else {
+            estimated_bytes(event.size, mean).round() as u64
+        };
+        let block = TracedBlock {
+            size,
+            stack: event.stack.0,
+            domain: event.domain,
+        };
         if event.allocator == Allocator::PyRaw {
             let replaced = table.raw.lock().insert(event.address, block);
             let delta = size as i64 - replaced.map_or(0, |b| b.size as i64);
@@ -219,7 +244,9 @@ impl EventSink for TableSink {
         let table = global();
         if event.allocator == Allocator::PyRaw {
             if let Some(block) = table.raw.lock().remove(event.address) {
-                table.raw_current.fetch_sub(block.size as i64, Ordering::Relaxed);
+                table
+                    .raw_current
+                    .fetch_sub(block.size as i64, Ordering::Relaxed);
             }
         } else {
             // SAFETY: MEM and OBJ hooks run with the GIL held.

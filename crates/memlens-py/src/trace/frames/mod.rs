@@ -51,7 +51,10 @@ pub(crate) struct RawLocation {
 
 impl RawLocation {
     /// A placeholder that matches no real frame.
-    pub const NONE: RawLocation = RawLocation { code: std::ptr::null_mut(), offset: -1 };
+    pub const NONE: RawLocation = RawLocation {
+        code: std::ptr::null_mut(),
+        offset: -1,
+    };
 }
 
 /// Fails when the running interpreter is not the one this extension was
@@ -66,7 +69,11 @@ pub(crate) fn check_runtime() -> Result<(), String> {
         if version.starts_with(&expected) {
             return Ok(());
         }
-        Err(format!("memlens was built for CPython {}.{} but runs on {version}", layout::VERSION.0, layout::VERSION.1))
+        Err(format!(
+            "memlens was built for CPython {}.{} but runs on {version}",
+            layout::VERSION.0,
+            layout::VERSION.1
+        ))
     }
     #[cfg(Py_3_14)]
     Err("the allocation tracer does not know this Python version's frame layout yet".to_owned())
@@ -150,7 +157,10 @@ pub(crate) unsafe fn walk(tstate: *mut ffi::PyThreadState, out: &mut [RawLocatio
         while !frame.is_null() && n < out.len() {
             let code: *mut ffi::PyObject = read(frame, layout::FRAME_CODE);
             let lasti: c_int = read(frame, layout::FRAME_LASTI);
-            out[n] = RawLocation { code, offset: lasti.saturating_mul(layout::LASTI_UNIT as c_int) };
+            out[n] = RawLocation {
+                code,
+                offset: lasti.saturating_mul(layout::LASTI_UNIT as c_int),
+            };
             n += 1;
             frame = read(frame, layout::FRAME_BACK);
         }
@@ -192,9 +202,13 @@ pub(crate) unsafe fn walk(tstate: *mut ffi::PyThreadState, out: &mut [RawLocatio
                 let first = (code as *const u8).add(layout::CODE_ADAPTIVE) as *const u16;
                 let first_traceable: c_int = read(code as *const u8, layout::CODE_FIRST_TRACEABLE);
                 let units = (instr as isize - first as isize) / 2;
-                let incomplete = owner != layout::OWNED_BY_GENERATOR && units < first_traceable as isize;
+                let incomplete =
+                    owner != layout::OWNED_BY_GENERATOR && units < first_traceable as isize;
                 if !incomplete {
-                    out[n] = RawLocation { code, offset: (units * 2) as i32 };
+                    out[n] = RawLocation {
+                        code,
+                        offset: (units * 2) as i32,
+                    };
                     n += 1;
                 }
             }
@@ -255,11 +269,17 @@ unsafe fn str_contents(text: *mut ffi::PyObject) -> String {
             }
             ffi::PyUnicode_2BYTE_KIND => {
                 let units = std::slice::from_raw_parts(data as *const u16, length);
-                units.iter().map(|&u| char::from_u32(u as u32).unwrap_or('\u{fffd}')).collect()
+                units
+                    .iter()
+                    .map(|&u| char::from_u32(u as u32).unwrap_or('\u{fffd}'))
+                    .collect()
             }
             _ => {
                 let points = std::slice::from_raw_parts(data as *const u32, length);
-                points.iter().map(|&p| char::from_u32(p).unwrap_or('\u{fffd}')).collect()
+                points
+                    .iter()
+                    .map(|&p| char::from_u32(p).unwrap_or('\u{fffd}'))
+                    .collect()
             }
         }
     }
