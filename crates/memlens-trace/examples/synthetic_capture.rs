@@ -12,18 +12,11 @@
 use std::path::PathBuf;
 
 use memlens_trace::events::*;
-use memlens_trace::format::{Header, Mode};
+use memlens_trace::format::Mode;
 use memlens_trace::writer::{CaptureWriter, WriterOptions};
 
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
+#[path = "../tests/synthetic/mod.rs"]
+mod synthetic;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -36,16 +29,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(1_000_000);
-    let header = Header {
-        python_version: "3.11.7".into(),
-        pid: std::process::id(),
-        ppid: 1,
-        argv: vec!["synthetic.py".into(), events.to_string()],
-        mode: Mode::Exact,
-        max_frames: 16,
-        native: false,
-        start_unix_ns: 0,
-    };
+    let mut header = synthetic::header(Mode::Exact);
+    header.pid = std::process::id();
+    header.argv = vec!["synthetic.py".into(), events.to_string()];
+    header.max_frames = 16;
     let writer = CaptureWriter::create(&path, &header, WriterOptions::default())?;
     writer.thread(ThreadId(0), "MainThread");
     let modules = [
@@ -62,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let nouns = [
         "rows", "user", "order", "cache", "page", "token", "record", "batch", "frame", "item",
     ];
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = synthetic::Rng::new(0x9e37_79b9_7f4a_7c15);
     let functions = 300u32;
     for f in 0..functions {
         let name = format!(
@@ -99,46 +86,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         depth.push(depth[parent as usize] + 1);
     }
-    let mut free_slots: Vec<Vec<u64>> = vec![Vec::new(); 64];
-    let mut next = 0x7f00_0000_0000u64;
-    let mut written = 0u64;
-    let mut iteration = 0u64;
-    while written < events {
-        let base = 1 + (iteration * 7919) % u64::from(stacks);
-        let mut live = Vec::new();
-        for k in 0..12u64 {
-            let size = 16 + ((k * 24 + iteration % 17) % 480);
-            let class = (size / 16) as usize;
-            let address = free_slots[class].pop().unwrap_or_else(|| {
-                next += 512;
-                next
-            });
-            let stack = StackId((1 + (base + k * 13) % u64::from(stacks)) as u32);
-            writer.alloc(AllocEvent {
-                address,
-                size,
-                allocator: Allocator::PyObject,
-                domain: PYTHON_DOMAIN,
-                thread: ThreadId(0),
-                stack,
-            });
-            live.push((address, class));
-        }
-        written += 12;
-        if iteration % 500 == 0 {
-            live.pop();
-        }
-        for (address, class) in live {
-            writer.free(FreeEvent {
-                address,
-                allocator: Allocator::PyObject,
-                domain: PYTHON_DOMAIN,
-            });
-            free_slots[class].push(address);
-            written += 1;
-        }
-        iteration += 1;
-    }
+    // Each iteration allocates a dozen blocks from stacks spread over the tree.
+    let stack_of = |i: u64, k: usize| {
+        let base = 1 + (i * 7919) % u64::from(stacks);
+        StackId((1 + (base + k as u64 * 13) % u64::from(stacks)) as u32)
+    };
+    synthetic::churn_with(&*writer, events / 2, 7, 500, stack_of);
     let stats = writer.finish()?;
     eprintln!(
         "{}: {} events, {} bytes ({:.3} bytes per event)",

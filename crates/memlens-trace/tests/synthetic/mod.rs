@@ -70,17 +70,29 @@ pub fn announce_sites(sink: &dyn EventSink, sites: u32) {
 /// allocates the same dozen blocks from the same sites (one size varies),
 /// frees them, and keeps one in a thousand. Returns (alloc events, free events).
 pub fn churn(sink: &dyn EventSink, n: u64, sites: u32, seed: u64) -> (u64, u64) {
+    churn_with(sink, n, seed, 1000, |_, k| {
+        StackId(2 + (k as u32 * 7) % sites)
+    })
+}
+
+/// [`churn`] with the stack of block `k` of iteration `i` chosen by
+/// `stack_of`, keeping one block in `keep_every` iterations.
+pub fn churn_with(
+    sink: &dyn EventSink,
+    n: u64,
+    seed: u64,
+    keep_every: u64,
+    mut stack_of: impl FnMut(u64, usize) -> StackId,
+) -> (u64, u64) {
     let mut rng = Rng::new(seed);
-    let pattern: Vec<(u32, u64)> = (0..12)
-        .map(|k| (2 + (k * 7) % sites, 16 + (rng.below(12) * 8)))
-        .collect();
+    let sizes: Vec<u64> = (0..12).map(|_| 16 + (rng.below(12) * 8)).collect();
     let mut free_slots: Vec<Vec<u64>> = vec![Vec::new(); 4096];
     let mut next_addr: u64 = 0x7f00_0000_0000;
     let (mut allocs, mut frees) = (0, 0);
     let mut i = 0;
     while allocs < n {
-        let mut live = Vec::with_capacity(pattern.len());
-        for (k, &(stack, size)) in pattern.iter().enumerate() {
+        let mut live = Vec::with_capacity(sizes.len());
+        for (k, &size) in sizes.iter().enumerate() {
             let size = if k == 3 { size + i % 17 } else { size };
             let class = (size / 16) as usize;
             let address = free_slots[class].pop().unwrap_or_else(|| {
@@ -93,12 +105,12 @@ pub fn churn(sink: &dyn EventSink, n: u64, sites: u32, seed: u64) -> (u64, u64) 
                 allocator: Allocator::PyObject,
                 domain: PYTHON_DOMAIN,
                 thread: ThreadId(0),
-                stack: StackId(stack),
+                stack: stack_of(i, k),
             });
             allocs += 1;
             live.push((address, class));
         }
-        if i % 1000 == 0 {
+        if i % keep_every == 0 {
             live.swap_remove(0);
         }
         for (address, class) in live.into_iter().rev() {
