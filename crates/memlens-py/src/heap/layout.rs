@@ -876,8 +876,10 @@ pub(crate) fn init(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
             address("types", "AsyncGeneratorType")?,
         ],
     });
-    // MEMLENS_NO_GC_LISTS=1 keeps the gc.get_objects() fallback (tests use it).
-    if minor() <= 11 && std::env::var_os("MEMLENS_NO_GC_LISTS").is_none() {
+    // MEMLENS_NO_GC_LISTS=1 keeps the fallbacks (tests use it):
+    // PyUnstable_GC_VisitObjects on 3.12+, gc.get_objects() before.
+    // 3.14's incremental collector has other lists; the probe's check fails there.
+    if minor() <= 13 && std::env::var_os("MEMLENS_NO_GC_LISTS").is_none() {
         let thresholds: (i64, i64, i64) = py
             .import("gc")?
             .getattr("get_threshold")?
@@ -888,14 +890,14 @@ pub(crate) fn init(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
     Ok(())
 }
 
-/// 3.9–3.11: address of the youngest generation's list head, when found and
+/// 3.9–3.13: address of the youngest generation's list head, when found and
 /// verified by [`find_generation_heads`]; 0 otherwise.
 static GENERATION0: OnceLock<usize> = OnceLock::new();
 
-/// `sizeof(struct gc_generation)` on 3.9–3.11: the list head, then two ints.
+/// `sizeof(struct gc_generation)` on 3.9–3.13: the list head, then two ints.
 const GENERATION_SIZE: usize = 2 * WORD + 8;
 
-/// Finds the GC's generation lists (3.9–3.11) without knowing the layout of
+/// Finds the GC's generation lists (3.9–3.13) without knowing the layout of
 /// the interpreter state: a freshly tracked object is appended to the
 /// youngest generation, so its `_gc_next` is that generation's head; the
 /// three heads sit in an array of `struct gc_generation`. The guess is kept
@@ -936,13 +938,45 @@ fn find_generation_heads(py: pyo3::Python<'_>, thresholds: (i64, i64, i64)) -> p
     Ok(())
 }
 
-/// The three generation list heads (3.9–3.11), if found at import.
-pub(crate) fn generation_heads() -> Option<[usize; 3]> {
+/// The generation list heads (3.9–3.13), if found at import: the three
+/// generations, then the permanent generation of `gc.freeze()` when its place
+/// in the GC state checks out.
+pub(crate) fn generation_heads() -> Option<Vec<usize>> {
     match GENERATION0.get() {
         Some(&head0) if head0 != 0 => {
-            Some([head0, head0 + GENERATION_SIZE, head0 + 2 * GENERATION_SIZE])
+            let mut heads: Vec<usize> = (0..3).map(|g| head0 + g * GENERATION_SIZE).collect();
+            heads.extend(permanent_generation_head(head0));
+            Some(heads)
         }
         _ => None,
+    }
+}
+
+/// The permanent generation's list head, which follows the three
+/// generations and the `generation0` pointer in `struct _gc_runtime_state`
+/// on 3.9–3.13. Kept only if that pointer points back at the youngest head
+/// and the ring at the guessed place is well formed (empty, or its first
+/// node links back to it).
+fn permanent_generation_head(head0: usize) -> Option<usize> {
+    let after_generations = head0 + 3 * GENERATION_SIZE;
+    let head = after_generations + WORD;
+    // SAFETY: head0 is the verified youngest head inside the GC state; the
+    // words read here lie within the same struct when the layout is the one
+    // documented above, and each read is checked before the next depends on it.
+    unsafe {
+        if *(after_generations as *const usize) != head0 {
+            return None;
+        }
+        let first = *(head as *const usize);
+        let last = *((head + WORD) as *const usize) & !3;
+        if first == 0 || last == 0 || first % WORD != 0 || last % WORD != 0 {
+            return None;
+        }
+        if first == head {
+            return (last == head).then_some(head);
+        }
+        // The first node's prev must be the head (low bits hold GC flags).
+        (*((first + WORD) as *const usize) & !3 == head).then_some(head)
     }
 }
 

@@ -11,12 +11,13 @@
 //! collector, under the same constraints.
 //!
 //! # How tracked objects are enumerated
-//! - 3.12+: `PyUnstable_GC_VisitObjects`, which walks the GC's generation
-//!   lists (all generations and the permanent one) and allocates nothing.
-//!   It is looked up with `dlsym` so the same source builds for 3.9–3.11.
-//! - 3.9–3.11: the same generation lists, followed directly: their heads are
+//! - 3.9–3.13: the GC's generation lists, followed directly: their heads are
 //!   found once at import (`layout::find_generation_heads`, verified against
-//!   `gc.get_threshold()`). Should that ever fail, `gc.get_objects()` is
+//!   `gc.get_threshold()`), the permanent generation of `gc.freeze()`
+//!   included (`gc.get_objects()` and `PyUnstable_GC_VisitObjects` skip it).
+//! - Should the heads not be found, 3.12+ uses `PyUnstable_GC_VisitObjects`
+//!   (looked up with `dlsym` so the same source builds for 3.9–3.11), which
+//!   allocates nothing either. Before 3.12, should that fail, `gc.get_objects()` is
 //!   called once before the walk instead; the list it returns is left out of
 //!   the results, and its reference to each object subtracted from refcounts.
 //!
@@ -327,25 +328,8 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
         root_refs: 0,
         gc_only,
     };
-    if let Some(visit_objects) = visit_objects_fn() {
-        unsafe extern "C" fn on_object<V: HeapVisitor>(
-            obj: *mut ffi::PyObject,
-            arg: *mut c_void,
-        ) -> c_int {
-            // SAFETY: arg is the &mut Walk passed below; obj is a live tracked
-            // object handed to us by the GC with the GIL held.
-            unsafe { (*arg.cast::<Walk<'_, V>>()).visit_root(obj) };
-            1
-        }
-        // PyUnstable_GC_VisitObjects holds one extra reference during the callback.
-        walk.root_refs = 1;
-        // SAFETY: the GIL is held (py); the callback makes no Python calls.
-        unsafe { visit_objects(on_object::<V>, (&mut walk as *mut Walk<'_, V>).cast()) };
-        walk.visit_extra_roots(extra_roots);
-        return Ok(());
-    }
     if let Some(heads) = layout::generation_heads() {
-        // 3.9–3.11 fast path: follow the generation lists (circular, doubly
+        // Fast path: follow the generation lists (circular, doubly
         // linked through each object's PyGC_Head) instead of copying them into
         // a list. Nothing can be tracked or untracked while we hold the GIL and
         // allocate no Python object.
@@ -362,6 +346,23 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
                 }
             }
         }
+        walk.visit_extra_roots(extra_roots);
+        return Ok(());
+    }
+    if let Some(visit_objects) = visit_objects_fn() {
+        unsafe extern "C" fn on_object<V: HeapVisitor>(
+            obj: *mut ffi::PyObject,
+            arg: *mut c_void,
+        ) -> c_int {
+            // SAFETY: arg is the &mut Walk passed below; obj is a live tracked
+            // object handed to us by the GC with the GIL held.
+            unsafe { (*arg.cast::<Walk<'_, V>>()).visit_root(obj) };
+            1
+        }
+        // PyUnstable_GC_VisitObjects holds one extra reference during the callback.
+        walk.root_refs = 1;
+        // SAFETY: the GIL is held (py); the callback makes no Python calls.
+        unsafe { visit_objects(on_object::<V>, (&mut walk as *mut Walk<'_, V>).cast()) };
         walk.visit_extra_roots(extra_roots);
         return Ok(());
     }
