@@ -157,10 +157,10 @@ fn type_counts<'py>(
     Ok(totals
         .into_totals()
         .into_iter()
-        // SAFETY: each key is the type of an object the walk found; types
-        // outlive their instances and no Python code ran since.
         .map(|(tp, (count, size))| {
             (
+                // SAFETY: each key is the type of an object the walk found; types
+                // outlive their instances and no Python code ran since.
                 unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) },
                 count,
                 size,

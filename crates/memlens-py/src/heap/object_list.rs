@@ -124,10 +124,10 @@ pub(crate) fn type_totals_of<'py>(
     let split_objects = PyList::new(py, set_aside)?;
     let rows = totals
         .into_iter()
-        // SAFETY: each key is the type of an object still held by the
-        // caller; types outlive their instances.
         .map(|(tp, (count, size))| {
             (
+                // SAFETY: each key is the type of an object still held by the
+                // caller; types outlive their instances.
                 unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) },
                 count,
                 size,
@@ -202,9 +202,9 @@ pub(crate) fn live_type_totals<'py>(
     let rows: Vec<(Bound<'py, PyAny>, u64, u64)> = visitor
         .totals
         .into_iter()
-        // SAFETY: as above; types outlive their instances.
         .map(|(tp, (count, size))| {
             (
+                // SAFETY: as above; types outlive their instances.
                 unsafe { Bound::from_borrowed_ptr(py, tp as *mut ffi::PyObject) },
                 count,
                 size,
