@@ -45,3 +45,48 @@ def test_damaged_file_raises_a_clear_error(memlens_tracemalloc, tmp_path, damage
     # WHEN loading it THEN a SnapshotFormatError (a ValueError) names the file and the problem
     with pytest.raises(memlens_tracemalloc.SnapshotFormatError, match="not a readable memlens snapshot"):
         memlens_tracemalloc.Snapshot.load(path)
+
+
+def test_mutated_files_with_valid_checksums_never_escape_as_other_errors(memlens_tracemalloc, tmp_path):
+    # GIVEN a small real snapshot, and 3,000 seeded mutations of it whose CRC
+    # is recomputed so that the structure parser (not the checksum) meets them
+    import random
+    import struct
+    import zlib
+
+    memlens_tracemalloc.start(3)
+    data = [bytes(10 + i) for i in range(20)]  # noqa: F841 (kept alive until the snapshot)
+    snapshot = memlens_tracemalloc.take_snapshot()
+    memlens_tracemalloc.stop()
+    path = tmp_path / "snap.mls"
+    snapshot.dump(path)
+    body = path.read_bytes()[:-4]
+    rng = random.Random(20261125)
+    outcomes = {"loaded": 0, "rejected": 0}
+    for case in range(3000):
+        mutated = bytearray(body)
+        for _ in range(rng.randint(1, 4)):
+            kind = rng.randrange(5)
+            at = rng.randrange(len(mutated)) if mutated else 0
+            if kind == 0 and mutated:
+                mutated[at] ^= 1 << rng.randrange(8)
+            elif kind == 1:
+                del mutated[at:at + rng.randint(1, 16)]
+            elif kind == 2:
+                mutated[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+            elif kind == 3 and len(mutated) >= at + 4:
+                mutated[at:at + 4] = struct.pack("<I", rng.choice([0, 1, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF]))
+            else:
+                mutated = mutated[:at]
+        mutated += struct.pack("<I", zlib.crc32(bytes(mutated)))
+        path.write_bytes(bytes(mutated))
+        # WHEN each is loaded
+        try:
+            loaded = memlens_tracemalloc.Snapshot.load(path)
+        except memlens_tracemalloc.SnapshotFormatError:
+            outcomes["rejected"] += 1
+            continue
+        # THEN it either loads into a usable snapshot or is rejected with the format error
+        loaded.statistics("traceback")
+        outcomes["loaded"] += 1
+    assert outcomes["rejected"] > 1000, outcomes
