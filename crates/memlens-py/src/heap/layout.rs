@@ -876,6 +876,7 @@ pub(crate) fn init(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
             address("types", "AsyncGeneratorType")?,
         ],
     });
+    find_general_lookup(py)?;
     // MEMLENS_NO_GC_LISTS=1 keeps the fallbacks (tests use it):
     // PyUnstable_GC_VisitObjects on 3.12+, gc.get_objects() before.
     // 3.14's incremental collector has other lists; the probe's check fails there.
@@ -888,6 +889,83 @@ pub(crate) fn init(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
         find_generation_heads(py, thresholds)?;
     }
     Ok(())
+}
+
+/// What tells a dict table whose keys `dict_traverse` visits (a general
+/// table) from one whose keys it skips (str-only and split tables): on
+/// 3.9–3.10 the general table's `dk_lookup` function, on 3.11+ the
+/// `dk_kind` byte (0 for general). Set at import once checked against a
+/// dict with an int key and one with a str key; 0 when the check failed.
+static GENERAL_LOOKUP: OnceLock<usize> = OnceLock::new();
+
+/// Marker stored in [`GENERAL_LOOKUP`] on 3.11+, where `dk_kind` is read.
+const KIND_BYTE: usize = 1;
+
+/// The word or byte that [`GENERAL_LOOKUP`] compares, for one dict.
+///
+/// # Safety
+/// `dict` is a live dict (or subclass instance) of this version's layout.
+unsafe fn table_kind(dict: *const c_void) -> Option<usize> {
+    // SAFETY: ma_keys is the 5th word of a dict; dk_lookup is the 3rd word
+    // of a 3.9–3.10 keys object, dk_kind the 11th byte of a 3.11+ one.
+    unsafe {
+        let keys: *const c_void = read(dict, 4 * WORD);
+        if keys.is_null() {
+            return None;
+        }
+        Some(if minor() <= 10 {
+            read::<usize>(keys, 2 * WORD)
+        } else {
+            usize::from(read::<u8>(keys, 10))
+        })
+    }
+}
+
+fn find_general_lookup(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
+    use pyo3::types::PyDictMethods;
+    let general = pyo3::types::PyDict::new(py);
+    general.set_item(1, py.None())?;
+    let unicode = pyo3::types::PyDict::new(py);
+    unicode.set_item("key", py.None())?;
+    // SAFETY: both are live exact dicts.
+    let (g, u) = unsafe {
+        (
+            table_kind(general.as_ptr().cast()),
+            table_kind(unicode.as_ptr().cast()),
+        )
+    };
+    let found = match (g, u) {
+        (Some(g), Some(u)) if minor() <= 10 && g != 0 && u != 0 && g != u => g,
+        (Some(0), Some(1)) if minor() >= 11 => KIND_BYTE,
+        _ => 0,
+    };
+    let _ = GENERAL_LOOKUP.set(found);
+    Ok(())
+}
+
+/// Whether [`dict_traverse_skips_keys`] can tell every table's kind.
+pub(crate) fn dict_table_kinds_known() -> bool {
+    GENERAL_LOOKUP.get().is_some_and(|&g| g != 0)
+}
+
+/// Whether `dict_traverse` is known to skip this dict's keys (str-only and
+/// split tables): `Some(true)` skips them, `Some(false)` visits them, `None`
+/// when the layout check at import failed.
+///
+/// # Safety
+/// `dict` is a live dict (or subclass instance); the GIL is held.
+pub(crate) unsafe fn dict_traverse_skips_keys(dict: *const c_void) -> Option<bool> {
+    let general = *GENERAL_LOOKUP.get()?;
+    if general == 0 {
+        return None;
+    }
+    // SAFETY: as the caller promises.
+    let kind = unsafe { table_kind(dict) }?;
+    Some(if general == KIND_BYTE {
+        kind != 0
+    } else {
+        kind != general
+    })
 }
 
 /// 3.9–3.13: address of the youngest generation's list head, when found and

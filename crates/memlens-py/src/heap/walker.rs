@@ -222,6 +222,7 @@ impl<V: HeapVisitor> Walk<'_, V> {
     /// # Safety
     /// The stack holds live objects; the GIL is held.
     unsafe fn drain(&mut self) {
+        let str_keys_exact = layout::dict_table_kinds_known();
         // SAFETY: objects on the stack are live (caller, and tp_traverse only
         // reports live referents of live objects).
         unsafe {
@@ -232,10 +233,11 @@ impl<V: HeapVisitor> Walk<'_, V> {
                 // tp_traverse visits each owned reference exactly once (the
                 // collector's own accounting depends on it), so an object with
                 // a single reference is reached once: no need to remember it.
-                // Except an exact str: `traverse_with_keys` adds dict keys, and
-                // a str key of a general (not str-only) table is reported by
-                // dict_traverse too, so a str is always remembered.
-                if (ffi::Py_REFCNT(obj) != 1 || ffi::PyUnicode_CheckExact(obj) != 0)
+                // `traverse_with_keys` adds only the keys dict_traverse skips;
+                // should the table kinds be unknown it adds every str key, and
+                // then a str is always remembered.
+                if (ffi::Py_REFCNT(obj) != 1
+                    || (!str_keys_exact && ffi::PyUnicode_CheckExact(obj) != 0))
                     && !self.seen_untracked.insert(obj as usize)
                 {
                     continue;
@@ -280,9 +282,12 @@ pub(crate) unsafe fn traverse(obj: *mut ffi::PyObject, stack: &mut Vec<*mut ffi:
 /// subclasses; split tables too, whose keys live in the shared keys object).
 /// CPython's `dict_traverse` skips the keys of str-only tables (str cannot
 /// form cycles), yet they are objects the dict holds. Only exact str keys
-/// are added: tables with any other key report all their keys themselves.
-/// A str key of such a general table is therefore pushed twice; callers
-/// that report objects must remember every str they have seen.
+/// are added, and only for the tables whose keys `dict_traverse` skips
+/// (`layout::dict_traverse_skips_keys`): general tables report all their
+/// keys themselves, so each key is pushed once. Should the table kinds be
+/// unknown (`layout::dict_table_kinds_known` false), every str key is added
+/// and one of a general table is pushed twice: callers that report objects
+/// must then remember every str they have seen.
 ///
 /// # Safety
 /// `obj` is a live object; the GIL is held.
@@ -295,7 +300,9 @@ pub(crate) unsafe fn traverse_with_keys(
     // creates nothing and returns borrowed references held by the dict.
     unsafe {
         traverse(obj, stack);
-        if ffi::PyDict_Check(obj) != 0 {
+        if ffi::PyDict_Check(obj) != 0
+            && layout::dict_traverse_skips_keys(obj.cast()) != Some(false)
+        {
             let mut position: ffi::Py_ssize_t = 0;
             let mut key = std::ptr::null_mut();
             let mut value = std::ptr::null_mut();
