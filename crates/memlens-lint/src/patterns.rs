@@ -115,6 +115,11 @@ impl Imports {
         collector.0
     }
 
+    /// Whether an import statement binds `name` in the module.
+    pub(crate) fn binds(&self, name: &str) -> bool {
+        self.bound.contains_key(name)
+    }
+
     /// The fully qualified name an expression refers to, through imports;
     /// unimported names resolve to themselves (builtins, locals).
     pub(crate) fn resolve(&self, expr: &Expr) -> Option<String> {
@@ -597,4 +602,23 @@ pub(crate) fn containers_bound_in<'a>(
         }
     });
     containers
+}
+
+/// A test or test fixture (`test_*`, `setUp`, `tearDown`, a function
+/// decorated `@…fixture`): it runs once per test, so whatever it registers
+/// or lets escape lives for one test, not for the process.
+pub(crate) fn is_test_function(func: &ast::StmtFunctionDef) -> bool {
+    let name = func.name.as_str();
+    name.starts_with("test")
+        || matches!(
+            name,
+            "setUp" | "tearDown" | "setUpClass" | "tearDownClass" | "asyncSetUp" | "asyncTearDown"
+        )
+        || func.decorator_list.iter().any(|d| {
+            let callee = match &d.expression {
+                Expr::Call(call) => &*call.func,
+                other => other,
+            };
+            last_segment(callee).is_some_and(|n| n.ends_with("fixture"))
+        })
 }

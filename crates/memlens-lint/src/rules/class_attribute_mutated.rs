@@ -7,9 +7,13 @@
 //! attribute of that name (`self.items = []`). Containers the module also
 //! empties or resets (`.clear()`, `.pop()`, `del x.items[k]`,
 //! `Cls.items = []`), writes to a constant key (`self.limits["MAIL"] = …`),
-//! growth in a method that tests membership in or the size of the container
-//! (memo caches keyed by a small domain, de-duplicated or bounded lists), and
-//! registration methods (`register…`, `add…`) are not reported.
+//! growth in a method that tests membership in, looks up by key in, or
+//! checks the size of the container (memo caches keyed by a small domain:
+//! `self.cache.get(key)`, `try: self.cache[key] except KeyError`;
+//! de-duplicated or bounded lists), registration methods (`register…`,
+//! `add…`), and classes defined inside a function (each call makes a new
+//! class and container, which die with that call's objects) are not
+//! reported.
 //!
 //! ## Why is this bad?
 //! The class body runs once; the container it creates is stored in the
@@ -53,8 +57,18 @@ use crate::{Rule, Violation};
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut classes = Vec::new();
+    // A class statement inside a function makes a new class (and a new
+    // container) on every call: it lives as long as that call's objects.
+    let mut per_call_classes: Vec<*const ruff_python_ast::StmtClassDef> = Vec::new();
+    for_each_function(module.body, &mut |func, _| {
+        crate::scope::for_each_shallow_stmt(&func.body, &mut |stmt| {
+            if let Stmt::ClassDef(inner) = stmt {
+                per_call_classes.push(std::ptr::from_ref(inner));
+            }
+        });
+    });
     for_each_function(module.body, &mut |_, class| {
-        if let Some(class) = class {
+        if let Some(class) = class.filter(|c| !per_call_classes.contains(&std::ptr::from_ref(*c))) {
             if !classes
                 .iter()
                 .any(|c: &&ruff_python_ast::StmtClassDef| std::ptr::eq(*c, class))
@@ -149,9 +163,10 @@ fn emptied_attributes<'a>(module: &Module<'a>) -> std::collections::HashSet<&'a 
     emptied
 }
 
-/// Whether a method tests membership in, or the size of, `x.<attribute>`
-/// (`if key not in self.cache:`, `len(cls.items) < N`): a memo cache keyed by
-/// a domain, or a bounded or de-duplicated list.
+/// Whether a method tests membership in, reads by key from, or checks the
+/// size of `x.<attribute>` (`if key not in self.cache:`,
+/// `self.cache.get(key)`, `try: self.cache[key]`, `len(cls.items) < N`): a
+/// memo cache keyed by a domain, or a bounded or de-duplicated list.
 fn checks_attribute(body: &[Stmt], attribute: &str) -> bool {
     use ruff_python_ast::visitor::{self, Visitor};
     struct Checks<'n>(&'n str, bool);
@@ -174,6 +189,13 @@ fn checks_attribute(body: &[Stmt], attribute: &str) -> bool {
                     if matches!(&*call.func, Expr::Name(f) if f.id.as_str() == "len")
                         && call.arguments.args.iter().any(names_attribute) =>
                 {
+                    self.1 = true;
+                }
+                Expr::Call(call) if matches!(&*call.func, Expr::Attribute(get) if get.attr.as_str() == "get" && names_attribute(&get.value)) =>
+                {
+                    self.1 = true;
+                }
+                Expr::Subscript(sub) if sub.ctx.is_load() && names_attribute(&sub.value) => {
                     self.1 = true;
                 }
                 _ => {}

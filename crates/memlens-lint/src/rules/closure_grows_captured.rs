@@ -7,9 +7,15 @@
 //! decorator's wrapper, a factory's product), stored on `self`, appended to
 //! an attribute's container, or registered with a long-lived registry
 //! (`signal.signal`, `connect`, `subscribe`, `on`, `add_listener`, …; not
-//! `atexit.register`, which calls it once). Containers that are ever shrunk in the enclosing
-//! function, and item assignment into a captured list (which cannot grow
-//! it), are not reported.
+//! `atexit.register`, which calls it once). "Stored on `self`" means the
+//! closure itself, a display holding it or an object built from it (a class
+//! or `partial` call) is assigned to an attribute of `self`; the result of an
+//! ordinary call that merely uses the closure (`re.sub(p, closure, s)`) is
+//! not. Not reported: containers ever shrunk in the enclosing function, item
+//! assignment into a captured list (which cannot grow it), a registration
+//! undone in the same function (`add_handler` … `remove_handler`), and
+//! closures made in tests and fixtures (`test_*`, `setUp`, `@fixture`),
+//! which live for one test.
 //!
 //! ## Why is this bad?
 //! The closure keeps the container alive through a cell in its
@@ -67,6 +73,10 @@ fn check_function<'a>(
     module: &Module<'_>,
     violations: &mut Vec<Violation>,
 ) {
+    // A test's closures live for that test.
+    if crate::patterns::is_test_function(outer) {
+        return;
+    }
     let containers = local_containers(outer, module);
     if containers.is_empty() {
         return;
@@ -154,6 +164,54 @@ fn local_containers<'a>(
     crate::patterns::containers_bound_in(&func.body, &module.imports)
 }
 
+/// Whether the value stored keeps the closure: the closure itself, a
+/// display containing it, or an object built from it (a call of a
+/// capitalised class or `partial`). The result of an ordinary call
+/// (`re.sub(pattern, closure, text)`) does not.
+fn holds(value: &Expr, is_closure: &dyn Fn(&Expr) -> bool) -> bool {
+    match value {
+        Expr::List(list) => list.elts.iter().any(|e| holds(e, is_closure)),
+        Expr::Tuple(tuple) => tuple.elts.iter().any(|e| holds(e, is_closure)),
+        Expr::Set(set) => set.elts.iter().any(|e| holds(e, is_closure)),
+        Expr::Dict(dict) => dict.items.iter().any(|item| holds(&item.value, is_closure)),
+        Expr::Call(call) => {
+            let keeps_arguments = last_segment(&call.func).is_some_and(|name| {
+                name == "partial" || name.chars().next().is_some_and(char::is_uppercase)
+            });
+            keeps_arguments
+                && (call.arguments.args.iter().any(|a| holds(a, is_closure))
+                    || call
+                        .arguments
+                        .keywords
+                        .iter()
+                        .any(|k| holds(&k.value, is_closure)))
+        }
+        other => is_closure(other),
+    }
+}
+
+/// Whether the enclosing function also calls the removal matching a
+/// registration (`add_handler` … `remove_handler`): the closure is
+/// unregistered before the call ends.
+fn removed_in(outer: &ast::StmtFunctionDef, method: Option<&str>) -> bool {
+    let Some(method) = method else { return false };
+    let Some((_, removals)) = crate::rules::listener_never_removed::REGISTRATIONS
+        .iter()
+        .find(|(name, _)| *name == method)
+    else {
+        return false;
+    };
+    let mut removed = false;
+    for_each_shallow_expr(&outer.body, &mut |expr| {
+        if let Expr::Call(call) = expr {
+            if last_segment(&call.func).is_some_and(|m| removals.contains(&m)) {
+                removed = true;
+            }
+        }
+    });
+    removed
+}
+
 /// How the closure leaves the enclosing call, if it does.
 fn escapes(
     closure: &Closure<'_>,
@@ -182,7 +240,7 @@ fn escapes(
             }
             Stmt::Assign(assign) => {
                 let stored_on_self = assign.targets.iter().any(|t| matches!(t, Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "self")));
-                if stored_on_self && mentions_as_value(&assign.value, &is_closure) {
+                if stored_on_self && holds(&assign.value, &is_closure) {
                     how = Some("stored on `self`");
                 }
             }
@@ -227,7 +285,7 @@ fn escapes(
                     || method.is_some_and(|m| {
                         REGISTER_METHODS.contains(&m) && m != "register" && m != "add_done_callback"
                     });
-                if registry_call {
+                if registry_call && !removed_in(outer, method) {
                     how = Some("registered as a callback");
                 } else if method.is_some_and(|m| GROW_METHODS.contains(&m))
                     && matches!(&*call.func, Expr::Attribute(a) if !matches!(&*a.value, Expr::Name(_)))

@@ -4,7 +4,9 @@
 //! Finds tracebacks and frames stored where they outlive the function:
 //! `sys.exc_info()`, `e.__traceback__`, `sys._getframe()` or
 //! `inspect.currentframe()` assigned to an attribute, an item or a global, or
-//! added to a container that is not a local; and exceptions caught with
+//! added to a module-level container (a container captured from an
+//! enclosing function lives only as long as that call, and an exception's
+//! own `__traceback__` slot is where Python keeps it anyway); and exceptions caught with
 //! `except … as e` added to a module-level container or a class-level one
 //! (through `cls`, `self` or the class name). A store that the module undoes
 //! (the same attribute set to `None` or deleted somewhere) is not reported.
@@ -79,10 +81,17 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                     if op.kind == OpKind::Rebind {
                         scope.globals.contains(id)
                     } else {
+                        // A container captured from an enclosing function
+                        // lives as long as that call, not the process.
                         !scope.is_local(id)
+                            && (module_containers.contains(id)
+                                || scope.globals.contains(id)
+                                || module.imports.binds(id))
                     }
                 }
-                Expr::Attribute(_) => true,
+                // `exc.__traceback__ = tb`: the exception's own slot, where
+                // Python puts it anyway.
+                Expr::Attribute(attr) => attr.attr.as_str() != "__traceback__",
                 _ => op.kind != OpKind::Rebind,
             };
             if !long_lived || cleared.contains(place.as_str()) {
