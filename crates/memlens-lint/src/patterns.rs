@@ -605,11 +605,26 @@ pub(crate) fn containers_bound_in<'a>(
 }
 
 /// A test or test fixture (`test_*`, `setUp`, `tearDown`, a function
-/// decorated `@…fixture`): it runs once per test, so whatever it registers
-/// or lets escape lives for one test, not for the process.
-pub(crate) fn is_test_function(func: &ast::StmtFunctionDef) -> bool {
+/// decorated `@…fixture`, any method of a test case class — `Test…`,
+/// `…Tests`, a `TestCase` subclass): it runs once per test, so whatever it
+/// registers or lets escape lives for one test, not for the process.
+pub(crate) fn is_test_function(
+    func: &ast::StmtFunctionDef,
+    class: Option<&ast::StmtClassDef>,
+) -> bool {
     let name = func.name.as_str();
-    name.starts_with("test")
+    let in_test_case = class.is_some_and(|class| {
+        let class_name = class.name.as_str();
+        class_name.starts_with("Test")
+            || class_name.ends_with("Test")
+            || class_name.ends_with("Tests")
+            || class
+                .bases()
+                .iter()
+                .any(|base| last_segment(base).is_some_and(|b| b.ends_with("TestCase")))
+    });
+    in_test_case
+        || name.starts_with("test")
         || matches!(
             name,
             "setUp" | "tearDown" | "setUpClass" | "tearDownClass" | "asyncSetUp" | "asyncTearDown"

@@ -14,8 +14,8 @@
 //! not. Not reported: containers ever shrunk in the enclosing function, item
 //! assignment into a captured list (which cannot grow it), a registration
 //! undone in the same function (`add_handler` … `remove_handler`), and
-//! closures made in tests and fixtures (`test_*`, `setUp`, `@fixture`),
-//! which live for one test.
+//! closures made in tests and fixtures (`test_*`, `setUp`, `@fixture`,
+//! methods of `Test…`/`…Tests`/`TestCase` classes), which live for one test.
 //!
 //! ## Why is this bad?
 //! The closure keeps the container alive through a cell in its
@@ -57,8 +57,11 @@ use crate::{Rule, Violation};
 
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let mut violations = Vec::new();
-    for_each_function(module.body, &mut |outer, _| {
-        check_function(outer, module, &mut violations)
+    for_each_function(module.body, &mut |outer, class| {
+        // A test's closures live for that test.
+        if !crate::patterns::is_test_function(outer, class) {
+            check_function(outer, module, &mut violations);
+        }
     });
     violations
 }
@@ -73,10 +76,6 @@ fn check_function<'a>(
     module: &Module<'_>,
     violations: &mut Vec<Violation>,
 ) {
-    // A test's closures live for that test.
-    if crate::patterns::is_test_function(outer) {
-        return;
-    }
     let containers = local_containers(outer, module);
     if containers.is_empty() {
         return;

@@ -28,7 +28,8 @@
 //! per instance accumulates) but not in plain functions, which normally
 //! run once at start-up and register a cleanup meant to run at exit (e.g.
 //! `atexit.register(pidlock.release)`). Tests and fixtures (`test_*`,
-//! `setUp`, `@fixture`) are skipped: what they register lives for one test.
+//! `setUp`, `@fixture`, methods of `Test…`/`…Tests`/`TestCase` classes) are
+//! skipped: what they register lives for one test.
 //! Registrations at module level run once at import and are not reported;
 //! `addHandler` is reported by ML006.
 //!
@@ -112,7 +113,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
 
     for_each_function(module.body, &mut |func, class| {
         // A test's registrations live for that test (its emitter is local).
-        if crate::patterns::is_test_function(func) {
+        if crate::patterns::is_test_function(func, class) {
             return;
         }
         // Computed on first need: most functions register nothing.
