@@ -3,9 +3,11 @@
 ``benches/.venv-lint`` holds ruff (the speed peer) and the third-party
 packages the precision study lints, at pinned versions so that the corpus
 (and so the sample) is the same on every machine: the five the issue names
-(requests, flask, django, click, rich) plus seven widely used projects with
-more event, callback and caching code (werkzeug, jinja2, sqlalchemy,
-tornado, twisted, celery, aiohttp), installed from PyPI on first use and
+(requests, flask, django, click, rich) plus sixteen widely used projects
+with more event, callback and caching code (werkzeug, jinja2, sqlalchemy,
+tornado, twisted, celery, aiohttp, matplotlib, pandas, ipython,
+prompt_toolkit, pytest, sphinx, scrapy, kombu, networkx), installed from
+PyPI on first use and
 reinstalled when a pin changes. memlens itself is taken from the interpreter
 running the benchmark (``maturin develop --release`` into it).
 """
@@ -32,6 +34,15 @@ THIRD_PARTY_PINS = {
     "twisted==26.10.0": "twisted",
     "celery==5.7.0": "celery",
     "aiohttp==3.14.5": "aiohttp",
+    "matplotlib==3.11.2": "matplotlib",
+    "pandas==3.1.1": "pandas",
+    "ipython==9.18.1": "IPython",
+    "prompt_toolkit==3.0.53": "prompt_toolkit",
+    "pytest==9.2.0": "_pytest",
+    "sphinx==9.0.4": "sphinx",
+    "scrapy==2.19.0": "scrapy",
+    "kombu==5.7.0": "kombu",
+    "networkx==3.6.1": "networkx",
 }
 PEERS = ["ruff==0.17.6", *THIRD_PARTY_PINS]
 THIRD_PARTY = list(THIRD_PARTY_PINS.values())

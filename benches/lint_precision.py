@@ -7,8 +7,7 @@ Two steps::
 
 ``sample`` lints CPython 3.11's Lib/ (site-packages excluded) plus the
 pinned third-party packages of ``_bench_env.py`` (requests, flask, django,
-click, rich, werkzeug, jinja2, sqlalchemy, tornado, twisted, celery,
-aiohttp, installed from PyPI into the bench venv), draws up to 40 findings
+click, rich and sixteen more, installed from PyPI into the bench venv), draws up to 40 findings
 per rule, and writes them to ``lint_precision.tsv``, keeping the labels
 already there (a row is keyed by rule, path and line). The draw is a seeded
 random ranking: each finding's rank is a hash of the seed and its key, and

@@ -15,8 +15,11 @@
 //! only with a bound method; `add_done_callback` only on a module-level
 //! future (futures drop their callbacks when they complete). Not reported
 //! either: registrations into the object's own registry (`self.x.register`,
-//! collected with it), in set-up functions named for registering, under an
-//! `if` that checks a registered/connected flag, and Django/blinker
+//! collected with it), onto an emitter the function itself creates
+//! (`button = Button(); button.clicked.connect(self.apply)`: the emitter is
+//! owned by whoever keeps it, usually the registering object), in set-up
+//! functions named for registering, under an `if` that checks a
+//! registered/connected flag, and Django/blinker/Scrapy (PyDispatcher)
 //! `connect` without `weak=False` (those signals hold weak references).
 //! `signal.signal` is not reported: it replaces the previous handler, so it
 //! pins at most one object per signal rather than accumulating. A narrower
@@ -126,6 +129,8 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         let describe = |callback: &Expr| -> String {
             describe_callback(callback, receiver, class_name, instance_types())
         };
+        let made_cell = std::cell::OnceCell::new();
+        let made_here = || made_cell.get_or_init(|| locals_bound_to_calls(func));
         let local = LocalCallables::of(func);
         let guarded = guarded_ranges(func);
         let registers_by_name = is_registration_api(func.name.as_str());
@@ -157,8 +162,14 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             // dies with it.
             let call_range = ruff_text_size::Ranged::range(call);
             let own_registry = matches!(&*call.func, Expr::Attribute(a) if dotted_name(&a.value).is_some_and(|d| d == "self" || d.starts_with("self.")));
+            // `button = Button(); button.clicked.connect(self.apply)`: the
+            // emitter is made here and owned by whoever keeps it (usually the
+            // registering object), so it does not outlive the callback's owner.
+            let local_emitter = matches!(&*call.func, Expr::Attribute(a)
+                if root_name(&a.value).is_some_and(|root| made_here().contains(root)));
             if registers_by_name
                 || own_registry
+                || local_emitter
                 || guarded.iter().any(|g| g.contains_range(call_range))
             {
                 return;
@@ -330,6 +341,32 @@ fn shrunk_observer_lists(body: &[Stmt]) -> HashSet<&str> {
     shrunk
 }
 
+/// The name at the root of an attribute chain (`a` in `a.b.c`).
+fn root_name(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Name(name) => Some(name.id.as_str()),
+        Expr::Attribute(attr) => root_name(&attr.value),
+        _ => None,
+    }
+}
+
+/// Names the function binds to the result of a call (`click = Gtk.GestureClick()`).
+fn locals_bound_to_calls(func: &ast::StmtFunctionDef) -> HashSet<&str> {
+    let mut names = HashSet::new();
+    for_each_shallow_stmt(&func.body, &mut |stmt| {
+        if let Stmt::Assign(assign) = stmt {
+            if matches!(&*assign.value, Expr::Call(_)) {
+                for target in &assign.targets {
+                    if let Expr::Name(name) = target {
+                        names.insert(name.id.as_str());
+                    }
+                }
+            }
+        }
+    });
+    names
+}
+
 /// Local names bound to `SomeClass(...)` in the function, for naming the
 /// type a bound-method callback keeps alive.
 fn local_instance_types(func: &ast::StmtFunctionDef) -> Vec<(&str, String)> {
@@ -470,8 +507,9 @@ fn names_flag(test: &Expr) -> bool {
     finds.0
 }
 
-/// Whether the module uses Django's or blinker's signals, whose `connect`
-/// keeps only a weak reference to the receiver by default.
+/// Whether the module uses Django's, blinker's or Scrapy's (PyDispatcher)
+/// signals, whose `connect` keeps only a weak reference to the receiver by
+/// default.
 fn module_uses_weak_signals(body: &[Stmt]) -> bool {
     let mut weak = false;
     for_each_shallow_stmt(body, &mut |stmt| {
@@ -480,7 +518,11 @@ fn module_uses_weak_signals(body: &[Stmt]) -> bool {
             Stmt::Import(import) => import.names.first().map(|a| a.name.as_str()),
             _ => None,
         };
-        if module.is_some_and(|m| m.starts_with("django") || m.starts_with("blinker")) {
+        if module.is_some_and(|m| {
+            ["django", "blinker", "scrapy", "pydispatch"]
+                .iter()
+                .any(|weak| m == *weak || m.starts_with(&format!("{weak}.")))
+        }) {
             weak = true;
         }
     });
