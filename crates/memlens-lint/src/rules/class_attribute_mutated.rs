@@ -13,7 +13,13 @@
 //! de-duplicated or bounded lists), registration methods (`register…`,
 //! `add…`), and classes defined inside a function (each call makes a new
 //! class and container, which die with that call's objects) are not
-//! reported.
+//! reported. Keyed growth (`self.table[k] = v`, `self.names.add(n)`,
+//! `update`) grows with the number of distinct keys — queue, contract or
+//! format names that the configuration bounds — and is reported only when
+//! keyed by identity (`id(obj)`, `self`) or when it stores the instance
+//! itself (`Cls.instances[key] = self`: a table of every instance ever made);
+//! appends, extends and inserts are always reported. `NamedTuple` classes are
+//! skipped: their class-level values are field defaults.
 //!
 //! ## Why is this bad?
 //! The class body runs once; the container it creates is stored in the
@@ -47,8 +53,8 @@ use std::collections::HashMap;
 use ruff_python_ast::{Expr, Stmt};
 
 use crate::patterns::{
-    container_ops, container_ops_deep, first_parameter, is_constant_key, is_registration_api, span,
-    ContainerKind, OpKind,
+    container_ops, container_ops_deep, first_parameter, is_constant_key, is_identity_key,
+    is_registration_api, span, ContainerKind, OpKind,
 };
 use crate::rules::Module;
 use crate::scope::for_each_function;
@@ -68,7 +74,16 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         });
     });
     for_each_function(module.body, &mut |_, class| {
-        if let Some(class) = class.filter(|c| !per_call_classes.contains(&std::ptr::from_ref(*c))) {
+        // A NamedTuple's class-level values are field defaults: `self.x` is the
+        // instance's own field, not a class attribute.
+        let is_named_tuple = |c: &ruff_python_ast::StmtClassDef| {
+            c.bases()
+                .iter()
+                .any(|b| crate::patterns::last_segment(b) == Some("NamedTuple"))
+        };
+        if let Some(class) = class
+            .filter(|c| !per_call_classes.contains(&std::ptr::from_ref(*c)) && !is_named_tuple(c))
+        {
             if !classes
                 .iter()
                 .any(|c: &&ruff_python_ast::StmtClassDef| std::ptr::eq(*c, class))
@@ -105,10 +120,21 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 }
                 let one_slot = op.key.is_some_and(is_constant_key)
                     || (op.key.is_some() && attributes[attribute] == ContainerKind::List);
+                // Keyed growth (items, set members, `update`) grows with the
+                // number of distinct keys — queue names, contract names,
+                // formats — which the configuration bounds; it is reported
+                // only when keyed by object identity or storing the instance
+                // itself (a table of every instance ever made).
+                let per_object = op.sequence
+                    || op
+                        .key
+                        .is_some_and(|key| is_identity_key(key) || is_receiver(key, receiver))
+                    || op.value.is_some_and(|value| is_receiver(value, receiver));
                 match op.kind {
                     OpKind::Rebind if via_receiver => instance_bound.push(attribute),
                     OpKind::Grow
                         if !one_slot
+                            && per_object
                             && !is_registration_api(method.name.as_str())
                             && !checks_attribute(&method.body, attribute) =>
                     {
@@ -139,6 +165,11 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         }
     }
     violations
+}
+
+/// `self` (or whatever the method's first parameter is called) as a key or value.
+fn is_receiver(expr: &Expr, receiver: Option<&str>) -> bool {
+    matches!(expr, Expr::Name(name) if Some(name.id.as_str()) == receiver)
 }
 
 fn class_level_containers<'a>(
