@@ -3,8 +3,11 @@
 //! ## What it does
 //! Finds a nested function or lambda that grows a container created in its
 //! enclosing function (`cache = {}` … `cache[key] = value`), where the
-//! closure escapes the call that made it: it is returned or yielded (a
-//! decorator's wrapper, a factory's product), stored on `self`, appended to
+//! closure escapes the call that made it: it is returned or yielded by a
+//! module-level function (a factory's product) or is a decorator's wrapper
+//! (it calls a parameter of the enclosing function) — a closure returned by
+//! a method or nested function belongs to an object or a call, like a
+//! per-document line cache — or it is stored on `self`, appended to
 //! an attribute's container, or registered with a long-lived registry
 //! (`signal.signal`, `connect`, `subscribe`, `on`, `add_listener`, …; not
 //! `atexit.register`, which calls it once). "Stored on `self`" means the
@@ -57,10 +60,17 @@ use crate::{Rule, Violation};
 
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let mut violations = Vec::new();
+    let mut top_level: Vec<*const ast::StmtFunctionDef> = Vec::new();
+    for_each_shallow_stmt(module.body, &mut |stmt| {
+        if let Stmt::FunctionDef(func) = stmt {
+            top_level.push(std::ptr::from_ref(func));
+        }
+    });
     for_each_function(module.body, &mut |outer, class| {
         // A test's closures live for that test.
         if !crate::patterns::is_test_function(outer, class) {
-            check_function(outer, module, &mut violations);
+            let is_top_level = top_level.contains(&std::ptr::from_ref(outer));
+            check_function(outer, is_top_level, module, &mut violations);
         }
     });
     violations
@@ -73,6 +83,7 @@ enum Closure<'a> {
 
 fn check_function<'a>(
     outer: &'a ast::StmtFunctionDef,
+    is_top_level: bool,
     module: &Module<'_>,
     violations: &mut Vec<Violation>,
 ) {
@@ -141,6 +152,15 @@ fn check_function<'a>(
         let Some(how) = escapes(&closure, name, outer, module) else {
             continue;
         };
+        // A closure returned by a method or a nested function belongs to an
+        // object or a call (a per-document line cache, a per-statement
+        // naming function); one returned by a module-level factory, or a
+        // decorator's wrapper (it calls the function it was given), is kept
+        // by whoever asked for it, typically for the process.
+        let returned = matches!(how, "returned" | "yielded");
+        if returned && !is_top_level && !calls_a_parameter(&closure, outer) {
+            continue;
+        }
         let closure_label =
             name.map_or_else(|| "a lambda".to_string(), |n| format!("closure `{n}`"));
         violations.push(Violation {
@@ -161,6 +181,30 @@ fn local_containers<'a>(
     module: &Module<'_>,
 ) -> HashMap<&'a str, ContainerKind> {
     crate::patterns::containers_bound_in(&func.body, &module.imports)
+}
+
+/// Whether the closure calls a parameter of the enclosing function
+/// (`def memoize(func): def wrapper(*a): … func(*a)`): a decorator's wrapper.
+fn calls_a_parameter(closure: &Closure<'_>, outer: &ast::StmtFunctionDef) -> bool {
+    use ruff_python_ast::visitor::{self, Visitor};
+    struct Calls<'p>(Vec<&'p str>, bool);
+    impl<'a> Visitor<'a> for Calls<'_> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            if let Expr::Call(call) = expr {
+                if matches!(&*call.func, Expr::Name(n) if self.0.contains(&n.id.as_str())) {
+                    self.1 = true;
+                }
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let parameters: Vec<&str> = outer.parameters.iter().map(|p| p.name().as_str()).collect();
+    let mut calls = Calls(parameters, false);
+    match closure {
+        Closure::Def(def) => visitor::walk_body(&mut calls, &def.body),
+        Closure::Lambda(lambda) => calls.visit_expr(&lambda.body),
+    }
+    calls.1
 }
 
 /// Whether the value stored keeps the closure: the closure itself, a
