@@ -133,7 +133,8 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         let made_here = || made_cell.get_or_init(|| locals_bound_to_calls(func));
         let local = LocalCallables::of(func);
         let guarded = guarded_ranges(func);
-        let registers_by_name = is_registration_api(func.name.as_str());
+        let registers_by_name =
+            is_registration_api(func.name.as_str()) || is_setup_hook(func.name.as_str());
         let callable = |expr: &Expr| looks_callable(expr, &local, &defined, &module.imports);
 
         for_each_shallow_expr(&func.body, &mut |expr| {
@@ -420,7 +421,7 @@ fn looks_callable(
     imports: &crate::patterns::Imports,
 ) -> bool {
     match expr {
-        Expr::Lambda(_) => true,
+        Expr::Lambda(lambda) => local.captures(lambda),
         Expr::Call(call) => imports
             .resolve(&call.func)
             .is_some_and(|f| f == "functools.partial"),
@@ -446,19 +447,91 @@ fn looks_callable(
 struct LocalCallables<'a> {
     nested: HashSet<&'a str>,
     parameters: HashSet<&'a str>,
+    scope: Scope<'a>,
 }
 
 impl<'a> LocalCallables<'a> {
+    /// Only closures that capture something of the function count: one that
+    /// uses nothing but its own arguments and globals pins nothing.
     fn of(func: &'a ast::StmtFunctionDef) -> Self {
+        let outer = Scope::of_function(func);
         let mut nested = HashSet::new();
         for_each_shallow_stmt(&func.body, &mut |stmt| {
             if let Stmt::FunctionDef(def) = stmt {
-                nested.insert(def.name.as_str());
+                let own = Scope::of_function(def);
+                if uses_any(&def.body, &|name| {
+                    outer.is_local(name) && !own.is_local(name)
+                }) {
+                    nested.insert(def.name.as_str());
+                }
             }
         });
         let parameters = func.parameters.iter().map(|p| p.name().as_str()).collect();
-        Self { nested, parameters }
+        Self {
+            nested,
+            parameters,
+            scope: outer,
+        }
     }
+
+    /// Whether a lambda uses a name of the function (it then pins it).
+    fn captures(&self, lambda: &ast::ExprLambda) -> bool {
+        let own = Scope::of_lambda(lambda);
+        reads_local(&lambda.body, &self.scope, &own)
+    }
+}
+
+/// Whether `expr` reads a name local to the function but not to the lambda
+/// itself (`lambda: dialog.update()` captures `dialog`).
+fn reads_local(expr: &Expr, outer: &Scope<'_>, own: &Scope<'_>) -> bool {
+    struct Finds<'s, 'a>(&'s Scope<'a>, &'s Scope<'a>, bool);
+    impl<'v> Visitor<'v> for Finds<'_, '_> {
+        fn visit_expr(&mut self, expr: &'v Expr) {
+            if let Expr::Name(name) = expr {
+                let id = name.id.as_str();
+                if self.0.is_local(id) && !self.1.is_local(id) {
+                    self.2 = true;
+                }
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut finds = Finds(outer, own, false);
+    finds.visit_expr(expr);
+    finds.2
+}
+
+/// Whether `body` (nested scopes included) reads a name `wanted` accepts.
+fn uses_any(body: &[Stmt], wanted: &dyn Fn(&str) -> bool) -> bool {
+    struct Uses<'w>(&'w dyn Fn(&str) -> bool, bool);
+    impl<'a> Visitor<'a> for Uses<'_> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            if let Expr::Name(name) = expr {
+                if (self.0)(name.id.as_str()) {
+                    self.1 = true;
+                }
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut uses = Uses(wanted, false);
+    visitor::walk_body(&mut uses, body);
+    uses.1
+}
+
+/// A function that runs once when a plug-in is loaded (`setup(app)` for
+/// Sphinx, `load_ipython_extension(ip)`, `setup_…`, `init_…`): what it
+/// registers grows with the plug-ins, not with the data.
+fn is_setup_hook(name: &str) -> bool {
+    if name.starts_with("__") && name.ends_with("__") {
+        return false;
+    }
+    let lower = name.trim_start_matches('_').to_ascii_lowercase();
+    lower == "setup"
+        || ["setup_", "load_", "init_"]
+            .iter()
+            .any(|prefix| lower.starts_with(prefix))
+        || lower.ends_with("_extension")
 }
 
 /// Ranges of `if` statements whose test checks a registration flag
