@@ -13,7 +13,9 @@
 //! must look like a logger (`getLogger()`, or a name saying log/logger/root:
 //! other classes have `addHandler` methods too) and not be built in the same
 //! function with `logging.Logger(…)`, which bypasses the manager's table.
-//! Not reported either: functions named for configuring (`setup_…`,
+//! Not reported either: cached functions (`@functools.cache`, which run
+//! once per argument set), logger factories (`def get_logger(name)`,
+//! forwarding the caller's name), functions named for configuring (`setup_…`,
 //! `configure…`, `enable_…`, `install_…`), which run at start-up like
 //! `logging.basicConfig`, and helpers that add to a logger their caller
 //! passes in (`def add_default_handler(logger)`), where the caller decides
@@ -51,6 +53,21 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let removes_handlers = mentions_attribute(module.body, "removeHandler");
     let mut violations = Vec::new();
     for_each_function(module.body, &mut |func, _| {
+        // A cached function (`@functools.cache`) runs once per argument set,
+        // and a logger factory (`def get_logger(name)`) forwards its
+        // caller's name: neither creates loggers or handlers per call.
+        let cached = func.decorator_list.iter().any(|d| {
+            let callee = match &d.expression {
+                Expr::Call(call) => &*call.func,
+                other => other,
+            };
+            crate::patterns::last_segment(callee)
+                .is_some_and(|n| matches!(n, "cache" | "lru_cache"))
+        });
+        let logger_factory = func.name.to_ascii_lowercase().contains("logger");
+        if cached || logger_factory {
+            return;
+        }
         // `if self._is_configured(logger): return` before the add makes it run once.
         let returns_early = func.body.iter().any(|stmt| {
             matches!(stmt, Stmt::If(if_stmt)
