@@ -20,7 +20,14 @@
 //! owned by whoever keeps it, usually the registering object), in set-up
 //! functions named for registering, under an `if` that checks a
 //! registered/connected flag, and Django/blinker/Scrapy (PyDispatcher)
-//! `connect` without `weak=False` (those signals hold weak references).
+//! `connect` without `weak=False` (those signals hold weak references), and
+//! bound methods `connect`ed in modules using matplotlib (its
+//! `CallbackRegistry` keeps them weakly). Observer lists count when they are
+//! module-level or class-level (shared by every instance); a list each
+//! instance binds for itself (`self._listeners = []` in `__init__`) lives
+//! exactly as long as its emitter, which one module cannot tell is
+//! long-lived — on the precision corpus such lists gave only false
+//! positives (a consumer's callbacks, a settings object's observers).
 //! `signal.signal` is not reported: it replaces the previous handler, so it
 //! pins at most one object per signal rather than accumulating. A narrower
 //! version (only handlers that pin something — a bound method of `self`, a
@@ -111,6 +118,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let shrunk_cell = std::cell::OnceCell::new();
     let shrunk_lists = || shrunk_cell.get_or_init(|| shrunk_observer_lists(module.body));
     let weak_signals = module_uses_weak_signals(module.body);
+    let weak_bound_methods = module_imports(module.body, "matplotlib");
     let mut violations = Vec::new();
 
     for_each_function(module.body, &mut |func, class| {
@@ -179,6 +187,10 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             let callback = call.arguments.args.iter().find(|arg| callable(arg));
             let Some(callback) = callback else { return };
             // Django and blinker signals hold weak references unless `weak=False`.
+            // matplotlib's CallbackRegistry keeps bound methods weakly.
+            if label == "connect" && weak_bound_methods && matches!(callback, Expr::Attribute(_)) {
+                return;
+            }
             if label == "connect"
                 && weak_signals
                 && !call
@@ -230,6 +242,15 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 return;
             }
             if matches!(op.receiver, Expr::Name(name) if scope().is_local(name.id.as_str())) {
+                return;
+            }
+            // `self._listeners` bound per instance is the emitter's own list:
+            // it lives exactly as long as the emitter, which this module
+            // cannot tell is long-lived. A module-level list, or one in the
+            // class body (shared by every instance), lives for the process.
+            let on_instance = matches!(op.receiver, Expr::Attribute(attr)
+                if matches!(&*attr.value, Expr::Name(owner) if Some(owner.id.as_str()) == receiver));
+            if on_instance && !class.is_some_and(|c| class_level_names(c).contains(list)) {
                 return;
             }
             // `handlers[key] = h` replaces per key; only appends accumulate.
@@ -500,6 +521,13 @@ fn reads_local(expr: &Expr, outer: &Scope<'_>, own: &Scope<'_>) -> bool {
     finds.2
 }
 
+/// Names bound directly in a class body (class attributes).
+fn class_level_names(class: &ast::StmtClassDef) -> HashSet<&str> {
+    crate::patterns::containers_bound_in(&class.body, &crate::patterns::Imports::default())
+        .into_keys()
+        .collect()
+}
+
 /// Whether `body` (nested scopes included) reads a name `wanted` accepts.
 fn uses_any(body: &[Stmt], wanted: &dyn Fn(&str) -> bool) -> bool {
     struct Uses<'w>(&'w dyn Fn(&str) -> bool, bool);
@@ -577,6 +605,26 @@ fn names_flag(test: &Expr) -> bool {
     let mut finds = Finds(false);
     finds.visit_expr(test);
     finds.0
+}
+
+/// Whether the module imports `package` or one of its modules.
+fn module_imports(body: &[Stmt], package: &str) -> bool {
+    let mut found = false;
+    let dotted = format!("{package}.");
+    for_each_shallow_stmt(body, &mut |stmt| {
+        let names: Vec<&str> = match stmt {
+            Stmt::ImportFrom(import) => import.module.iter().map(|m| m.as_str()).collect(),
+            Stmt::Import(import) => import.names.iter().map(|a| a.name.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        if names
+            .iter()
+            .any(|m| *m == package || m.starts_with(&dotted))
+        {
+            found = true;
+        }
+    });
+    found
 }
 
 /// Whether the module uses Django's, blinker's or Scrapy's (PyDispatcher)
