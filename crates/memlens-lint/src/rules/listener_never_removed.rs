@@ -138,11 +138,13 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         };
         let made_cell = std::cell::OnceCell::new();
         let made_here = || made_cell.get_or_init(|| locals_bound_to_calls(func));
-        let local = LocalCallables::of(func);
+        // Scopes of the function and its closures, on first need.
+        let local_cell = std::cell::OnceCell::new();
+        let local = || local_cell.get_or_init(|| LocalCallables::of(func));
         let guarded = guarded_ranges(func);
         let registers_by_name =
             is_registration_api(func.name.as_str()) || is_setup_hook(func.name.as_str());
-        let callable = |expr: &Expr| looks_callable(expr, &local, &defined, &module.imports);
+        let callable = |expr: &Expr| looks_callable(expr, local(), &defined, &module.imports);
 
         for_each_shallow_expr(&func.body, &mut |expr| {
             let Expr::Call(call) = expr else { return };
