@@ -12,7 +12,8 @@
 //! A bounded `lru_cache` (the default `maxsize=128`, or `maxsize=N`) is not
 //! reported: it pins at most N instances, which flake8-bugbear's B019
 //! already flags. Reporting it was measured on the precision corpus
-//! (CPython's Lib/ and 12 PyPI projects): 30 more findings, none a real
+//! (CPython's Lib/ and the first 12 PyPI projects of
+//! `benches/lint_precision.py`): 30 more findings, none a real
 //! leak when read — SQLAlchemy dialects and Django's reloader (one per
 //! engine or process), rich's `Color` values and module-level palettes,
 //! `ipaddress` addresses (tiny values, at most 128 of them). memlens reports
