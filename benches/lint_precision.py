@@ -5,26 +5,34 @@ Two steps::
     .venv-3.11/bin/python benches/lint_precision.py sample   # lint the corpus, draw the sample
     .venv-3.11/bin/python benches/lint_precision.py score    # precision per rule from the labels
 
-``sample`` lints CPython 3.11's Lib/ (site-packages excluded) plus requests,
-flask, django, click and rich from PyPI (in the bench venv), draws up to 40
-findings per rule at random (fixed seed), and merges them into
-``lint_precision.tsv``, keeping labels already there. Each row is then
-labelled by reading the code: ``verdict`` is ``true`` (a real leak risk:
-memory can grow with the number of calls/instances, or objects are kept
-alive beyond their use) or ``false``, with one line saying why.
+``sample`` lints CPython 3.11's Lib/ (site-packages excluded) plus the
+pinned third-party packages of ``_bench_env.py`` (requests, flask, django,
+click, rich and sixteen more, installed from PyPI into the bench venv), draws up to 40 findings
+per rule, and writes them to ``lint_precision.tsv``, keeping the labels
+already there (a row is keyed by rule, path and line). The draw is a seeded
+random ranking: each finding's rank is a hash of the seed and its key, and
+the 40 best-ranked are taken, so a change to a rule that removes or adds
+findings leaves the rest of the sample (and their labels) in place. The
+rows still unlabelled (verdict ``?``) are listed with their source line;
+``todo`` prints them with a few lines of context.
+
+Each row is labelled by reading the code: ``verdict`` is ``true`` (a real
+leak risk: memory can grow with the number of calls/instances over the
+process lifetime, or objects are kept alive beyond their use) or ``false``,
+with one line saying why.
 
 ``score`` prints, per rule, findings in the corpus, labelled, true, false,
 and precision = true / labelled.
 """
 import argparse
 import csv
-import random
+import hashlib
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_env import stdlib_dir, stdlib_entries, third_party_dirs  # noqa: E402
+from _bench_env import THIRD_PARTY_PINS, stdlib_dir, stdlib_entries, third_party_dirs  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 LABELS = HERE / "lint_precision.tsv"
@@ -59,6 +67,17 @@ def read_labels():
     return rows, header
 
 
+def rank(key) -> str:
+    """The finding's place in the seeded random order (stable across runs)."""
+    return hashlib.sha256(f"{SEED}:{':'.join(key)}".encode()).hexdigest()
+
+
+def source_path(display: str, lib: Path, site: Path) -> Path:
+    if display.startswith("stdlib/"):
+        return lib / display[len("stdlib/"):]
+    return site / display
+
+
 def sample(_args):
     import memlens
 
@@ -69,21 +88,49 @@ def sample(_args):
         by_rule[d.code].append(d)
     old, _ = read_labels()
     known = {(r["rule"], r["path"], r["line"]): r for r in old}
-    rng = random.Random(SEED)
     rows = []
+    unlabelled = []
     for rule in sorted(by_rule):
-        chosen = rng.sample(by_rule[rule], min(PER_RULE, len(by_rule[rule])))
-        for d in sorted(chosen, key=lambda d: (d.path, d.line)):
-            key = (rule, display_path(d.path, lib), str(d.line))
-            rows.append(known.get(key, {"rule": rule, "path": key[1], "line": key[2], "verdict": "?", "why": d.message}))
+        keyed = [((rule, display_path(d.path, lib), str(d.line)), d) for d in by_rule[rule]]
+        chosen = sorted(keyed, key=lambda kd: rank(kd[0]))[:PER_RULE]
+        for key, d in sorted(chosen, key=lambda kd: (kd[0][1], int(kd[0][2]))):
+            row = known.get(key)
+            if row is None or row["verdict"] not in ("true", "false"):
+                row = {"rule": rule, "path": key[1], "line": key[2], "verdict": "?", "why": d.message}
+                unlabelled.append((key, d))
+            rows.append(row)
     totals = " ".join(f"{rule}={len(v)}" for rule, v in sorted(by_rule.items()))
+    packages = ", ".join(THIRD_PARTY_PINS)
     with LABELS.open("w", newline="") as f:
-        f.write(f"# memlens lint findings on CPython 3.11 Lib/ + requests, flask, django, click, rich; totals: {totals}\n")
-        f.write(f"# all findings when a rule has at most {PER_RULE}, else {PER_RULE} drawn with random.Random({SEED}); verdict true = the code has the rule's leak mechanism (unbounded retention), each read by hand\n")
+        f.write(f"# memlens lint findings on CPython 3.11 Lib/ + {packages}; totals: {totals}\n")
+        f.write(f"# all findings when a rule has at most {PER_RULE}, else the {PER_RULE} ranked first by sha256('{SEED}:rule:path:line'); verdict true = a real leak risk (growth over the process lifetime, or objects kept alive past their use), each read by hand\n")
         writer = csv.DictWriter(f, FIELDS, delimiter="\t", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    print(f"{len(findings)} findings ({totals}); {len(rows)} rows in {LABELS.name}")
+    print(f"{len(findings)} findings ({totals}); {len(rows)} rows in {LABELS.name}, {len(unlabelled)} unlabelled")
+    for (rule, path, line), d in unlabelled:
+        print(f"  {path}:{line}: {rule} {d.message}")
+
+
+def todo(args):
+    """Unlabelled rows with the code around them, for reading."""
+    import subprocess
+
+    from _bench_env import bench_venv
+
+    rows, _ = read_labels()
+    lib = stdlib_dir()
+    out = subprocess.run([str(bench_venv()), "-c", "import sysconfig;print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True)
+    site = Path(out.stdout.strip())
+    for r in rows:
+        if r["verdict"] != "?" or (args.rule and r["rule"] != args.rule):
+            continue
+        path = source_path(r["path"], lib, site)
+        lines = path.read_text(errors="replace").splitlines()
+        line = int(r["line"])
+        print(f"=== {r['rule']} {r['path']}:{line}  {r['why']}")
+        for n in range(max(1, line - args.context), min(len(lines), line + args.context) + 1):
+            print(f"{'>' if n == line else ' '}{n:5} {lines[n - 1]}")
 
 
 def score(_args):
@@ -112,6 +159,10 @@ def main():
     sub = parser.add_subparsers(required=True)
     sub.add_parser("sample").set_defaults(func=sample)
     sub.add_parser("score").set_defaults(func=score)
+    todo_parser = sub.add_parser("todo")
+    todo_parser.add_argument("--rule")
+    todo_parser.add_argument("--context", type=int, default=8)
+    todo_parser.set_defaults(func=todo)
     args = parser.parse_args()
     args.func(args)
 

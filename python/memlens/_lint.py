@@ -47,7 +47,7 @@ def lint(
     ``paths`` is one path or several; directories are walked respecting
     ``.gitignore``. ``select``/``ignore`` take rule codes or prefixes
     (``"ML001"``, ``"ML00"``) and combine with ``[tool.memlens.lint]`` in the
-    nearest ``pyproject.toml`` as on the command line. Files that cannot be
+    ``pyproject.toml`` nearest above each file, as on the command line. Files that cannot be
     parsed are returned as ``ML000`` diagnostics, not raised.
 
     Raises ``FileNotFoundError`` for a path that does not exist and

@@ -116,3 +116,29 @@ def test_a_malformed_configuration_is_an_error_naming_the_file(tmp_path):
     result = run_lint(".", cwd=tmp_path)
     assert result.returncode == 2
     assert "pyproject.toml" in result.stderr and "selekt" in result.stderr
+
+
+def test_each_file_uses_the_nearest_pyproject_above_it(tmp_path):
+    # GIVEN a project that ignores ML001, holding a sub-project that selects it
+    write(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.memlens.lint]\nignore = ["ML001"]\n',
+            "top.py": LEAKY,
+            "sub/pyproject.toml": '[tool.memlens.lint]\nselect = ["ML001"]\n',
+            "sub/inner.py": LEAKY,
+        },
+    )
+    # WHEN the whole tree is linted in one run (CLI and Python API)
+    result = run_lint(".", cwd=tmp_path)
+    # THEN only the sub-project's file is reported, as ruff would resolve it
+    assert result.returncode == 1, result.stderr
+    assert "inner.py:5:5: ML001" in result.stdout
+    assert "top.py" not in result.stdout
+    import memlens
+
+    found = [d.path for d in memlens.lint(str(tmp_path))]
+    assert len(found) == 1 and found[0].endswith("inner.py"), found
+    # AND --config applies one file to every path
+    forced = run_lint(".", "--config", "pyproject.toml", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stdout

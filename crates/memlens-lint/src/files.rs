@@ -58,3 +58,32 @@ pub(crate) fn discover(paths: &[PathBuf], settings: &Settings) -> Result<Vec<Pat
     files.dedup();
     Ok(files)
 }
+
+/// Every Python file under `paths`, walked as [`discover`] does but without
+/// excludes (each file's own configuration decides those), each with
+/// whether it was named directly (then it is linted whatever the excludes say).
+pub(crate) fn discover_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, Error> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.exists() {
+            return Err(Error::PathNotFound(path.clone()));
+        }
+        if path.is_file() {
+            files.push((path.clone(), true));
+            continue;
+        }
+        let mut walker = WalkBuilder::new(path);
+        walker.require_git(false).hidden(true);
+        for entry in walker.build() {
+            // An unreadable directory entry is skipped, not fatal: the rest of the tree is still linted.
+            let Ok(entry) = entry else { continue };
+            if entry.file_type().is_some_and(|t| t.is_file()) && is_python(entry.path()) {
+                files.push((entry.into_path(), false));
+            }
+        }
+    }
+    // A file both named and found by walking counts as named.
+    files.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    files.dedup_by(|later, earlier| later.0 == earlier.0);
+    Ok(files)
+}

@@ -22,6 +22,7 @@
 mod diagnostic;
 mod error;
 mod files;
+mod nearest_config;
 mod noqa;
 pub mod output;
 mod patterns;
@@ -140,14 +141,7 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
     // Syntax trees are walked (and dropped) recursively: a pathological file
     // (`1 + 1 + …` a hundred thousand times) nests that deep. Lint threads get
     // a stack large enough for it; the memory is only reserved, not used.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .stack_size(LINT_THREAD_STACK)
-        .thread_name(|i| format!("memlens-lint-{i}"))
-        .build()
-        .map_err(|e| Error::Io {
-            path: PathBuf::from("<thread pool>"),
-            source: std::io::Error::other(e),
-        })?;
+    let pool = lint_pool()?;
     let mut diagnostics: Vec<Diagnostic> = pool.install(|| lint_files(&files, settings));
     diagnostics.sort_by(|a, b| {
         (&a.path, a.line, a.column, a.rule).cmp(&(&b.path, b.line, b.column, b.rule))
@@ -158,24 +152,77 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
     })
 }
 
+/// Like [`lint_paths`], but each file gets the settings of the nearest
+/// `pyproject.toml` with a `[tool.memlens.lint]` table above it (as ruff
+/// resolves configuration): its selection, and its `exclude` globs for the
+/// files under it. Command-line `select` and `ignore` are layered over every
+/// file's configuration as [`Settings::resolve`] describes; files with no
+/// configuration above them get those alone. Files named directly are linted
+/// whatever the excludes say.
+///
+/// A malformed configuration that applies to any of the files is an error.
+pub fn lint_paths_with_nearest_config(
+    paths: &[PathBuf],
+    select: Option<Vec<String>>,
+    ignore: Vec<String>,
+) -> Result<Report, Error> {
+    let configs = nearest_config::NearestConfigs::new(select, ignore)?;
+    let mut jobs = Vec::new();
+    for (path, named) in files::discover_all(paths)? {
+        let (config, absolute) = configs.for_file(&path)?;
+        if !named && config.excludes(&absolute) {
+            continue;
+        }
+        jobs.push((path, config));
+    }
+    let pool = lint_pool()?;
+    let mut diagnostics: Vec<Diagnostic> = pool.install(|| {
+        jobs.par_iter()
+            .flat_map_iter(|(path, config)| lint_file(path, &config.settings))
+            .collect()
+    });
+    diagnostics.sort_by(|a, b| {
+        (&a.path, a.line, a.column, a.rule).cmp(&(&b.path, b.line, b.column, b.rule))
+    });
+    Ok(Report {
+        diagnostics,
+        files_checked: jobs.len(),
+    })
+}
+
+fn lint_pool() -> Result<rayon::ThreadPool, Error> {
+    rayon::ThreadPoolBuilder::new()
+        .stack_size(LINT_THREAD_STACK)
+        .thread_name(|i| format!("memlens-lint-{i}"))
+        .build()
+        .map_err(|e| Error::Io {
+            path: PathBuf::from("<thread pool>"),
+            source: std::io::Error::other(e),
+        })
+}
+
 /// Stack size of lint threads: see [`lint_paths`].
 const LINT_THREAD_STACK: usize = 1 << 30;
 
 fn lint_files(files: &[PathBuf], settings: &Settings) -> Vec<Diagnostic> {
     files
         .par_iter()
-        .flat_map_iter(|path| match std::fs::read(path) {
-            Ok(bytes) => lint_source(path, &bytes, settings),
-            Err(err) => vec![Diagnostic {
-                rule: Rule::UnreadableSource,
-                message: format!("cannot read file: {err}"),
-                path: path.clone(),
-                line: 1,
-                column: 1,
-                end_line: 1,
-                end_column: 1,
-                source_line: String::new(),
-            }],
-        })
+        .flat_map_iter(|path| lint_file(path, settings))
         .collect()
+}
+
+fn lint_file(path: &Path, settings: &Settings) -> Vec<Diagnostic> {
+    match std::fs::read(path) {
+        Ok(bytes) => lint_source(path, &bytes, settings),
+        Err(err) => vec![Diagnostic {
+            rule: Rule::UnreadableSource,
+            message: format!("cannot read file: {err}"),
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            end_line: 1,
+            end_column: 1,
+            source_line: String::new(),
+        }],
+    }
 }

@@ -115,6 +115,11 @@ impl Imports {
         collector.0
     }
 
+    /// Whether an import statement binds `name` in the module.
+    pub(crate) fn binds(&self, name: &str) -> bool {
+        self.bound.contains_key(name)
+    }
+
     /// The fully qualified name an expression refers to, through imports;
     /// unimported names resolve to themselves (builtins, locals).
     pub(crate) fn resolve(&self, expr: &Expr) -> Option<String> {
@@ -597,4 +602,38 @@ pub(crate) fn containers_bound_in<'a>(
         }
     });
     containers
+}
+
+/// A test or test fixture (`test_*`, `setUp`, `tearDown`, a function
+/// decorated `@…fixture`, any method of a test case class — `Test…`,
+/// `…Tests`, a `TestCase` subclass): it runs once per test, so whatever it
+/// registers or lets escape lives for one test, not for the process.
+pub(crate) fn is_test_function(
+    func: &ast::StmtFunctionDef,
+    class: Option<&ast::StmtClassDef>,
+) -> bool {
+    let name = func.name.as_str();
+    let in_test_case = class.is_some_and(|class| {
+        let class_name = class.name.as_str();
+        class_name.starts_with("Test")
+            || class_name.ends_with("Test")
+            || class_name.ends_with("Tests")
+            || class
+                .bases()
+                .iter()
+                .any(|base| last_segment(base).is_some_and(|b| b.ends_with("TestCase")))
+    });
+    in_test_case
+        || name.starts_with("test")
+        || matches!(
+            name,
+            "setUp" | "tearDown" | "setUpClass" | "tearDownClass" | "asyncSetUp" | "asyncTearDown"
+        )
+        || func.decorator_list.iter().any(|d| {
+            let callee = match &d.expression {
+                Expr::Call(call) => &*call.func,
+                other => other,
+            };
+            last_segment(callee).is_some_and(|n| n.ends_with("fixture"))
+        })
 }

@@ -118,3 +118,18 @@ fn a_noqa_comment_suppresses_only_the_named_rule() {
     let lines: Vec<(usize, Rule)> = diagnostics.iter().map(|d| (d.line, d.rule)).collect();
     assert_eq!(lines, [(7, Rule::ModuleContainerGrows)]);
 }
+
+/// GIVEN a module using Scrapy's signals (PyDispatcher keeps weak references)
+/// WHEN a bound method is connected without `weak=False`
+/// THEN ML004 does not report it; with `weak=False` it does.
+#[test]
+fn ml004_scrapy_signals_hold_weak_references() {
+    let source = "from scrapy import signals\n\nclass Ext:\n    def __init__(self, crawler):\n        crawler.signals.connect(self.on_close, signal=signals.spider_closed)\n        crawler.signals.connect(self.on_open, signal=signals.spider_opened, weak=False)\n\n    def on_close(self, spider):\n        pass\n\n    def on_open(self, spider):\n        pass\n";
+    let diagnostics = lint_source(
+        Path::new("ext.py"),
+        source.as_bytes(),
+        &only(Rule::ListenerNeverRemoved),
+    );
+    let lines: Vec<usize> = diagnostics.iter().map(|d| d.line).collect();
+    assert_eq!(lines, [6], "{diagnostics:#?}");
+}

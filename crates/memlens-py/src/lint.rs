@@ -10,8 +10,8 @@ use pyo3::types::PyDict;
 /// (`code`, `name`, `message`, `path`, `line`, `column`, `end_line`,
 /// `end_column`, `source_line`, `is_error`).
 ///
-/// Settings come from the nearest `[tool.memlens.lint]` above the first
-/// path; `select` replaces its selection and `ignore` adds to it. The GIL is
+/// Each file gets the settings of the nearest `[tool.memlens.lint]` above
+/// it; `select` replaces its selection and `ignore` adds to it. The GIL is
 /// released while files are linted.
 #[pyfunction]
 #[pyo3(signature = (paths, select=None, ignore=None))]
@@ -23,11 +23,7 @@ pub fn lint_paths<'py>(
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let report = py
         .detach(|| {
-            let start = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
-            let config = memlens_lint::find_config(&start)?;
-            let settings =
-                memlens_lint::Settings::resolve(config, select, ignore.unwrap_or_default())?;
-            memlens_lint::lint_paths(&paths, &settings)
+            memlens_lint::lint_paths_with_nearest_config(&paths, select, ignore.unwrap_or_default())
         })
         .map_err(to_python_error)?;
     report

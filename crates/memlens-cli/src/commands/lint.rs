@@ -6,16 +6,17 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use memlens_lint::output::{render_json, render_sarif, render_text};
-use memlens_lint::{find_config, lint_paths, read_config, Settings};
+use memlens_lint::{lint_paths, lint_paths_with_nearest_config, read_config, Settings};
 
 use crate::ExitCode;
 
 /// Find leak-prone patterns in Python source (rules ML001–ML007).
 ///
 /// Walks the given files and directories (respecting .gitignore), lints every
-/// .py/.pyi file in parallel and prints one diagnostic per finding. Settings
-/// are read from `[tool.memlens.lint]` (select, ignore, exclude) in the nearest
-/// pyproject.toml above the first path; `# noqa` and `# noqa: ML001` on a line
+/// .py/.pyi file in parallel and prints one diagnostic per finding. Each file
+/// is linted with the `[tool.memlens.lint]` table (select, ignore, exclude) of
+/// the nearest pyproject.toml above it, unless --config names one file for
+/// all; `# noqa` and `# noqa: ML001` on a line
 /// suppress findings there. Exit status: 0 clean, 1 findings, 2 error
 /// (including files that could not be parsed).
 #[derive(Args, Debug)]
@@ -32,7 +33,7 @@ pub struct LintArgs {
     /// Skip these rules (codes or prefixes, comma separated), on top of the configured ones.
     #[arg(long, value_delimiter = ',')]
     pub ignore: Vec<String>,
-    /// Read settings from this pyproject.toml instead of searching for one.
+    /// Read settings for every file from this pyproject.toml instead of the nearest one above each file.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Write the report to this file instead of standard output.
@@ -52,16 +53,14 @@ pub enum OutputFormat {
 }
 
 pub fn run(args: LintArgs) -> anyhow::Result<i32> {
-    let config = match &args.config {
-        Some(path) => read_config(path)?.map(|file| (path.clone(), file)),
-        None => find_config(
-            args.paths
-                .first()
-                .map_or(std::path::Path::new("."), |p| p.as_path()),
-        )?,
+    let report = match &args.config {
+        Some(path) => {
+            let config = read_config(path)?.map(|file| (path.clone(), file));
+            let settings = Settings::resolve(config, args.select, args.ignore)?;
+            lint_paths(&args.paths, &settings)?
+        }
+        None => lint_paths_with_nearest_config(&args.paths, args.select, args.ignore)?,
     };
-    let settings = Settings::resolve(config, args.select, args.ignore)?;
-    let report = lint_paths(&args.paths, &settings)?;
     let rendered = match args.format {
         OutputFormat::Text => render_text(&report),
         OutputFormat::Json => render_json(&report),

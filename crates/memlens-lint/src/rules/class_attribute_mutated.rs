@@ -7,9 +7,19 @@
 //! attribute of that name (`self.items = []`). Containers the module also
 //! empties or resets (`.clear()`, `.pop()`, `del x.items[k]`,
 //! `Cls.items = []`), writes to a constant key (`self.limits["MAIL"] = …`),
-//! growth in a method that tests membership in or the size of the container
-//! (memo caches keyed by a small domain, de-duplicated or bounded lists), and
-//! registration methods (`register…`, `add…`) are not reported.
+//! growth in a method that tests membership in, looks up by key in, or
+//! checks the size of the container (memo caches keyed by a small domain:
+//! `self.cache.get(key)`, `try: self.cache[key] except KeyError`;
+//! de-duplicated or bounded lists), registration methods (`register…`,
+//! `add…`), and classes defined inside a function (each call makes a new
+//! class and container, which die with that call's objects) are not
+//! reported. Keyed growth (`self.table[k] = v`, `self.names.add(n)`,
+//! `update`) grows with the number of distinct keys — queue, contract or
+//! format names that the configuration bounds — and is reported only when
+//! keyed by identity (`id(obj)`, `self`) or when it stores the instance
+//! itself (`Cls.instances[key] = self`: a table of every instance ever made);
+//! appends, extends and inserts are always reported. `NamedTuple` classes are
+//! skipped: their class-level values are field defaults.
 //!
 //! ## Why is this bad?
 //! The class body runs once; the container it creates is stored in the
@@ -43,8 +53,8 @@ use std::collections::HashMap;
 use ruff_python_ast::{Expr, Stmt};
 
 use crate::patterns::{
-    container_ops, container_ops_deep, first_parameter, is_constant_key, is_registration_api, span,
-    ContainerKind, OpKind,
+    container_ops, container_ops_deep, first_parameter, is_constant_key, is_identity_key,
+    is_registration_api, span, ContainerKind, OpKind,
 };
 use crate::rules::Module;
 use crate::scope::for_each_function;
@@ -53,8 +63,27 @@ use crate::{Rule, Violation};
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut classes = Vec::new();
+    // A class statement inside a function makes a new class (and a new
+    // container) on every call: it lives as long as that call's objects.
+    let mut per_call_classes: Vec<*const ruff_python_ast::StmtClassDef> = Vec::new();
+    for_each_function(module.body, &mut |func, _| {
+        crate::scope::for_each_shallow_stmt(&func.body, &mut |stmt| {
+            if let Stmt::ClassDef(inner) = stmt {
+                per_call_classes.push(std::ptr::from_ref(inner));
+            }
+        });
+    });
     for_each_function(module.body, &mut |_, class| {
-        if let Some(class) = class {
+        // A NamedTuple's class-level values are field defaults: `self.x` is the
+        // instance's own field, not a class attribute.
+        let is_named_tuple = |c: &ruff_python_ast::StmtClassDef| {
+            c.bases()
+                .iter()
+                .any(|b| crate::patterns::last_segment(b) == Some("NamedTuple"))
+        };
+        if let Some(class) = class
+            .filter(|c| !per_call_classes.contains(&std::ptr::from_ref(*c)) && !is_named_tuple(c))
+        {
             if !classes
                 .iter()
                 .any(|c: &&ruff_python_ast::StmtClassDef| std::ptr::eq(*c, class))
@@ -91,10 +120,21 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 }
                 let one_slot = op.key.is_some_and(is_constant_key)
                     || (op.key.is_some() && attributes[attribute] == ContainerKind::List);
+                // Keyed growth (items, set members, `update`) grows with the
+                // number of distinct keys — queue names, contract names,
+                // formats — which the configuration bounds; it is reported
+                // only when keyed by object identity or storing the instance
+                // itself (a table of every instance ever made).
+                let per_object = op.sequence
+                    || op
+                        .key
+                        .is_some_and(|key| is_identity_key(key) || is_receiver(key, receiver))
+                    || op.value.is_some_and(|value| is_receiver(value, receiver));
                 match op.kind {
                     OpKind::Rebind if via_receiver => instance_bound.push(attribute),
                     OpKind::Grow
                         if !one_slot
+                            && per_object
                             && !is_registration_api(method.name.as_str())
                             && !checks_attribute(&method.body, attribute) =>
                     {
@@ -127,6 +167,11 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     violations
 }
 
+/// `self` (or whatever the method's first parameter is called) as a key or value.
+fn is_receiver(expr: &Expr, receiver: Option<&str>) -> bool {
+    matches!(expr, Expr::Name(name) if Some(name.id.as_str()) == receiver)
+}
+
 fn class_level_containers<'a>(
     class: &'a ruff_python_ast::StmtClassDef,
     module: &Module<'_>,
@@ -149,9 +194,10 @@ fn emptied_attributes<'a>(module: &Module<'a>) -> std::collections::HashSet<&'a 
     emptied
 }
 
-/// Whether a method tests membership in, or the size of, `x.<attribute>`
-/// (`if key not in self.cache:`, `len(cls.items) < N`): a memo cache keyed by
-/// a domain, or a bounded or de-duplicated list.
+/// Whether a method tests membership in, reads by key from, or checks the
+/// size of `x.<attribute>` (`if key not in self.cache:`,
+/// `self.cache.get(key)`, `try: self.cache[key]`, `len(cls.items) < N`): a
+/// memo cache keyed by a domain, or a bounded or de-duplicated list.
 fn checks_attribute(body: &[Stmt], attribute: &str) -> bool {
     use ruff_python_ast::visitor::{self, Visitor};
     struct Checks<'n>(&'n str, bool);
@@ -174,6 +220,13 @@ fn checks_attribute(body: &[Stmt], attribute: &str) -> bool {
                     if matches!(&*call.func, Expr::Name(f) if f.id.as_str() == "len")
                         && call.arguments.args.iter().any(names_attribute) =>
                 {
+                    self.1 = true;
+                }
+                Expr::Call(call) if matches!(&*call.func, Expr::Attribute(get) if get.attr.as_str() == "get" && names_attribute(&get.value)) =>
+                {
+                    self.1 = true;
+                }
+                Expr::Subscript(sub) if sub.ctx.is_load() && names_attribute(&sub.value) => {
                     self.1 = true;
                 }
                 _ => {}

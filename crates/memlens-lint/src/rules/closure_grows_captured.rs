@@ -3,13 +3,22 @@
 //! ## What it does
 //! Finds a nested function or lambda that grows a container created in its
 //! enclosing function (`cache = {}` … `cache[key] = value`), where the
-//! closure escapes the call that made it: it is returned or yielded (a
-//! decorator's wrapper, a factory's product), stored on `self`, appended to
+//! closure escapes the call that made it: it is returned or yielded by a
+//! module-level function (a factory's product) or is a decorator's wrapper
+//! (it calls a parameter of the enclosing function) — a closure returned by
+//! a method or nested function belongs to an object or a call, like a
+//! per-document line cache — or it is stored on `self`, appended to
 //! an attribute's container, or registered with a long-lived registry
 //! (`signal.signal`, `connect`, `subscribe`, `on`, `add_listener`, …; not
-//! `atexit.register`, which calls it once). Containers that are ever shrunk in the enclosing
-//! function, and item assignment into a captured list (which cannot grow
-//! it), are not reported.
+//! `atexit.register`, which calls it once). "Stored on `self`" means the
+//! closure itself, a display holding it or an object built from it (a class
+//! or `partial` call) is assigned to an attribute of `self`; the result of an
+//! ordinary call that merely uses the closure (`re.sub(p, closure, s)`) is
+//! not. Not reported: containers ever shrunk in the enclosing function, item
+//! assignment into a captured list (which cannot grow it), a registration
+//! undone in the same function (`add_handler` … `remove_handler`), and
+//! closures made in tests and fixtures (`test_*`, `setUp`, `@fixture`,
+//! methods of `Test…`/`…Tests`/`TestCase` classes), which live for one test.
 //!
 //! ## Why is this bad?
 //! The closure keeps the container alive through a cell in its
@@ -51,8 +60,18 @@ use crate::{Rule, Violation};
 
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let mut violations = Vec::new();
-    for_each_function(module.body, &mut |outer, _| {
-        check_function(outer, module, &mut violations)
+    let mut top_level: Vec<*const ast::StmtFunctionDef> = Vec::new();
+    for_each_shallow_stmt(module.body, &mut |stmt| {
+        if let Stmt::FunctionDef(func) = stmt {
+            top_level.push(std::ptr::from_ref(func));
+        }
+    });
+    for_each_function(module.body, &mut |outer, class| {
+        // A test's closures live for that test.
+        if !crate::patterns::is_test_function(outer, class) {
+            let is_top_level = top_level.contains(&std::ptr::from_ref(outer));
+            check_function(outer, is_top_level, module, &mut violations);
+        }
     });
     violations
 }
@@ -64,6 +83,7 @@ enum Closure<'a> {
 
 fn check_function<'a>(
     outer: &'a ast::StmtFunctionDef,
+    is_top_level: bool,
     module: &Module<'_>,
     violations: &mut Vec<Violation>,
 ) {
@@ -132,6 +152,15 @@ fn check_function<'a>(
         let Some(how) = escapes(&closure, name, outer, module) else {
             continue;
         };
+        // A closure returned by a method or a nested function belongs to an
+        // object or a call (a per-document line cache, a per-statement
+        // naming function); one returned by a module-level factory, or a
+        // decorator's wrapper (it calls the function it was given), is kept
+        // by whoever asked for it, typically for the process.
+        let returned = matches!(how, "returned" | "yielded");
+        if returned && !is_top_level && !calls_a_parameter(&closure, outer) {
+            continue;
+        }
         let closure_label =
             name.map_or_else(|| "a lambda".to_string(), |n| format!("closure `{n}`"));
         violations.push(Violation {
@@ -152,6 +181,78 @@ fn local_containers<'a>(
     module: &Module<'_>,
 ) -> HashMap<&'a str, ContainerKind> {
     crate::patterns::containers_bound_in(&func.body, &module.imports)
+}
+
+/// Whether the closure calls a parameter of the enclosing function
+/// (`def memoize(func): def wrapper(*a): … func(*a)`): a decorator's wrapper.
+fn calls_a_parameter(closure: &Closure<'_>, outer: &ast::StmtFunctionDef) -> bool {
+    use ruff_python_ast::visitor::{self, Visitor};
+    struct Calls<'p>(Vec<&'p str>, bool);
+    impl<'a> Visitor<'a> for Calls<'_> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            if let Expr::Call(call) = expr {
+                if matches!(&*call.func, Expr::Name(n) if self.0.contains(&n.id.as_str())) {
+                    self.1 = true;
+                }
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let parameters: Vec<&str> = outer.parameters.iter().map(|p| p.name().as_str()).collect();
+    let mut calls = Calls(parameters, false);
+    match closure {
+        Closure::Def(def) => visitor::walk_body(&mut calls, &def.body),
+        Closure::Lambda(lambda) => calls.visit_expr(&lambda.body),
+    }
+    calls.1
+}
+
+/// Whether the value stored keeps the closure: the closure itself, a
+/// display containing it, or an object built from it (a call of a
+/// capitalised class or `partial`). The result of an ordinary call
+/// (`re.sub(pattern, closure, text)`) does not.
+fn holds(value: &Expr, is_closure: &dyn Fn(&Expr) -> bool) -> bool {
+    match value {
+        Expr::List(list) => list.elts.iter().any(|e| holds(e, is_closure)),
+        Expr::Tuple(tuple) => tuple.elts.iter().any(|e| holds(e, is_closure)),
+        Expr::Set(set) => set.elts.iter().any(|e| holds(e, is_closure)),
+        Expr::Dict(dict) => dict.items.iter().any(|item| holds(&item.value, is_closure)),
+        Expr::Call(call) => {
+            let keeps_arguments = last_segment(&call.func).is_some_and(|name| {
+                name == "partial" || name.chars().next().is_some_and(char::is_uppercase)
+            });
+            keeps_arguments
+                && (call.arguments.args.iter().any(|a| holds(a, is_closure))
+                    || call
+                        .arguments
+                        .keywords
+                        .iter()
+                        .any(|k| holds(&k.value, is_closure)))
+        }
+        other => is_closure(other),
+    }
+}
+
+/// Whether the enclosing function also calls the removal matching a
+/// registration (`add_handler` … `remove_handler`): the closure is
+/// unregistered before the call ends.
+fn removed_in(outer: &ast::StmtFunctionDef, method: Option<&str>) -> bool {
+    let Some(method) = method else { return false };
+    let Some((_, removals)) = crate::rules::listener_never_removed::REGISTRATIONS
+        .iter()
+        .find(|(name, _)| *name == method)
+    else {
+        return false;
+    };
+    let mut removed = false;
+    for_each_shallow_expr(&outer.body, &mut |expr| {
+        if let Expr::Call(call) = expr {
+            if last_segment(&call.func).is_some_and(|m| removals.contains(&m)) {
+                removed = true;
+            }
+        }
+    });
+    removed
 }
 
 /// How the closure leaves the enclosing call, if it does.
@@ -182,7 +283,7 @@ fn escapes(
             }
             Stmt::Assign(assign) => {
                 let stored_on_self = assign.targets.iter().any(|t| matches!(t, Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "self")));
-                if stored_on_self && mentions_as_value(&assign.value, &is_closure) {
+                if stored_on_self && holds(&assign.value, &is_closure) {
                     how = Some("stored on `self`");
                 }
             }
@@ -227,7 +328,7 @@ fn escapes(
                     || method.is_some_and(|m| {
                         REGISTER_METHODS.contains(&m) && m != "register" && m != "add_done_callback"
                     });
-                if registry_call {
+                if registry_call && !removed_in(outer, method) {
                     how = Some("registered as a callback");
                 } else if method.is_some_and(|m| GROW_METHODS.contains(&m))
                     && matches!(&*call.func, Expr::Attribute(a) if !matches!(&*a.value, Expr::Name(_)))

@@ -4,7 +4,12 @@
 //! Finds tracebacks and frames stored where they outlive the function:
 //! `sys.exc_info()`, `e.__traceback__`, `sys._getframe()` or
 //! `inspect.currentframe()` assigned to an attribute, an item or a global, or
-//! added to a container that is not a local; and exceptions caught with
+//! added to a module-level container, where an attribute must hang off
+//! `self`, `cls`, the class or a global (an attribute of a parameter or
+//! local object lives as long as that object, which one function cannot
+//! tell); a container captured from an
+//! enclosing function lives only as long as that call, and an exception's
+//! own `__traceback__` slot is where Python keeps it anyway); and exceptions caught with
 //! `except … as e` added to a module-level container or a class-level one
 //! (through `cls`, `self` or the class name). A store that the module undoes
 //! (the same attribute set to `None` or deleted somewhere) is not reported.
@@ -79,10 +84,25 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                     if op.kind == OpKind::Rebind {
                         scope.globals.contains(id)
                     } else {
+                        // A container captured from an enclosing function
+                        // lives as long as that call, not the process.
                         !scope.is_local(id)
+                            && (module_containers.contains(id)
+                                || scope.globals.contains(id)
+                                || module.imports.binds(id))
                     }
                 }
-                Expr::Attribute(_) => true,
+                // `exc.__traceback__ = tb`: the exception's own slot, where
+                // Python puts it anyway.
+                Expr::Attribute(attr) => {
+                    attr.attr.as_str() != "__traceback__"
+                        && attribute_root_is_long_lived(
+                            op.receiver,
+                            &scope,
+                            receiver,
+                            class.map(|c| c.name.as_str()),
+                        )
+                }
                 _ => op.kind != OpKind::Rebind,
             };
             if !long_lived || cleared.contains(place.as_str()) {
@@ -137,6 +157,29 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     });
     violations.sort_by_key(|v| v.range.start);
     violations
+}
+
+/// Whether an attribute chain hangs off something that outlives the call:
+/// the instance or class (`self.x`, `cls.x`, `Cls.x`) or a global. An
+/// attribute of a parameter or local (`result.error = exc`) lives as long
+/// as that object, which one function cannot tell.
+fn attribute_root_is_long_lived(
+    target: &Expr,
+    scope: &Scope<'_>,
+    receiver: Option<&str>,
+    class_name: Option<&str>,
+) -> bool {
+    let mut root = target;
+    while let Expr::Attribute(attr) = root {
+        root = &attr.value;
+    }
+    match root {
+        Expr::Name(name) => {
+            let id = name.id.as_str();
+            Some(id) == receiver || Some(id) == class_name || !scope.is_local(id)
+        }
+        _ => false,
+    }
 }
 
 /// A cheap syntactic pre-check before resolving names through imports.

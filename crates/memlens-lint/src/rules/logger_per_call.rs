@@ -6,8 +6,20 @@
 //! over something other than `__name__`-like constants), and
 //! `logger.addHandler(handler)` in a function body when the module never
 //! calls `removeHandler` and the call is not guarded by a check of the
-//! logger's existing handlers (an `if` whose test names handlers, such as
-//! `if not logger.handlers:` or `if not has_level_handler(logger):`).
+//! logger's existing handlers or configuration (an `if` whose test names
+//! handlers, such as `if not logger.handlers:` or
+//! `if not has_level_handler(logger):`, around the add or returning early
+//! before it, as in `if self._is_configured(logger): return`). The receiver
+//! must look like a logger (`getLogger()`, or a name saying log/logger/root:
+//! other classes have `addHandler` methods too) and not be built in the same
+//! function with `logging.Logger(…)`, which bypasses the manager's table.
+//! Not reported either: cached functions (`@functools.cache`, which run
+//! once per argument set), logger factories (`def get_logger(name)`,
+//! forwarding the caller's name), functions named for configuring (`setup_…`,
+//! `configure…`, `enable_…`, `install_…`), which run at start-up like
+//! `logging.basicConfig`, and helpers that add to a logger their caller
+//! passes in (`def add_default_handler(logger)`), where the caller decides
+//! whether the add repeats.
 //!
 //! ## Why is this bad?
 //! `logging` keeps every logger it ever created in
@@ -41,10 +53,31 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
     let removes_handlers = mentions_attribute(module.body, "removeHandler");
     let mut violations = Vec::new();
     for_each_function(module.body, &mut |func, _| {
+        // A cached function (`@functools.cache`) runs once per argument set,
+        // and a logger factory (`def get_logger(name)`) forwards its
+        // caller's name: neither creates loggers or handlers per call.
+        let cached = func.decorator_list.iter().any(|d| {
+            let callee = match &d.expression {
+                Expr::Call(call) => &*call.func,
+                other => other,
+            };
+            crate::patterns::last_segment(callee)
+                .is_some_and(|n| matches!(n, "cache" | "lru_cache"))
+        });
+        let logger_factory = func.name.to_ascii_lowercase().contains("logger");
+        if cached || logger_factory {
+            return;
+        }
+        // `if self._is_configured(logger): return` before the add makes it run once.
+        let returns_early = func.body.iter().any(|stmt| {
+            matches!(stmt, Stmt::If(if_stmt)
+                if checks_handlers(&if_stmt.test)
+                    && matches!(if_stmt.body.last(), Some(Stmt::Return(_))))
+        });
         let mut finder = Finder {
             imports: &module.imports,
             removes_handlers,
-            guarded: 0,
+            guarded: usize::from(returns_early),
             function: func,
             out: &mut violations,
         };
@@ -95,7 +128,12 @@ impl<'a> Visitor<'a> for Finder<'_, 'a> {
                     }
                 }
             } else if let Expr::Attribute(attr) = &*call.func {
-                if attr.attr.as_str() == "addHandler" && !self.removes_handlers && self.guarded == 0
+                if attr.attr.as_str() == "addHandler"
+                    && !self.removes_handlers
+                    && self.guarded == 0
+                    && !is_configuration_entry_point(self.function.name.as_str())
+                    && !is_callers_logger(&attr.value, self.function)
+                    && is_managed_logger(&attr.value, self.function, self.imports)
                 {
                     let where_ = if self.function.name.as_str() == "__init__" {
                         "per instance in `__init__`"
@@ -120,8 +158,77 @@ impl<'a> Visitor<'a> for Finder<'_, 'a> {
     }
 }
 
-/// `if not logger.handlers:`, `if not log.hasHandlers():`, `if not has_level_handler(log):`:
-/// any test naming handlers guards the add.
+/// A function named for configuring (`setup_logging`, `configure_…`,
+/// `enable_pretty_logging`, `install_…`): it runs at start-up, like
+/// `logging.basicConfig`. (`setUp`, run per test, is not one of them.)
+fn is_configuration_entry_point(name: &str) -> bool {
+    let lower = name.trim_start_matches('_').to_ascii_lowercase();
+    ["setup_", "configure", "enable_", "install_"]
+        .iter()
+        .any(|prefix| lower.starts_with(prefix))
+}
+
+/// `def add_default_handler(logger): logger.addHandler(…)`: the logger is
+/// the caller's (a parameter never rebound here), and whether the add
+/// repeats is the caller's decision (often `if not logger.handlers:`), which
+/// one function cannot see.
+fn is_callers_logger(receiver: &Expr, function: &ast::StmtFunctionDef) -> bool {
+    let Expr::Name(name) = receiver else {
+        return false;
+    };
+    let id = name.id.as_str();
+    let is_parameter = function.parameters.iter().any(|p| p.name().as_str() == id);
+    let mut rebound = false;
+    crate::scope::for_each_shallow_stmt(&function.body, &mut |stmt| {
+        if let Stmt::Assign(assign) = stmt {
+            if assign
+                .targets
+                .iter()
+                .any(|t| matches!(t, Expr::Name(n) if n.id.as_str() == id))
+            {
+                rebound = true;
+            }
+        }
+    });
+    is_parameter && !rebound
+}
+
+/// Whether `receiver` looks like a logger that `logging` keeps forever: a
+/// `getLogger()` call, or a name whose last part says log/logger/root (other
+/// objects have `addHandler` methods too: XMPP stream managers, routers), and
+/// not one the function builds with `logging.Logger(…)` directly (such a
+/// logger is not in the manager's table and dies with its owner).
+fn is_managed_logger(receiver: &Expr, function: &ast::StmtFunctionDef, imports: &Imports) -> bool {
+    if let Expr::Call(call) = receiver {
+        return crate::patterns::last_segment(&call.func) == Some("getLogger");
+    }
+    let Some(name) = crate::patterns::last_segment(receiver) else {
+        return false;
+    };
+    let lower = name.to_ascii_lowercase();
+    if !(lower.contains("log") || lower.contains("root")) {
+        return false;
+    }
+    let target = dotted_name(receiver);
+    let mut constructed = false;
+    crate::scope::for_each_shallow_stmt(&function.body, &mut |stmt| {
+        if let Stmt::Assign(assign) = stmt {
+            if let Expr::Call(call) = &*assign.value {
+                let direct = imports
+                    .resolve(&call.func)
+                    .is_some_and(|f| f == "logging.Logger" || f == "logging.RootLogger");
+                if direct && assign.targets.iter().any(|t| dotted_name(t) == target) {
+                    constructed = true;
+                }
+            }
+        }
+    });
+    !constructed
+}
+
+/// `if not logger.handlers:`, `if not log.hasHandlers():`, `if not has_level_handler(log):`,
+/// `if self._is_configured(logger):`: any test naming handlers or
+/// configuration guards the add.
 fn checks_handlers(test: &Expr) -> bool {
     struct Finds(bool);
     impl<'a> Visitor<'a> for Finds {
@@ -131,7 +238,10 @@ fn checks_handlers(test: &Expr) -> bool {
                 Expr::Name(name) => Some(name.id.as_str()),
                 _ => None,
             };
-            if identifier.is_some_and(|id| id.to_ascii_lowercase().contains("handler")) {
+            if identifier.is_some_and(|id| {
+                let id = id.to_ascii_lowercase();
+                id.contains("handler") || id.contains("configured")
+            }) {
                 self.0 = true;
             }
             visitor::walk_expr(self, expr);

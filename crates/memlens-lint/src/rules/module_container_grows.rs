@@ -14,7 +14,8 @@
 //! Keyed inserts with other keys grow only with the number of distinct keys
 //! (names, types, configured aliases), which in practice is bounded, and are
 //! not reported; nor are registration APIs (`register…`, `add…`,
-//! `install…`), decorators (returning their argument or a nested wrapper)
+//! `install…`), hooks that run once per class definition
+//! (`__init_subclass__`, `__set_name__`), decorators (returning their argument or a nested wrapper)
 //! and import-time helpers deleted at the top level, which grow with the
 //! code, not the data.
 //!
@@ -96,6 +97,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         let bounded_by_code = returns_a_parameter_unchanged(func)
             || is_decorator_returning_wrapper(func)
             || is_registration_api(func.name.as_str())
+            || runs_per_class_definition(func.name.as_str())
             || import_time_helpers.contains(func.name.as_str());
         container_ops(&func.body, &mut |op| {
             let Expr::Name(name) = op.receiver else {
@@ -200,6 +202,12 @@ fn deleted_at_top_level(body: &[Stmt]) -> std::collections::HashSet<&str> {
         }
     });
     deleted
+}
+
+/// Hooks Python calls once per class *definition* (`__init_subclass__`,
+/// `__set_name__`): what they add grows with the code, not the data.
+fn runs_per_class_definition(name: &str) -> bool {
+    matches!(name, "__init_subclass__" | "__set_name__")
 }
 
 /// A decorator proper: one parameter (the decorated function) and a nested
