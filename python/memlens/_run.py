@@ -21,7 +21,7 @@ import json
 import os
 import sys
 
-from memlens import _core
+from memlens import _core, _numpy_watch
 
 ENV = "MEMLENS_RUN"
 BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
@@ -48,6 +48,7 @@ def _command_line():
 def start(settings, path, argv):
     """Start tracing this process into ``path`` with ``settings``."""
     global _settings
+    _numpy_watch.watch()
     _core.capture_start(path, settings["mode"], settings["interval"], settings["frames"], argv)
     _settings = dict(settings, path=path, pid=os.getpid())
     _install_hooks()
