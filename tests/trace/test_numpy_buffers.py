@@ -166,3 +166,7 @@ def test_memlens_run_reports_numpy_buffers_with_their_lines(tmp_path):
     # AND the allocator breakdown has numpy data of at least both buffers
     numpy_rows = [line for line in stats.stdout.splitlines() if "numpy data" in line]
     assert numpy_rows and ("MiB" in numpy_rows[0]), stats.stdout
+    # AND they are not counted a second time as PyMem_RawMalloc blocks (numpy
+    # >= 2.5 allocates its buffers through PyMem_RawMalloc)
+    raw_rows = [line for line in stats.stdout.splitlines() if "PyMem_RawMalloc" in line]
+    assert raw_rows and "MiB" not in raw_rows[0], stats.stdout

@@ -880,28 +880,48 @@ pub(crate) fn untraced<R>(_py: Python<'_>, f: impl FnOnce() -> R) -> R {
 
 /// Runs `allocate`, an external allocator memlens wraps (numpy's handler),
 /// with this thread marked busy, so what it does underneath (libc calls the
-/// native interposer sees, Python allocations) is not recorded a second
-/// time. Returns its result, and whether this call was the outermost one
-/// (the one to record); a nested call or a thread whose thread-local
-/// storage is gone gets `false`.
+/// native interposer sees) is not recorded a second time. Returns its
+/// result, and whether this call was the outermost one (the one to record);
+/// a nested call or a thread whose thread-local storage is gone gets
+/// `false`.
 ///
-/// The guard is the per-thread flag, not the GIL holder's: numpy releases
-/// the GIL inside its default `calloc`, and another thread taking the GIL
-/// meanwhile must still be traced.
-pub(crate) fn external_guarded(allocate: impl FnOnce() -> *mut c_void) -> (*mut c_void, bool) {
+/// The per-thread flag is always set. The GIL holder's flag, which keeps
+/// the Python hooks from recording, is set only when `uses_python_allocators`
+/// says the allocator calls them itself while keeping the GIL (numpy ≥ 2.5
+/// allocates through `PyMem_RawMalloc`): an allocator that releases the GIL
+/// inside (older numpy's `calloc`) must leave it clear, or the threads that
+/// take the GIL meanwhile would not be traced.
+pub(crate) fn external_guarded(
+    uses_python_allocators: bool,
+    allocate: impl FnOnce() -> *mut c_void,
+) -> (*mut c_void, bool) {
     let mut allocate = Some(allocate);
     let outer = PER_THREAD.try_with(|local| {
         if local.busy.replace(true) {
             return None;
         }
-        let block = allocate.take().map_or(ptr::null_mut(), |allocate| allocate());
+        // SAFETY: only reads the interpreter's current-thread state.
+        let gil =
+            uses_python_allocators && !unsafe { frames::thread_state_if_gil_held() }.is_null();
+        // SAFETY: the GIL is held when `gil`; no reference into the state
+        // is kept while the allocator runs.
+        let was_busy = gil && std::mem::replace(unsafe { &mut gil_state().busy }, true);
+        let block = allocate
+            .take()
+            .map_or(ptr::null_mut(), |allocate| allocate());
+        if gil {
+            // SAFETY: as above (the allocator kept the GIL).
+            unsafe { gil_state().busy = was_busy };
+        }
         local.busy.set(false);
         Some(block)
     });
     match outer {
         Ok(Some(block)) => (block, true),
         _ => (
-            allocate.take().map_or(ptr::null_mut(), |allocate| allocate()),
+            allocate
+                .take()
+                .map_or(ptr::null_mut(), |allocate| allocate()),
             false,
         ),
     }
@@ -963,11 +983,24 @@ pub(crate) fn record_external_alloc(allocator: Allocator, domain: u32, address: 
 
 /// Records that an external allocator takes a block back; call it before
 /// the block is really given back (so its address cannot be handed out and
-/// recorded again by another thread first). In sampled mode, frees of
-/// blocks sampling never picked cost one filter load. Needs no thread-local
-/// storage, so it is safe while a thread is being torn down.
+/// recorded again by another thread first). Skipped inside a traced call,
+/// like allocations: the sink may be freeing while it holds its own lock.
+/// In sampled mode, frees of blocks sampling never picked cost one filter
+/// load.
 pub(crate) fn record_external_free(allocator: Allocator, domain: u32, address: u64) {
     if ACTIVE.load(Ordering::Relaxed).is_null() {
+        return;
+    }
+    // SAFETY: only reads the interpreter's current-thread state.
+    let tstate = unsafe { frames::thread_state_if_gil_held() };
+    // SAFETY: `tstate` non-null means this thread holds the GIL.
+    if !tstate.is_null() && unsafe { gil_state().busy } {
+        return;
+    }
+    if PER_THREAD
+        .try_with(|local| local.busy.get())
+        .unwrap_or(true)
+    {
         return;
     }
     RAW_IN_FLIGHT.fetch_add(1, Ordering::SeqCst);

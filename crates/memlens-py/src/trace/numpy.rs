@@ -35,7 +35,7 @@ use std::cell::UnsafeCell;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_uint, c_void};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 /// numpy's `PyDataMemAllocator` (version 1 of the struct).
@@ -103,23 +103,40 @@ fn original() -> Option<&'static DataMemHandler> {
     (!handler.is_null()).then(|| unsafe { &*handler })
 }
 
+/// Records a block numpy's handler just gave out.
+fn record_numpy_block(block: *mut c_void, size: usize) {
+    hooks::record_external_alloc(
+        Allocator::NumpyData,
+        NUMPY_DOMAIN,
+        block as u64,
+        size as u64,
+    );
+}
+
+/// Whether numpy's handler allocates through CPython's RAW domain with the
+/// GIL held (numpy ≥ 2.5, C-API feature version 0x16): its blocks must not
+/// be recorded by the Python hooks too. Older numpy calls libc directly and
+/// releases the GIL inside `calloc`.
+static ROUTES_THROUGH_PYTHON: AtomicBool = AtomicBool::new(false);
+/// The C-API feature version of numpy 2.5.
+const FEATURE_VERSION_2_5: c_uint = 0x16;
+
+fn guarded(allocate: impl FnOnce() -> *mut c_void) -> (*mut c_void, bool) {
+    hooks::external_guarded(ROUTES_THROUGH_PYTHON.load(Ordering::Relaxed), allocate)
+}
+
 unsafe extern "C" fn wrapped_malloc(_ctx: *mut c_void, size: usize) -> *mut c_void {
     let Some(handler) = original() else {
         return ptr::null_mut();
     };
     let inner = handler.allocator;
-    let (block, outer) = hooks::external_guarded(|| match inner.malloc {
+    let (block, outer) = guarded(|| match inner.malloc {
         // SAFETY: numpy's own function with its own context.
         Some(malloc) => unsafe { malloc(inner.ctx, size) },
         None => ptr::null_mut(),
     });
     if outer && !block.is_null() {
-        hooks::record_external_alloc(
-            Allocator::NumpyData,
-            NUMPY_DOMAIN,
-            block as u64,
-            size as u64,
-        );
+        record_numpy_block(block, size);
     }
     block
 }
@@ -129,18 +146,13 @@ unsafe extern "C" fn wrapped_calloc(_ctx: *mut c_void, nelem: usize, elsize: usi
         return ptr::null_mut();
     };
     let inner = handler.allocator;
-    let (block, outer) = hooks::external_guarded(|| match inner.calloc {
+    let (block, outer) = guarded(|| match inner.calloc {
         // SAFETY: numpy's own function with its own context.
         Some(calloc) => unsafe { calloc(inner.ctx, nelem, elsize) },
         None => ptr::null_mut(),
     });
     if outer && !block.is_null() {
-        hooks::record_external_alloc(
-            Allocator::NumpyData,
-            NUMPY_DOMAIN,
-            block as u64,
-            nelem.saturating_mul(elsize) as u64,
-        );
+        record_numpy_block(block, nelem.saturating_mul(elsize));
     }
     block
 }
@@ -157,19 +169,14 @@ unsafe extern "C" fn wrapped_realloc(
     if !old.is_null() {
         hooks::record_external_free(Allocator::NumpyData, NUMPY_DOMAIN, old as u64);
     }
-    let (block, outer) = hooks::external_guarded(|| match inner.realloc {
+    let (block, outer) = guarded(|| match inner.realloc {
         // SAFETY: numpy's own function with its own context; `old` came
         // from this handler (numpy frees through the array's handler).
         Some(realloc) => unsafe { realloc(inner.ctx, old, size) },
         None => ptr::null_mut(),
     });
     if outer && !block.is_null() {
-        hooks::record_external_alloc(
-            Allocator::NumpyData,
-            NUMPY_DOMAIN,
-            block as u64,
-            size as u64,
-        );
+        record_numpy_block(block, size);
     }
     block
 }
@@ -182,7 +189,7 @@ unsafe extern "C" fn wrapped_free(_ctx: *mut c_void, block: *mut c_void, size: u
     if !block.is_null() {
         hooks::record_external_free(Allocator::NumpyData, NUMPY_DOMAIN, block as u64);
     }
-    hooks::external_guarded(|| {
+    guarded(|| {
         if let Some(free) = inner.free {
             // SAFETY: numpy's own function; the block came from it.
             unsafe { free(inner.ctx, block, size) };
@@ -196,7 +203,7 @@ unsafe extern "C" fn wrapped_free(_ctx: *mut c_void, block: *mut c_void, size: u
 ///
 /// # Safety
 /// The GIL is held.
-unsafe fn api_table(module: *mut ffi::PyObject) -> Option<*const *mut c_void> {
+unsafe fn api_table(module: *mut ffi::PyObject) -> Option<(*const *mut c_void, c_uint)> {
     // SAFETY: GIL held; attribute lookup on a live module.
     let capsule = unsafe { ffi::PyObject_GetAttrString(module, c"_ARRAY_API".as_ptr()) };
     if capsule.is_null() {
@@ -228,7 +235,7 @@ unsafe fn api_table(module: *mut ffi::PyObject) -> Option<*const *mut c_void> {
             std::mem::transmute(*table.add(API_FEATURE_VERSION));
         function()
     };
-    (feature >= FEATURE_VERSION_1_22).then_some(table)
+    (feature >= FEATURE_VERSION_1_22).then_some((table, feature))
 }
 
 /// Points numpy's default handler capsule at the wrapper, if numpy's core
@@ -244,7 +251,10 @@ fn attach_to(_py: Python<'_>, module: *mut ffi::PyObject) -> bool {
         let modules = unsafe { ffi::PyImport_GetModuleDict() };
         CORE_MODULES
             .iter()
-            .map(|name| unsafe { ffi::PyDict_GetItemString(modules, name.as_ptr()) })
+            .map(|name| {
+                // SAFETY: GIL held; `modules` is the live sys.modules dict.
+                unsafe { ffi::PyDict_GetItemString(modules, name.as_ptr()) }
+            })
             .find(|m| !m.is_null())
             .unwrap_or(ptr::null_mut())
     } else {
@@ -254,7 +264,7 @@ fn attach_to(_py: Python<'_>, module: *mut ffi::PyObject) -> bool {
         return false;
     }
     // SAFETY: GIL held.
-    let Some(table) = (unsafe { api_table(module) }) else {
+    let Some((table, feature)) = (unsafe { api_table(module) }) else {
         return false;
     };
     // SAFETY: slot 306 is the address of the global `PyDataMem_DefaultHandler`
@@ -283,6 +293,7 @@ fn attach_to(_py: Python<'_>, module: *mut ffi::PyObject) -> bool {
         // wrapped it: leave theirs alone.
         return false;
     }
+    ROUTES_THROUGH_PYTHON.store(feature >= FEATURE_VERSION_2_5, Ordering::Relaxed);
     ORIGINAL.store(current, Ordering::Release);
     // SAFETY: numpy does not read the wrapper while the capsule points to
     // its own handler; the GIL serializes attach/detach.
