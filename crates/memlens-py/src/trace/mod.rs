@@ -47,6 +47,7 @@
 mod address_map;
 pub(crate) mod frames;
 mod hooks;
+pub(crate) mod native;
 pub(crate) mod numpy;
 pub(crate) mod python;
 pub mod sampling;
