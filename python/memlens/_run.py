@@ -21,7 +21,7 @@ import json
 import os
 import sys
 
-from memlens import _core
+from memlens import _core, _numpy_watch
 
 ENV = "MEMLENS_RUN"
 BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
@@ -48,7 +48,11 @@ def _command_line():
 def start(settings, path, argv):
     """Start tracing this process into ``path`` with ``settings``."""
     global _settings
-    _core.capture_start(path, settings["mode"], settings["interval"], settings["frames"], argv)
+    _numpy_watch.watch()
+    # A child started with a cleared environment has no interposer: it is
+    # traced without native allocations rather than not at all.
+    native = bool(settings.get("native")) and _core.native_available()
+    _core.capture_start(path, settings["mode"], settings["interval"], settings["frames"], argv, native)
     _settings = dict(settings, path=path, pid=os.getpid())
     _install_hooks()
 
@@ -93,7 +97,7 @@ def _install_hooks():
 
 def export_to_children(settings):
     """Make Python processes started from here trace themselves (see the module doc)."""
-    os.environ[ENV] = json.dumps({k: settings[k] for k in ("mode", "interval", "frames", "dir", "prefix")})
+    os.environ[ENV] = json.dumps({k: settings[k] for k in ("mode", "interval", "frames", "dir", "prefix", "native") if k in settings})
     path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = BOOTSTRAP_DIR + (os.pathsep + path if path else "")
 

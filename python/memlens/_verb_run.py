@@ -13,9 +13,12 @@ import threading
 import time
 import traceback
 
-from memlens import _run
+from memlens import _core, _run
 
 PRELOAD_LIBRARY = "libmemlens_preload.so"
+# Set in the environment of the re-executed memlens, so that a preload that
+# did not take effect is reported instead of re-executing forever.
+REEXEC_MARK = "MEMLENS_NATIVE_REEXEC"
 
 
 def _parse(args):
@@ -105,9 +108,40 @@ def _report(result, settings, started):
     )
 
 
+def _reexec_with_preload(library):
+    """Run this same memlens command again with the interposer preloaded.
+
+    The interposer must be in the process before anything allocates, so
+    ``--native`` re-executes the interpreter with the library first in
+    ``LD_PRELOAD`` (an existing ``LD_PRELOAD`` is kept after it); every
+    process started from the program inherits it.
+    """
+    if os.environ.get(REEXEC_MARK) == library:
+        return _error(
+            "--native: %s was put in LD_PRELOAD but is not loaded (the dynamic loader refused it; "
+            "its message is above)" % library
+        )
+    env = dict(os.environ)
+    existing = env.get("LD_PRELOAD", "").strip()
+    env["LD_PRELOAD"] = library + (":" + existing if existing else "")
+    env[REEXEC_MARK] = library
+    try:
+        with open("/proc/self/cmdline", "rb") as f:
+            argv = [os.fsdecode(part) for part in f.read().split(b"\0") if part]
+    except OSError:
+        argv = [sys.executable, "-m", "memlens"] + sys.argv[1:]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(sys.executable, argv, env)
+    except OSError as exc:
+        return _error("--native: cannot re-execute %s: %s" % (sys.executable, exc))
+
+
 def main(args):
     options, program_args = _parse(list(args))
-    if options.get("native"):
+    native = bool(options.get("native"))
+    if native:
         library = os.path.join(os.path.dirname(os.path.abspath(_run.__file__)), PRELOAD_LIBRARY)
         if not os.path.exists(library):
             return _error(
@@ -115,6 +149,8 @@ def main(args):
                 "memlens build does not include it; run without --native (Python's allocators are "
                 "traced either way)" % PRELOAD_LIBRARY
             )
+        if not _core.native_available():
+            return _reexec_with_preload(library)
     module = options.get("module")
     script = options.get("script")
     if script is not None and not os.path.exists(script):
@@ -136,6 +172,7 @@ def main(args):
         "frames": int(options["frames"]),
         "dir": directory,
         "prefix": prefix,
+        "native": native,
     }
     if module:
         argv = [module] + program_args  # runpy replaces argv[0] with the module's file

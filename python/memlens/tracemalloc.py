@@ -40,7 +40,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from functools import total_ordering
 
-from memlens import _core
+from memlens import _core, _numpy_watch
 
 __all__ = [
     "BaseFilter", "DomainFilter", "Filter", "Frame", "Snapshot", "SnapshotFormatError", "Statistic",
@@ -76,6 +76,7 @@ def start(nframe=1, *, sample_bytes=None):
         raise ValueError("sample_bytes must be a positive number of bytes")
     if _core._trace_is_tracing():
         return
+    _numpy_watch.watch()
     _core._trace_start(min(nframe, 128), sample_bytes)
     _limit[0] = nframe
     _sample_bytes = sample_bytes

@@ -189,6 +189,10 @@ def test_sampled_runs_report_estimates(memlens):
     assert "~" in summary.stdout
 
 
+@pytest.mark.skipif(
+    os.path.exists(os.path.join(os.path.dirname(_core.__file__), "libmemlens_preload.so")),
+    reason="this build ships the preload library (tests/native covers --native)",
+)
 def test_native_tracing_is_refused_clearly_when_the_preload_library_is_missing(memlens):
     memlens.script("app.py", "pass\n")
     result = memlens("run", "--native", "app.py")

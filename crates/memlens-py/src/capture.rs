@@ -38,8 +38,10 @@ fn current() -> std::sync::MutexGuard<'static, Option<(PathBuf, Arc<CaptureWrite
 /// Starts tracing into a new capture at `path`.
 ///
 /// `mode` is "exact" or "sampled" (`interval`: mean bytes between samples).
+/// `native` also records libc allocations, through the interposer the
+/// process was started with (`memlens run --native`).
 #[pyfunction]
-#[pyo3(signature = (path, mode, interval, frames, argv))]
+#[pyo3(signature = (path, mode, interval, frames, argv, native=false))]
 pub fn capture_start(
     py: Python<'_>,
     path: PathBuf,
@@ -47,6 +49,7 @@ pub fn capture_start(
     interval: u64,
     frames: u32,
     argv: Vec<String>,
+    native: bool,
 ) -> PyResult<()> {
     let (trace_mode, file_mode) = match mode {
         "exact" => (trace::Mode::Exact, Mode::Exact),
@@ -70,6 +73,12 @@ pub fn capture_start(
             "a memlens capture is already running in this process",
         ));
     }
+    if native && !trace::native::available() {
+        return Err(PyRuntimeError::new_err(
+            "native tracing needs libmemlens_preload.so loaded with LD_PRELOAD \
+             (`memlens run --native` does that)",
+        ));
+    }
     register_fork_handler();
     let version = py.version_info();
     let header = Header {
@@ -79,14 +88,18 @@ pub fn capture_start(
         argv,
         mode: file_mode,
         max_frames: frames,
-        native: false,
+        native,
         start_unix_ns: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64),
     };
     let writer = CaptureWriter::create(&path, &header, WriterOptions::default())
         .map_err(|e| PyOSError::new_err(e.to_string()))?;
-    let sink: Arc<dyn EventSink> = writer.clone();
+    let sink: Arc<dyn EventSink> = if native {
+        Arc::new(trace::native::GuardedSink(writer.clone()))
+    } else {
+        writer.clone()
+    };
     if let Err(err) = trace::start(
         py,
         TraceConfig {
@@ -98,6 +111,14 @@ pub fn capture_start(
         let _ = writer.finish();
         let _ = std::fs::remove_file(&path);
         return Err(PyRuntimeError::new_err(err.to_string()));
+    }
+    if native {
+        if let Err(why) = trace::native::enable() {
+            let _ = trace::stop(py);
+            let _ = writer.finish();
+            let _ = std::fs::remove_file(&path);
+            return Err(PyRuntimeError::new_err(why));
+        }
     }
     *slot = Some((path, writer));
     Ok(())
@@ -111,6 +132,7 @@ pub fn capture_stop(py: Python<'_>) -> PyResult<Option<(String, u64, u64, u64)>>
     let Some((path, writer)) = current().take() else {
         return Ok(None);
     };
+    trace::native::disable();
     match trace::stop(py) {
         Ok(()) | Err(TraceError::NotTracing) => {}
         Err(err) => return Err(PyRuntimeError::new_err(err.to_string())),
@@ -126,9 +148,17 @@ pub fn capture_stop(py: Python<'_>) -> PyResult<Option<(String, u64, u64, u64)>>
     )))
 }
 
+/// Whether the native interposer (`libmemlens_preload.so`) is loaded in
+/// this process.
+#[pyfunction]
+pub fn native_available() -> bool {
+    trace::native::available()
+}
+
 /// Registers the capture functions on `memlens._core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(capture_start, m)?)?;
     m.add_function(wrap_pyfunction!(capture_stop, m)?)?;
+    m.add_function(wrap_pyfunction!(native_available, m)?)?;
     Ok(())
 }

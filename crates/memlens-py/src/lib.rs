@@ -19,6 +19,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lint::lint_paths, m)?)?;
     heap::register(m)?;
     trace::python::register(m)?;
+    trace::numpy::register(m)?;
     capture::register(m)?;
     Ok(())
 }

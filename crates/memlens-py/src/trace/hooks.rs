@@ -868,3 +868,252 @@ pub(crate) fn untraced<R>(_py: Python<'_>, f: impl FnOnce() -> R) -> R {
     let _restore = Restore(was_busy);
     f()
 }
+
+// ---------------------------------------------------------------------------
+// Allocators outside CPython's three domains (numpy's data-memory handler,
+// the native malloc/mmap interposer): one entry point to run them under the
+// reentrancy guard, and two to record what they did. They reuse the hooks'
+// guard flags, sampling countdowns, thread ids and stack capture, so an
+// external block looks exactly like a Python one except for its allocator
+// and domain.
+// ---------------------------------------------------------------------------
+
+/// Runs `allocate`, an external allocator memlens wraps (numpy's handler),
+/// with this thread marked busy, so what it does underneath (libc calls the
+/// native interposer sees) is not recorded a second time. Returns its
+/// result, and whether this call was the outermost one (the one to record);
+/// a nested call or a thread whose thread-local storage is gone gets
+/// `false`.
+///
+/// The per-thread flag is always set. The GIL holder's flag, which keeps
+/// the Python hooks from recording, is set only when `uses_python_allocators`
+/// says the allocator calls them itself while keeping the GIL (numpy ≥ 2.5
+/// allocates through `PyMem_RawMalloc`): an allocator that releases the GIL
+/// inside (older numpy's `calloc`) must leave it clear, or the threads that
+/// take the GIL meanwhile would not be traced.
+pub(crate) fn external_guarded(
+    uses_python_allocators: bool,
+    allocate: impl FnOnce() -> *mut c_void,
+) -> (*mut c_void, bool) {
+    let mut allocate = Some(allocate);
+    let outer = PER_THREAD.try_with(|local| {
+        if local.busy.replace(true) {
+            return None;
+        }
+        // SAFETY: only reads the interpreter's current-thread state.
+        let gil =
+            uses_python_allocators && !unsafe { frames::thread_state_if_gil_held() }.is_null();
+        // SAFETY: the GIL is held when `gil`; no reference into the state
+        // is kept while the allocator runs.
+        let was_busy = gil && std::mem::replace(unsafe { &mut gil_state().busy }, true);
+        let block = allocate
+            .take()
+            .map_or(ptr::null_mut(), |allocate| allocate());
+        if gil {
+            // SAFETY: as above (the allocator kept the GIL).
+            unsafe { gil_state().busy = was_busy };
+        }
+        local.busy.set(false);
+        Some(block)
+    });
+    match outer {
+        Ok(Some(block)) => (block, true),
+        _ => (
+            allocate
+                .take()
+                .map_or(ptr::null_mut(), |allocate| allocate()),
+            false,
+        ),
+    }
+}
+
+/// Records a block handed out by an external allocator, unless the caller
+/// is inside a traced call (a Python hook, an [`external_guarded`] call, or
+/// memlens' own work): pymalloc's arenas and `PyMem_RawMalloc` blocks are
+/// recorded once, by the Python hooks. A thread holding the GIL gets its
+/// Python stack, any other thread [`StackId::EMPTY`]. Sampling follows the
+/// same per-thread countdowns as Python allocations.
+///
+/// Callable from any thread, with or without the GIL, concurrently; never
+/// calls into Python and never panics.
+pub(crate) fn record_external_alloc(allocator: Allocator, domain: u32, address: u64, size: u64) {
+    if ACTIVE.load(Ordering::Relaxed).is_null() {
+        return;
+    }
+    // SAFETY: only reads the interpreter's current-thread state.
+    let tstate = unsafe { frames::thread_state_if_gil_held() };
+    let _ = PER_THREAD.try_with(|local| {
+        // SAFETY: `tstate` non-null means this thread holds the GIL.
+        if local.busy.get() || (!tstate.is_null() && unsafe { gil_state().busy }) {
+            return;
+        }
+        local.busy.set(true);
+        RAW_IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        let tracer = ACTIVE.load(Ordering::SeqCst);
+        if !tracer.is_null() {
+            // SAFETY: `stop` waits for RAW_IN_FLIGHT to drop to zero after
+            // clearing ACTIVE, before freeing the tracer.
+            let tracer = unsafe { &*tracer };
+            let event = ExternalBlock {
+                allocator,
+                domain,
+                address,
+                size,
+            };
+            if tstate.is_null() {
+                let _ = catch_unwind(AssertUnwindSafe(|| {
+                    record_external_without_gil(tracer, local, event)
+                }));
+            } else {
+                // SAFETY: the GIL is held; the guard keeps what the sink
+                // allocates through Python's allocators out of the trace.
+                unsafe { gil_state().busy = true };
+                let _ = catch_unwind(AssertUnwindSafe(|| {
+                    // SAFETY: GIL held, busy set, `tstate` is ours.
+                    unsafe { record_external_with_gil(tracer, tstate, event) }
+                }));
+                // SAFETY: as above.
+                unsafe { gil_state().busy = false };
+            }
+        }
+        RAW_IN_FLIGHT.fetch_sub(1, Ordering::Release);
+        local.busy.set(false);
+    });
+}
+
+/// Records that an external allocator takes a block back; call it before
+/// the block is really given back (so its address cannot be handed out and
+/// recorded again by another thread first). Skipped inside a traced call,
+/// like allocations: the sink may be freeing while it holds its own lock.
+/// In sampled mode, frees of blocks sampling never picked cost one filter
+/// load.
+pub(crate) fn record_external_free(allocator: Allocator, domain: u32, address: u64) {
+    if ACTIVE.load(Ordering::Relaxed).is_null() {
+        return;
+    }
+    // SAFETY: only reads the interpreter's current-thread state.
+    let tstate = unsafe { frames::thread_state_if_gil_held() };
+    // SAFETY: `tstate` non-null means this thread holds the GIL.
+    if !tstate.is_null() && unsafe { gil_state().busy } {
+        return;
+    }
+    if PER_THREAD
+        .try_with(|local| local.busy.get())
+        .unwrap_or(true)
+    {
+        return;
+    }
+    RAW_IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    let tracer = ACTIVE.load(Ordering::SeqCst);
+    if !tracer.is_null() {
+        // SAFETY: as in `record_external_alloc`.
+        let tracer = unsafe { &*tracer };
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            if let Some(sampled) = &tracer.sampled {
+                if !sampled.remove(address) {
+                    return;
+                }
+            }
+            tracer.sink.free(FreeEvent {
+                address,
+                allocator,
+                domain,
+            });
+        }));
+    }
+    RAW_IN_FLIGHT.fetch_sub(1, Ordering::Release);
+}
+
+/// One block from an external allocator.
+#[derive(Clone, Copy)]
+struct ExternalBlock {
+    allocator: Allocator,
+    domain: u32,
+    address: u64,
+    size: u64,
+}
+
+/// The GIL-holder half of [`record_external_alloc`]; the same steps as
+/// `record_with_gil` (session reset, sampling countdown, thread switch,
+/// stack capture) for an allocator and domain known only at run time.
+///
+/// # Safety
+/// The caller holds the GIL, has set the GIL holder's busy flag, and
+/// `tstate` is its own thread state.
+unsafe fn record_external_with_gil(
+    tracer: &Tracer,
+    tstate: *mut ffi::PyThreadState,
+    block: ExternalBlock,
+) {
+    // SAFETY: GIL held, per the caller.
+    let state = unsafe { gil_state() };
+    if state.generation != tracer.generation {
+        state.generation = tracer.generation;
+        state.tstate = ptr::null_mut();
+        state.cache_len = 0;
+        state.recent = [(u32::MAX, RawLocation::NONE, StackId::EMPTY); RECENT];
+        if state.rng == 0 {
+            state.rng = sampling::seed(block.address);
+        }
+        let mut rng = Rng(state.rng);
+        state.countdown = rng.next_interval(tracer.sample_mean.max(1));
+        state.rng = rng.0;
+    }
+    if tracer.sample_mean != 0 {
+        let left = state.countdown - block.size as i64;
+        if left > 0 {
+            state.countdown = left;
+            return;
+        }
+        let mut rng = Rng(state.rng);
+        state.countdown = rng.next_interval(tracer.sample_mean);
+        state.rng = rng.0;
+    }
+    if tstate != state.tstate {
+        state.tstate = tstate;
+        state.cache_len = 0;
+        state.thread = PER_THREAD
+            .try_with(|local| thread_id(tracer, local))
+            .unwrap_or(0);
+    }
+    // SAFETY: `tstate` is ours and we hold the GIL.
+    let stack = unsafe { capture_stack(tracer, state, tstate) };
+    if let Some(sampled) = &tracer.sampled {
+        sampled.insert(block.address);
+    }
+    tracer.sink.alloc(AllocEvent {
+        address: block.address,
+        size: block.size,
+        allocator: block.allocator,
+        domain: block.domain,
+        thread: ThreadId(state.thread),
+        stack,
+    });
+}
+
+/// The GIL-less half of [`record_external_alloc`]: no stack, the thread's
+/// own sampling countdown.
+fn record_external_without_gil(tracer: &Tracer, local: &PerThread, block: ExternalBlock) {
+    let thread = thread_id(tracer, local);
+    if tracer.sample_mean != 0 {
+        let left = local.countdown.get() - block.size as i64;
+        if left > 0 {
+            local.countdown.set(left);
+            return;
+        }
+        let mut rng = Rng(local.rng.get());
+        local.countdown.set(rng.next_interval(tracer.sample_mean));
+        local.rng.set(rng.0);
+        if let Some(sampled) = &tracer.sampled {
+            sampled.insert(block.address);
+        }
+    }
+    tracer.sink.alloc(AllocEvent {
+        address: block.address,
+        size: block.size,
+        allocator: block.allocator,
+        domain: block.domain,
+        thread: ThreadId(thread),
+        stack: StackId::EMPTY,
+    });
+}

@@ -31,6 +31,11 @@
 //! of the new one, even in place. Allocations made on a thread that does not
 //! hold the GIL (RAW domain) get [`StackId::EMPTY`].
 //!
+//! While tracing, numpy data buffers are recorded too, as
+//! `Allocator::NumpyData` blocks in `NUMPY_DOMAIN` (see [`numpy`]), and so
+//! are libc allocations when the native interposer is loaded and the caller
+//! asked for them (see [`native`]).
+//!
 //! Hook calls happen on any thread, concurrently for GIL-less RAW calls and
 //! frees; the sink must follow [`EventSink`]'s rules (no Python, no
 //! blocking, no panics).
@@ -42,6 +47,8 @@
 mod address_map;
 pub(crate) mod frames;
 mod hooks;
+pub(crate) mod native;
+pub(crate) mod numpy;
 pub(crate) mod python;
 pub mod sampling;
 mod spin;
@@ -122,11 +129,17 @@ pub fn start(
     config: TraceConfig,
     sink: Arc<dyn EventSink>,
 ) -> Result<(), TraceError> {
-    hooks::start(py, config, sink)
+    hooks::start(py, config, sink)?;
+    // numpy imported later is attached by memlens' import hook (Python).
+    hooks::untraced(py, || numpy::attach(py));
+    Ok(())
 }
 
 /// Stops tracing; the sink is not called after this returns.
 pub fn stop(py: Python<'_>) -> Result<(), TraceError> {
+    if is_tracing() {
+        numpy::detach(py);
+    }
     hooks::stop(py)
 }
 

@@ -220,7 +220,9 @@ impl EventSink for TableSink {
             stack: event.stack.0,
             domain: event.domain,
         };
-        if event.allocator == Allocator::PyRaw {
+        // RAW and external blocks (numpy data, native) may come without
+        // the GIL: they live in the locked map.
+        if !matches!(event.allocator, Allocator::PyMem | Allocator::PyObject) {
             let replaced = table.raw.lock().insert(event.address, block);
             let delta = size as i64 - replaced.map_or(0, |b| b.size as i64);
             let raw = table.raw_current.fetch_add(delta, Ordering::Relaxed) + delta;
@@ -242,7 +244,7 @@ impl EventSink for TableSink {
     #[inline]
     fn free(&self, event: FreeEvent) {
         let table = global();
-        if event.allocator == Allocator::PyRaw {
+        if !matches!(event.allocator, Allocator::PyMem | Allocator::PyObject) {
             if let Some(block) = table.raw.lock().remove(event.address) {
                 table
                     .raw_current
