@@ -449,11 +449,17 @@ fn before_free<const D: u8>(block: *mut c_void) {
                     return;
                 }
             }
-            tracer.sink.free(FreeEvent {
+            let event = FreeEvent {
                 address,
                 allocator: allocator_of::<D>(),
                 domain: PYTHON_DOMAIN,
-            });
+            };
+            // MEM and OBJ frees hold the GIL; a RAW free may not.
+            if D == RAW {
+                tracer.sink.free(event);
+            } else {
+                tracer.sink.free_serialized(event);
+            }
         }));
     });
 }
@@ -514,7 +520,8 @@ unsafe fn record_with_gil<const D: u8>(
     if let Some(sampled) = &tracer.sampled {
         sampled.insert(address);
     }
-    tracer.sink.alloc(AllocEvent {
+    // The GIL serializes this call with every other one made here.
+    tracer.sink.alloc_serialized(AllocEvent {
         address,
         size,
         allocator: allocator_of::<D>(),
