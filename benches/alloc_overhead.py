@@ -49,6 +49,8 @@ IN_PROCESS = {
     "memlens exact, 1 frame": "from memlens import tracemalloc; tracemalloc.start(1)",
     "memlens exact, 25 frames": "from memlens import tracemalloc; tracemalloc.start(25)",
     "memlens sampled (512 KiB)": "from memlens import tracemalloc; tracemalloc.start(1, sample_bytes=512 * 1024)",
+    # The floor under sampled mode: hooks that only forward, recording nothing.
+    "memlens pass-through hooks": "from memlens import _core; _core._trace_passthrough(True)",
 }
 MEMRAY = "memray --trace-python-allocators"
 

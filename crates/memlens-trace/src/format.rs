@@ -188,7 +188,7 @@ impl Header {
 }
 
 /// Appends `value` as an LEB128 varint.
-#[inline]
+#[inline(always)]
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
@@ -325,7 +325,7 @@ impl Default for AddressCoder {
 }
 
 impl AddressCoder {
-    #[inline]
+    #[inline(always)]
     fn encode(&mut self, out: &mut Vec<u8>, address: u64, is_alloc: bool) {
         let search = if is_alloc {
             &self.freed
@@ -353,13 +353,13 @@ impl AddressCoder {
     }
 
     /// Appends an allocation's address.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn encode_alloc(&mut self, out: &mut Vec<u8>, address: u64) {
         self.encode(out, address, true);
     }
 
     /// Appends a free's address.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn encode_free(&mut self, out: &mut Vec<u8>, address: u64) {
         self.encode(out, address, false);
     }

@@ -180,6 +180,7 @@ struct Encoder {
 }
 
 impl Encoder {
+    #[inline(always)]
     fn switch_thread(&mut self, thread: ThreadId) {
         if self.last_thread != Some(thread.0) {
             self.block.ops.push(op::SWITCH_THREAD);
@@ -189,7 +190,7 @@ impl Encoder {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn alloc(&mut self, event: &AllocEvent) {
         self.switch_thread(event.thread);
         let allocator = event.allocator as u8;
@@ -206,7 +207,7 @@ impl Encoder {
         put_varint(&mut block.stacks, u64::from(event.stack.0));
     }
 
-    #[inline]
+    #[inline(always)]
     fn free(&mut self, event: &FreeEvent) {
         let allocator = event.allocator as u8;
         let block = &mut self.block;
@@ -231,9 +232,10 @@ impl Encoder {
     }
 }
 
-/// Records in the serialized callers' ring: 128 KiB, small enough to stay
-/// in the producing core's L2 cache between drains.
-const RING_RECORDS: usize = 4096;
+/// Records in the serialized callers' ring: 32 KiB, small enough to stay
+/// in the producing core's caches between drains, large enough that the
+/// mutex taken to drain a full ring costs nothing per event.
+const RING_RECORDS: usize = 1024;
 const RING_MASK: usize = RING_RECORDS - 1;
 const _: () = assert!(RING_RECORDS.is_power_of_two());
 
