@@ -135,7 +135,8 @@ pub trait EventSink: Send + Sync {
     /// A call chain seen for the first time: `frame` called from `parent`
     /// (`None` for an outermost frame).
     fn stack(&self, id: StackId, parent: Option<StackId>, frame: FrameId);
-    /// A thread seen for the first time, with its name when known.
+    /// A thread seen for the first time, with its name when known. A
+    /// thread announced again has been renamed: the later name wins.
     fn thread(&self, id: ThreadId, name: &str);
     /// A block allocated.
     fn alloc(&self, event: AllocEvent);

@@ -232,9 +232,10 @@ pub(crate) fn decode_address_delta(stored: u64) -> u64 {
 
 /// How many recent addresses an [`AddressCoder`] remembers per direction.
 const RECENT: usize = 32;
-/// Slots of the coder's direct-mapped index into each history (a power of
-/// two, a few times [`RECENT`] so that collisions are rare).
-const INDEX_SLOTS: usize = 128;
+/// Slots of the coder's direct-mapped index into each history: a power of
+/// two, many times [`RECENT`], so that collisions (which store an address
+/// difference where a one-byte back reference would do) are rare.
+const INDEX_SLOTS: usize = 1024;
 const INDEX_BITS: u32 = INDEX_SLOTS.trailing_zeros();
 const _: () = assert!(INDEX_SLOTS.is_power_of_two() && RECENT <= u8::MAX as usize);
 

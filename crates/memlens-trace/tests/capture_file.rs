@@ -647,3 +647,23 @@ fn a_block_handed_between_a_serialized_and_a_plain_thread_is_freed_after_its_all
     assert_eq!((allocs, frees), (2 * n, 2 * n));
     assert!(live.is_empty());
 }
+
+#[test]
+fn a_thread_announced_again_keeps_its_later_name() {
+    // GIVEN a capture where a thread is first seen by its OS name, then renamed
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("renamed.mlc");
+    let writer =
+        CaptureWriter::create(&path, &synthetic::header(Mode::Exact), small_blocks()).unwrap();
+    writer.thread(ThreadId(0), "python");
+    writer.thread(ThreadId(1), "python");
+    writer.thread(ThreadId(1), "worker-1");
+    writer.finish().unwrap();
+    // WHEN it is loaded
+    let profile = Profile::load(&[path], &mut |_| {}).unwrap();
+    // THEN each thread is listed once, under its latest name
+    assert_eq!(
+        profile.processes()[0].threads,
+        vec![(0, "python".to_string()), (1, "worker-1".to_string())]
+    );
+}

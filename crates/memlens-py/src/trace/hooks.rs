@@ -627,6 +627,27 @@ fn thread_id(tracer: &Tracer, local: &PerThread) -> u32 {
     id
 }
 
+/// Announces `name` as the calling thread's name in the running trace
+/// (announcing the thread first if it is new). Called from Python, with the
+/// GIL, when a `threading.Thread` starts: the hooks only know OS names and
+/// must never call Python to learn better ones. False when no trace runs.
+pub(super) fn name_current_thread(py: Python<'_>, name: &str) -> bool {
+    let tracer = ACTIVE.load(Ordering::SeqCst);
+    if tracer.is_null() {
+        return false;
+    }
+    // SAFETY: the GIL is held, so `stop` cannot free the tracer meanwhile.
+    let tracer = unsafe { &*tracer };
+    untraced(py, || {
+        PER_THREAD
+            .try_with(|local| {
+                let id = thread_id(tracer, local);
+                tracer.sink.thread(ThreadId(id), name);
+            })
+            .is_ok()
+    })
+}
+
 /// The OS name of the calling thread (no allocation through Python).
 fn current_thread_name() -> String {
     let mut buffer = [0u8; 64];
