@@ -251,6 +251,7 @@ const _: () = assert!(INDEX_SLOTS.is_power_of_two() && RECENT <= u8::MAX as usiz
 /// history slot it was last written to) instead of comparing every slot:
 /// one probe per event. An index collision only turns a hit into a miss,
 /// which the reader decodes all the same.
+#[derive(Default)]
 pub(crate) struct AddressCoder {
     last: u64,
     allocated: History,
@@ -312,16 +313,6 @@ impl History {
     #[inline]
     fn get(&self, back: usize) -> u64 {
         self.addresses[(self.at + RECENT - back) % RECENT]
-    }
-}
-
-impl Default for AddressCoder {
-    fn default() -> Self {
-        AddressCoder {
-            last: 0,
-            allocated: History::default(),
-            freed: History::default(),
-        }
     }
 }
 

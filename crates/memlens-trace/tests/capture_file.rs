@@ -614,11 +614,9 @@ fn a_block_handed_between_a_serialized_and_a_plain_thread_is_freed_after_its_all
         });
         let plain = &writer;
         scope.spawn(move || {
-            let mut i = 0;
-            for mine in from_serial {
+            for (i, mine) in from_serial.into_iter().enumerate() {
                 plain.free(free(mine));
-                let address = 0x2000_0000 + 16 * i;
-                i += 1;
+                let address = 0x2000_0000 + 16 * i as u64;
                 plain.alloc(event(address, 1));
                 to_serial.send(address).unwrap();
             }

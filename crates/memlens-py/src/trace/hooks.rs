@@ -239,8 +239,8 @@ fn traced_call<const D: u8>(
     allocate: impl FnOnce() -> *mut c_void,
     record: impl FnOnce(Caller, *mut c_void),
 ) -> *mut c_void {
-    // SAFETY: MEM/OBJ callers hold the GIL; for RAW we check.
     let tstate = if D == RAW {
+        // SAFETY: only reads the thread state; for RAW we check the GIL.
         unsafe { frames::thread_state_if_gil_held() }
     } else {
         ptr::null_mut()
@@ -545,8 +545,8 @@ unsafe fn record_with_gil<const D: u8>(
         state.countdown = rng.next_interval(tracer.sample_mean);
         state.rng = rng.0;
     }
-    // SAFETY: the caller holds the GIL, so the current state is its own.
     let tstate = if tstate.is_null() {
+        // SAFETY: the caller holds the GIL, so the current state is its own.
         unsafe { frames::thread_state_holding_gil() }
     } else {
         tstate
