@@ -149,13 +149,15 @@ impl Block {
             + self.misc.len()
     }
 
-    /// The payload of an events frame (see [`crate::format`]).
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.raw_bytes() + 64);
-        put_varint(&mut out, self.end_ns);
-        put_varint(&mut out, self.defs.len() as u64);
+    /// The payload of an events frame (see [`crate::format`]), written into
+    /// `out` (emptied first; the writer thread reuses one buffer).
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(self.raw_bytes() + 64);
+        put_varint(out, self.end_ns);
+        put_varint(out, self.defs.len() as u64);
         out.extend_from_slice(&self.defs);
-        put_varint(&mut out, self.n_ops);
+        put_varint(out, self.n_ops);
         for column in [
             &self.ops,
             &self.addrs,
@@ -163,10 +165,9 @@ impl Block {
             &self.stacks,
             &self.misc,
         ] {
-            put_varint(&mut out, column.len() as u64);
+            put_varint(out, column.len() as u64);
             out.extend_from_slice(column);
         }
-        out
     }
 }
 
@@ -682,16 +683,15 @@ impl EventSink for CaptureWriter {
     }
 }
 
-fn frame_bytes(kind: u8, payload: &[u8], raw_len: usize) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(format::FRAME_HEADER_LEN + payload.len());
-    frame.push(kind);
-    frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    frame.extend_from_slice(&(raw_len as u32).to_le_bytes());
-    let mut crc = crc32c::crc32c(&frame[..9]);
-    crc = crc32c::crc32c_append(crc, payload);
-    frame.extend_from_slice(&crc.to_le_bytes());
-    frame.extend_from_slice(payload);
-    frame
+/// The header of a frame holding `payload` (see [`crate::format`]).
+fn frame_header(kind: u8, payload: &[u8], raw_len: usize) -> [u8; format::FRAME_HEADER_LEN] {
+    let mut header = [0u8; format::FRAME_HEADER_LEN];
+    header[0] = kind;
+    header[1..5].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    header[5..9].copy_from_slice(&(raw_len as u32).to_le_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[..9]), payload);
+    header[9..13].copy_from_slice(&crc.to_le_bytes());
+    header
 }
 
 /// The writer thread: compresses and writes sealed blocks, adds the
@@ -699,24 +699,40 @@ fn frame_bytes(kind: u8, payload: &[u8], raw_len: usize) -> Vec<u8> {
 fn write_blocks(inner: &Inner, mut file: File) -> Result<()> {
     let options = &inner.options;
     let mut failure: Option<Error> = None;
-    let mut write = |kind: u8, raw: Vec<u8>, failure: &mut Option<Error>| {
+    // One compression context and two buffers for the whole capture: a
+    // fresh context and fresh megabyte buffers per block cost page faults.
+    let mut compressor = zstd::bulk::Compressor::new(options.zstd_level)
+        .map_err(|e| Error::io("cannot start the capture compressor", e));
+    let mut compressed: Vec<u8> = Vec::new();
+    let mut raw_buffer: Vec<u8> = Vec::new();
+    let mut write = |kind: u8, raw: &[u8], failure: &mut Option<Error>| {
         if failure.is_some() {
             return;
         }
-        let compressed = match zstd::bulk::compress(&raw, options.zstd_level) {
-            Ok(c) => c,
+        let compressor = match &mut compressor {
+            Ok(compressor) => compressor,
             Err(e) => {
-                *failure = Some(Error::io("cannot compress a capture block", e));
+                *failure = Some(Error::new(crate::ErrorKind::Io, e.to_string()));
                 inner.dead.store(true, Ordering::SeqCst);
                 return;
             }
         };
-        let frame = frame_bytes(kind, &compressed, raw.len());
-        match file.write_all(&frame) {
+        compressed.clear();
+        compressed.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+        if let Err(e) = compressor.compress_to_buffer(raw, &mut compressed) {
+            *failure = Some(Error::io("cannot compress a capture block", e));
+            inner.dead.store(true, Ordering::SeqCst);
+            return;
+        }
+        let header = frame_header(kind, &compressed, raw.len());
+        match file
+            .write_all(&header)
+            .and_then(|()| file.write_all(&compressed))
+        {
             Ok(()) => {
                 inner
                     .file_bytes
-                    .fetch_add(frame.len() as u64, Ordering::Relaxed);
+                    .fetch_add((header.len() + compressed.len()) as u64, Ordering::Relaxed);
             }
             Err(e) => {
                 *failure = Some(Error::io("cannot write the capture", e));
@@ -740,7 +756,8 @@ fn write_blocks(inner: &Inner, mut file: File) -> Result<()> {
         match block {
             Some(block) => {
                 inner.not_full.notify_all();
-                write(format::FRAME_EVENTS, block.encode(), &mut failure);
+                block.encode_into(&mut raw_buffer);
+                write(format::FRAME_EVENTS, &raw_buffer, &mut failure);
                 let mut spare = lock(&inner.spare);
                 if spare.len() < 2 {
                     let mut block = block;
@@ -778,7 +795,7 @@ fn write_blocks(inner: &Inner, mut file: File) -> Result<()> {
     put_varint(&mut end, inner.events.load(Ordering::Relaxed));
     put_varint(&mut end, inner.dropped.load(Ordering::Relaxed));
     put_varint(&mut end, inner.now_ns());
-    write(format::FRAME_END, end, &mut failure);
+    write(format::FRAME_END, &end, &mut failure);
     if failure.is_none() {
         if let Err(e) = file.sync_data() {
             failure = Some(Error::io("cannot flush the capture to disk", e));
