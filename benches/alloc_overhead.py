@@ -9,7 +9,8 @@ allocations at n=500000) in a child process, plain and under each tracer,
 interleaving the configurations within each repetition so that a noisy host
 affects them alike. Reports, per interpreter, the median CPU time (user+sys of
 the child) and its ratio to the plain run, the cost per allocation in
-nanoseconds, and the tracers' own memory for the same live traces
+nanoseconds (the extra CPU time over the plain run divided by the
+allocations), and the tracers' own memory for the same live traces
 (``get_tracemalloc_memory()`` of stdlib tracemalloc and memlens with 200 000
 live blocks).
 
@@ -48,8 +49,18 @@ IN_PROCESS = {
     "memlens exact, 1 frame": "from memlens import tracemalloc; tracemalloc.start(1)",
     "memlens exact, 25 frames": "from memlens import tracemalloc; tracemalloc.start(25)",
     "memlens sampled (512 KiB)": "from memlens import tracemalloc; tracemalloc.start(1, sample_bytes=512 * 1024)",
+    # The floor under sampled mode: hooks that only forward, recording nothing.
+    "memlens pass-through hooks": "from memlens import _core; _core._trace_passthrough(True)",
 }
 MEMRAY = "memray --trace-python-allocators"
+
+# `memlens run`, streaming every event to a capture file (the writer
+# thread's compression counts: CPU time is the whole process's).
+RUN = {
+    "memlens run exact, 1 frame": ["--frames", "1"],
+    "memlens run exact, 25 frames": ["--frames", "25"],
+    "memlens run sampled (512 KiB)": ["--sampled", "--frames", "1"],
+}
 
 # Runs the workload as __main__ with one frame of driver below it (no runpy
 # frames), so that N-frame tracers see the same stacks as `python workload.py`.
@@ -102,6 +113,12 @@ def configurations(python, n, only, scratch):
         if "memlens" in name and not has_module(python, "memlens"):
             continue
         configs[name] = [python, "-c", DRIVER.format(setup=setup, workload=WORKLOAD, n=str(n))]
+    if has_module(python, "memlens"):
+        for name, options in RUN.items():
+            if only and only not in name:
+                continue
+            output = os.path.join(scratch, "run.mlc")
+            configs[name] = [python, "-m", "memlens", "run", *options, "-o", output, WORKLOAD, str(n)]
     if (not only or only in MEMRAY) and has_module(python, "memray"):
         output = os.path.join(scratch, "memray.bin")
         configs[MEMRAY] = [python, "-m", "memray", "run", "--trace-python-allocators", "-f", "-q", "-o", output, WORKLOAD, str(n)]

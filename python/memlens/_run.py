@@ -55,6 +55,37 @@ def start(settings, path, argv):
     _core.capture_start(path, settings["mode"], settings["interval"], settings["frames"], argv, native)
     _settings = dict(settings, path=path, pid=os.getpid())
     _install_hooks()
+    _name_this_thread()
+
+
+def _name_this_thread(name=None):
+    """Give the calling thread its ``threading`` name in the capture (the hooks only see OS names)."""
+    try:
+        if name is None:
+            threading = sys.modules.get("threading")
+            if threading is None:
+                return
+            name = threading.current_thread().name
+        _core.capture_thread_name(name)
+    except Exception:  # naming is cosmetic: never break the program
+        pass
+
+
+def _name_threads_when_they_start():
+    """Wrap ``Thread._bootstrap_inner`` (3.9-3.13) so that each new thread names itself first."""
+    import threading
+
+    original = getattr(threading.Thread, "_bootstrap_inner", None)
+    if original is None or getattr(original, "_memlens", False):
+        return
+
+    def _bootstrap_inner(self):
+        # Not current_thread(): the thread is not registered yet.
+        _name_this_thread(self.name)
+        return original(self)
+
+    _bootstrap_inner._memlens = True
+    threading.Thread._bootstrap_inner = _bootstrap_inner
 
 
 def stop():
@@ -90,6 +121,7 @@ def _install_hooks():
     if _hooks_installed:
         return
     _hooks_installed = True
+    _name_threads_when_they_start()
     os._exit = _exit_closing_capture
     os.register_at_fork(after_in_child=_after_fork_in_child)
     atexit.register(stop)

@@ -251,6 +251,8 @@ def test_eight_threads_allocating_and_freeing_leave_one_consistent_capture(memle
     # THEN every thread is there, every block is attributed, and the freed blocks are not leaks
     assert stats.returncode == 0 and "was cut short" not in stats.stderr, stats.stderr
     assert "Threads   9" in stats.stdout, stats.stdout
+    # (named as threading names them, not by their OS name)
+    assert "MainThread" in stats.stdout and "Thread-8" in stats.stdout, stats.stdout
     top = table.stdout.split("╞")[1].splitlines()[1]
     assert "threads.py:5)" in top, table.stdout
     blocks = int(top.split("┆")[3].strip().replace(",", ""))

@@ -162,3 +162,39 @@ def test_sampled_mode_estimates_are_unbiased(memlens_tracemalloc):
     assert current == pytest.approx(40 * 1024 * (1024 + sys.getsizeof(bytearray()) ), rel=0.15)
     # AND statistics say they are estimates
     assert "(sampled estimate)" in str(stats[0])
+
+
+def test_an_exact_session_after_a_sampled_one_records_every_allocation(memlens_tracemalloc):
+    # GIVEN a sampled session that sampled nothing (its countdown still far from zero)
+    memlens_tracemalloc.start(1, sample_bytes=1 << 40)
+    warmup = [bytearray(64) for _ in range(1000)]
+    memlens_tracemalloc.stop()
+    del warmup
+    # WHEN an exact session follows in the same process
+    memlens_tracemalloc.start(1)
+    held = [bytearray(1000) for _ in range(2000)]
+    current, _ = memlens_tracemalloc.get_traced_memory()
+    memlens_tracemalloc.stop()
+    # THEN no allocation was skipped as "unsampled": all 2 MB are traced
+    assert current >= 2000 * 1000, current
+    del held
+
+
+def test_pass_through_hooks_forward_and_leave_tracing_working(memlens_tracemalloc):
+    from memlens import _core
+
+    # GIVEN the benchmark's pass-through hooks installed
+    _core._trace_passthrough(True)
+    try:
+        # WHEN the program allocates and a trace starts on top of them
+        data = [str(i) * 10 for i in range(10000)]
+        memlens_tracemalloc.start(1)
+        held = [bytearray(1000) for _ in range(1000)]
+        # THEN allocation works, tracing sees through, and they cannot be removed mid-trace
+        assert memlens_tracemalloc.get_traced_memory()[0] >= 1000 * 1000
+        with pytest.raises(RuntimeError):
+            _core._trace_passthrough(False)
+        memlens_tracemalloc.stop()
+        del data, held
+    finally:
+        _core._trace_passthrough(False)

@@ -155,10 +155,21 @@ pub fn native_available() -> bool {
     trace::native::available()
 }
 
+/// Records `name` (`threading.current_thread().name`) as the calling
+/// thread's name in the running capture; False when no capture runs here.
+#[pyfunction]
+pub fn capture_thread_name(py: Python<'_>, name: &str) -> bool {
+    // In a fork child before its own capture starts, the parent's writer
+    // is quiet and ignores the name.
+    let running = current().is_some();
+    running && trace::name_current_thread(py, name)
+}
+
 /// Registers the capture functions on `memlens._core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(capture_start, m)?)?;
     m.add_function(wrap_pyfunction!(capture_stop, m)?)?;
     m.add_function(wrap_pyfunction!(native_available, m)?)?;
+    m.add_function(wrap_pyfunction!(capture_thread_name, m)?)?;
     Ok(())
 }

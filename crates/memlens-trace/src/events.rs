@@ -102,16 +102,56 @@ pub struct FreeEvent {
 /// must not block for long (buffer and hand work to another thread), and
 /// must never panic. Memory they allocate comes from Rust's global allocator
 /// (libc), which the Python-level hooks do not see.
+///
+/// # Two paths for events
+///
+/// [`alloc`](Self::alloc) and [`free`](Self::free) may be called by any
+/// thread at any time, concurrently with every other method.
+///
+/// [`alloc_serialized`](Self::alloc_serialized) and
+/// [`free_serialized`](Self::free_serialized) carry the same events for
+/// callers that are serialized with one another: the caller promises that
+/// every `*_serialized` call returns before the next one starts and
+/// happens-before it (the hooks call them only while holding the GIL, whose
+/// hand-over between threads gives both). They may still run concurrently
+/// with the plain methods and with the definitions (`frame`, `stack`,
+/// `thread`). A sink can use the promise to record without a lock; the
+/// default implementations forward to the plain methods.
+///
+/// Whichever path events take, a sink that records an order must keep the
+/// happens-before order of the calls: if one call returns before another
+/// starts on the same or a synchronized thread (a block is freed after the
+/// allocation that returned it; an address is reused after its free), the
+/// first event comes first. In particular a free is never recorded before
+/// the allocation of its block, whether either was made with the GIL or
+/// without it.
+///
+/// Definitions are announced before any event uses them: a `frame` before
+/// the `stack` that names it, a `stack` or `thread` before the first event
+/// carrying its id (on either path).
 pub trait EventSink: Send + Sync {
     /// A code location seen for the first time.
     fn frame(&self, id: FrameId, frame: Frame<'_>);
     /// A call chain seen for the first time: `frame` called from `parent`
     /// (`None` for an outermost frame).
     fn stack(&self, id: StackId, parent: Option<StackId>, frame: FrameId);
-    /// A thread seen for the first time, with its name when known.
+    /// A thread seen for the first time, with its name when known. A
+    /// thread announced again has been renamed: the later name wins.
     fn thread(&self, id: ThreadId, name: &str);
     /// A block allocated.
     fn alloc(&self, event: AllocEvent);
     /// A block freed.
     fn free(&self, event: FreeEvent);
+    /// A block allocated, by a caller serialized with every other
+    /// `*_serialized` call (see the trait documentation).
+    #[inline]
+    fn alloc_serialized(&self, event: AllocEvent) {
+        self.alloc(event);
+    }
+    /// A block freed, by a caller serialized with every other
+    /// `*_serialized` call (see the trait documentation).
+    #[inline]
+    fn free_serialized(&self, event: FreeEvent) {
+        self.free(event);
+    }
 }

@@ -188,7 +188,7 @@ impl Header {
 }
 
 /// Appends `value` as an LEB128 varint.
-#[inline]
+#[inline(always)]
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
@@ -232,8 +232,12 @@ pub(crate) fn decode_address_delta(stored: u64) -> u64 {
 
 /// How many recent addresses an [`AddressCoder`] remembers per direction.
 const RECENT: usize = 32;
-// `AddressCoder::find` keeps one bit per slot in a u32.
-const _: () = assert!(RECENT == 32);
+/// Slots of the coder's direct-mapped index into each history: a power of
+/// two, many times [`RECENT`], so that collisions (which store an address
+/// difference where a one-byte back reference would do) are rare.
+const INDEX_SLOTS: usize = 1024;
+const INDEX_BITS: u32 = INDEX_SLOTS.trailing_zeros();
+const _: () = assert!(INDEX_SLOTS.is_power_of_two() && RECENT <= u8::MAX as usize);
 
 /// Codes a block's addresses. Allocators hand out recently freed blocks
 /// again, and programs free what they allocated recently, so an allocation's
@@ -242,82 +246,112 @@ const _: () = assert!(RECENT == 32);
 /// was (1..=RECENT), a miss as 0 followed by the difference to the previous
 /// address ([`encode_address_delta`]). Writer and reader run the same coder,
 /// so their histories always agree; each block starts a fresh one.
+///
+/// The writer finds a hit through a small hash index (address → the
+/// history slot it was last written to) instead of comparing every slot:
+/// one probe per event. An index collision only turns a hit into a miss,
+/// which the reader decodes all the same.
+#[derive(Default)]
 pub(crate) struct AddressCoder {
     last: u64,
-    allocated: [u64; RECENT],
-    allocated_at: usize,
-    freed: [u64; RECENT],
-    freed_at: usize,
+    allocated: History,
+    freed: History,
 }
 
-impl Default for AddressCoder {
+/// The last [`RECENT`] addresses of one direction, with the writer's index.
+#[derive(Clone)]
+struct History {
+    addresses: [u64; RECENT],
+    /// The slot written next (the oldest one).
+    at: usize,
+    /// By hash of an address: 1 + the slot it was last written to, or 0.
+    index: [u8; INDEX_SLOTS],
+}
+
+impl Default for History {
     fn default() -> Self {
-        AddressCoder {
-            last: 0,
-            allocated: [0; RECENT],
-            allocated_at: 0,
-            freed: [0; RECENT],
-            freed_at: 0,
+        History {
+            addresses: [0; RECENT],
+            at: 0,
+            index: [0; INDEX_SLOTS],
         }
+    }
+}
+
+impl History {
+    #[inline(always)]
+    fn hash(address: u64) -> usize {
+        ((address >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - INDEX_BITS)) as usize
+    }
+
+    /// How far back `address` was written (1 = the latest write), if it is
+    /// still in the history and the index remembers it.
+    #[inline(always)]
+    fn find(&self, address: u64) -> Option<usize> {
+        let entry = self.index[Self::hash(address)] as usize;
+        if entry == 0 {
+            return None;
+        }
+        let slot = (entry - 1) % RECENT;
+        if self.addresses[slot] != address {
+            return None;
+        }
+        Some((self.at + RECENT - 1 - slot) % RECENT + 1)
+    }
+
+    #[inline(always)]
+    fn push(&mut self, address: u64, indexed: bool) {
+        let at = self.at % RECENT;
+        self.addresses[at] = address;
+        if indexed {
+            self.index[Self::hash(address)] = at as u8 + 1;
+        }
+        self.at = (at + 1) % RECENT;
+    }
+
+    /// The address written `back` writes ago (1..=RECENT).
+    #[inline]
+    fn get(&self, back: usize) -> u64 {
+        self.addresses[(self.at + RECENT - back) % RECENT]
     }
 }
 
 impl AddressCoder {
-    /// How far back `address` was last seen in `history` (whose next slot
-    /// to write is `at`), 1..=RECENT; compares every slot without branches
-    /// so the loop vectorizes.
-    #[inline]
-    fn find(history: &[u64; RECENT], at: usize, address: u64) -> Option<usize> {
-        let mut mask: u32 = 0;
-        for (slot, &seen) in history.iter().enumerate() {
-            mask |= u32::from(seen == address) << slot;
-        }
-        if mask == 0 {
-            return None;
-        }
-        // Bit j of the rotated mask is the slot written j+1 writes before `at`
-        // comes round again; the highest bit is the most recent.
-        let newest = 31 - mask.rotate_right(at as u32).leading_zeros() as usize;
-        Some(RECENT - newest)
-    }
-
-    #[inline]
+    #[inline(always)]
     fn encode(&mut self, out: &mut Vec<u8>, address: u64, is_alloc: bool) {
-        let (search, search_at) = if is_alloc {
-            (&self.freed, self.freed_at)
+        let search = if is_alloc {
+            &self.freed
         } else {
-            (&self.allocated, self.allocated_at)
+            &self.allocated
         };
-        match Self::find(search, search_at, address) {
+        match search.find(address) {
             Some(back) => out.push(back as u8),
             None => {
                 out.push(0);
                 put_varint(out, encode_address_delta(address.wrapping_sub(self.last)));
             }
         }
-        self.remember(address, is_alloc);
+        self.remember(address, is_alloc, true);
     }
 
-    #[inline]
-    fn remember(&mut self, address: u64, is_alloc: bool) {
+    #[inline(always)]
+    fn remember(&mut self, address: u64, is_alloc: bool, indexed: bool) {
         self.last = address;
         if is_alloc {
-            self.allocated[self.allocated_at] = address;
-            self.allocated_at = (self.allocated_at + 1) % RECENT;
+            self.allocated.push(address, indexed);
         } else {
-            self.freed[self.freed_at] = address;
-            self.freed_at = (self.freed_at + 1) % RECENT;
+            self.freed.push(address, indexed);
         }
     }
 
     /// Appends an allocation's address.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn encode_alloc(&mut self, out: &mut Vec<u8>, address: u64) {
         self.encode(out, address, true);
     }
 
     /// Appends a free's address.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn encode_free(&mut self, out: &mut Vec<u8>, address: u64) {
         self.encode(out, address, false);
     }
@@ -329,18 +363,18 @@ impl AddressCoder {
         let address = if back == 0 {
             self.last.wrapping_add(decode_address_delta(cur.varint()?))
         } else if back as usize <= RECENT {
-            let (history, at) = if is_alloc {
-                (&self.freed, self.freed_at)
+            let history = if is_alloc {
+                &self.freed
             } else {
-                (&self.allocated, self.allocated_at)
+                &self.allocated
             };
-            history[(at + RECENT - back as usize) % RECENT]
+            history.get(back as usize)
         } else {
             return Err(Error::corrupt(format!(
                 "addresses: a back reference of {back} exceeds {RECENT}"
             )));
         };
-        self.remember(address, is_alloc);
+        self.remember(address, is_alloc, false);
         Ok(address)
     }
 }

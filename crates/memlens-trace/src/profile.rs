@@ -428,7 +428,14 @@ impl Profile {
                     };
                 replay.stacks.insert(id.0, node);
             }
-            Record::Thread { id, name } => replay.threads.push((id.0, name.to_string())),
+            // A thread announced again was renamed (`memlens run` gives
+            // Python threads their `threading` name once they start).
+            Record::Thread { id, name } => {
+                match replay.threads.iter_mut().find(|(known, _)| *known == id.0) {
+                    Some(entry) => entry.1 = name.to_string(),
+                    None => replay.threads.push((id.0, name.to_string())),
+                }
+            }
             Record::Alloc(event) => {
                 let node = if event.stack == StackId::EMPTY {
                     0

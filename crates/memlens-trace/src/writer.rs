@@ -8,14 +8,34 @@
 //! behind, the block's events are dropped and counted (its stack and frame
 //! definitions are kept), and the capture records how many were lost.
 //!
-//! Events are encoded under one mutex so that the file keeps the order in
-//! which blocks were allocated and freed across threads (a free must follow
-//! its allocation); under the GIL it is almost never contended.
+//! Two ways in, one order out. Events are encoded into the block under one
+//! mutex, so that the file keeps the order in which blocks were allocated
+//! and freed across threads (a free must follow its allocation). Callers
+//! that are serialized with one another (the hooks of threads holding the
+//! GIL) use [`EventSink::alloc_serialized`] and
+//! [`EventSink::free_serialized`] instead: they append a fixed-size record to
+//! a single-producer ring without taking the mutex (a few plain stores and
+//! one release store). Whoever takes the mutex next (a full ring's producer,
+//! a caller of the plain methods, the writer thread every tick, `finish`)
+//! first moves the ring's records into the block, in order, then adds its own
+//! work. So:
+//!
+//! - a record published to the ring before a plain call starts (e.g. the
+//!   allocation, under the GIL, of a block that a thread without the GIL then
+//!   frees) is encoded before that call's event, since the plain call drains
+//!   the ring after taking the mutex;
+//! - a plain event (e.g. a GIL-less allocation) is encoded before returning,
+//!   so every ring record pushed after it (its free under the GIL) is drained
+//!   after it.
+//!
+//! Within each path, order is the order of the calls; between the paths it
+//! follows the happens-before order of the calls, which is all that a free
+//! following its allocation needs.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -129,13 +149,15 @@ impl Block {
             + self.misc.len()
     }
 
-    /// The payload of an events frame (see [`crate::format`]).
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.raw_bytes() + 64);
-        put_varint(&mut out, self.end_ns);
-        put_varint(&mut out, self.defs.len() as u64);
+    /// The payload of an events frame (see [`crate::format`]), written into
+    /// `out` (emptied first; the writer thread reuses one buffer).
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(self.raw_bytes() + 64);
+        put_varint(out, self.end_ns);
+        put_varint(out, self.defs.len() as u64);
         out.extend_from_slice(&self.defs);
-        put_varint(&mut out, self.n_ops);
+        put_varint(out, self.n_ops);
         for column in [
             &self.ops,
             &self.addrs,
@@ -143,10 +165,9 @@ impl Block {
             &self.stacks,
             &self.misc,
         ] {
-            put_varint(&mut out, column.len() as u64);
+            put_varint(out, column.len() as u64);
             out.extend_from_slice(column);
         }
-        out
     }
 }
 
@@ -160,6 +181,7 @@ struct Encoder {
 }
 
 impl Encoder {
+    #[inline(always)]
     fn switch_thread(&mut self, thread: ThreadId) {
         if self.last_thread != Some(thread.0) {
             self.block.ops.push(op::SWITCH_THREAD);
@@ -167,6 +189,37 @@ impl Encoder {
             self.block.n_ops += 1;
             self.last_thread = Some(thread.0);
         }
+    }
+
+    #[inline(always)]
+    fn alloc(&mut self, event: &AllocEvent) {
+        self.switch_thread(event.thread);
+        let allocator = event.allocator as u8;
+        let block = &mut self.block;
+        if event.domain == default_domain(event.allocator) {
+            block.ops.push(op::ALLOC | allocator);
+        } else {
+            block.ops.push(op::ALLOC_IN_DOMAIN | allocator);
+            put_varint(&mut block.misc, u64::from(event.domain));
+        }
+        block.n_ops += 1;
+        self.addresses.encode_alloc(&mut block.addrs, event.address);
+        put_varint(&mut block.sizes, event.size);
+        put_varint(&mut block.stacks, u64::from(event.stack.0));
+    }
+
+    #[inline(always)]
+    fn free(&mut self, event: &FreeEvent) {
+        let allocator = event.allocator as u8;
+        let block = &mut self.block;
+        if event.domain == default_domain(event.allocator) {
+            block.ops.push(op::FREE | allocator);
+        } else {
+            block.ops.push(op::FREE_IN_DOMAIN | allocator);
+            put_varint(&mut block.misc, u64::from(event.domain));
+        }
+        block.n_ops += 1;
+        self.addresses.encode_free(&mut block.addrs, event.address);
     }
 
     /// Takes the filled block; the next one starts from a clean state so
@@ -180,6 +233,61 @@ impl Encoder {
     }
 }
 
+/// Records in the serialized callers' ring: 32 KiB, small enough to stay
+/// in the producing core's caches between drains, large enough that the
+/// mutex taken to drain a full ring costs nothing per event.
+const RING_RECORDS: usize = 1024;
+const RING_MASK: usize = RING_RECORDS - 1;
+const _: () = assert!(RING_RECORDS.is_power_of_two());
+
+/// Record tag: an allocation (else a free).
+const RECORD_ALLOC: u64 = 1 << 8;
+
+/// A counter on its own cache line, so that the producer's stores to `tail`
+/// do not invalidate the line holding `head` that consumers write.
+#[repr(align(64))]
+struct Padded(AtomicUsize);
+
+/// The ring of [`EventSink::alloc_serialized`] and
+/// [`EventSink::free_serialized`] records. One producer at a time (the
+/// serialized callers) writes records and then publishes them by storing
+/// `tail` (release); consumers, only ever holding [`Inner::encoder`], read
+/// the records up to `tail` (acquire) and free the slots by storing `head`.
+/// All fields are atomics, so this is sound whatever the callers do; the
+/// serialization promise is only needed for the events to come out right.
+struct Ring {
+    /// Records of four words: `allocator | RECORD_ALLOC? | thread << 32`,
+    /// address, size, `stack | domain << 32`.
+    slots: Box<[[AtomicU64; 4]; RING_RECORDS]>,
+    head: Padded,
+    tail: Padded,
+}
+
+impl Ring {
+    fn new() -> Ring {
+        let slots: Vec<[AtomicU64; 4]> = (0..RING_RECORDS).map(|_| Default::default()).collect();
+        Ring {
+            slots: slots
+                .into_boxed_slice()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("the ring has RING_RECORDS slots")),
+            head: Padded(AtomicUsize::new(0)),
+            tail: Padded(AtomicUsize::new(0)),
+        }
+    }
+}
+
+fn allocator_from(code: u8) -> Allocator {
+    match code {
+        0 => Allocator::PyRaw,
+        1 => Allocator::PyMem,
+        2 => Allocator::PyObject,
+        3 => Allocator::Native,
+        4 => Allocator::Mmap,
+        _ => Allocator::NumpyData,
+    }
+}
+
 struct Queue {
     blocks: std::collections::VecDeque<Block>,
     closed: bool,
@@ -187,6 +295,7 @@ struct Queue {
 
 struct Inner {
     encoder: Mutex<Encoder>,
+    ring: Ring,
     queue: Mutex<Queue>,
     /// Emptied blocks handed back by the writer thread, so their buffers are reused.
     spare: Mutex<Vec<Block>>,
@@ -290,15 +399,88 @@ impl Inner {
         self.not_empty.notify_one();
     }
 
+    /// Counts an event just encoded and seals the block when it is full.
+    /// `wait` as for [`Inner::seal`].
     #[inline]
-    fn after_event(&self, enc: &mut Encoder) {
+    fn after_event(&self, enc: &mut Encoder, wait: Option<Duration>) {
         enc.block.events += 1;
         // Long names can make a block big before it is full of events.
         if enc.block.events >= u64::from(self.options.block_events)
             || (enc.block.events % 1024 == 0 && enc.block.raw_bytes() >= 8 << 20)
         {
-            self.seal(enc, Some(self.options.wait_when_full));
+            self.seal(enc, wait);
         }
+    }
+
+    /// Moves the ring's published records into the block, in order. Called
+    /// with the encoder locked (the only consumers); `wait` as for
+    /// [`Inner::seal`].
+    fn drain_ring(&self, enc: &mut Encoder, wait: Option<Duration>) {
+        let ring = &self.ring;
+        let tail = ring.tail.0.load(Ordering::Acquire);
+        let mut head = ring.head.0.load(Ordering::Relaxed);
+        while head != tail {
+            let slot = &ring.slots[head & RING_MASK];
+            let tag = slot[0].load(Ordering::Relaxed);
+            let address = slot[1].load(Ordering::Relaxed);
+            let ids = slot[3].load(Ordering::Relaxed);
+            let allocator = allocator_from(tag as u8);
+            let domain = (ids >> 32) as u32;
+            if tag & RECORD_ALLOC != 0 {
+                enc.alloc(&AllocEvent {
+                    address,
+                    size: slot[2].load(Ordering::Relaxed),
+                    allocator,
+                    domain,
+                    thread: ThreadId((tag >> 32) as u32),
+                    stack: StackId(ids as u32),
+                });
+            } else {
+                enc.free(&FreeEvent {
+                    address,
+                    allocator,
+                    domain,
+                });
+            }
+            head = head.wrapping_add(1);
+            self.after_event(enc, wait);
+        }
+        ring.head.0.store(head, Ordering::Release);
+    }
+
+    /// Appends a record to the ring (the serialized callers' path). When the
+    /// ring is full its producer drains it itself, under the mutex.
+    #[inline(always)]
+    fn push(&self, record: [u64; 4]) {
+        let ring = &self.ring;
+        let tail = ring.tail.0.load(Ordering::Relaxed);
+        if tail.wrapping_sub(ring.head.0.load(Ordering::Acquire)) >= RING_RECORDS
+            && !self.drain_full_ring()
+        {
+            return;
+        }
+        let slot = &ring.slots[tail & RING_MASK];
+        for (word, value) in slot.iter().zip(record) {
+            word.store(value, Ordering::Relaxed);
+        }
+        ring.tail.0.store(tail.wrapping_add(1), Ordering::Release);
+    }
+
+    /// Empties a full ring; false when the writer is quiet (finished, or
+    /// this is a fork child, where the mutex may be held by a thread that
+    /// no longer exists), in which case the record is dropped.
+    #[cold]
+    #[inline(never)]
+    fn drain_full_ring(&self) -> bool {
+        if self.quiet() {
+            return false;
+        }
+        let mut enc = lock(&self.encoder);
+        if enc.closed {
+            return false;
+        }
+        self.drain_ring(&mut enc, Some(self.options.wait_when_full));
+        true
     }
 }
 
@@ -322,6 +504,7 @@ impl CaptureWriter {
             .map_err(|e| Error::io(format!("cannot write capture {}", path.display()), e))?;
         let now = Instant::now();
         let inner = Arc::new(Inner {
+            ring: Ring::new(),
             encoder: Mutex::new(Encoder {
                 block: Block::default(),
                 addresses: AddressCoder::default(),
@@ -372,8 +555,10 @@ impl CaptureWriter {
         {
             let mut enc = lock(&inner.encoder);
             if !enc.closed {
+                let patient = Some(Duration::from_secs(3600));
+                inner.drain_ring(&mut enc, patient);
                 enc.closed = true;
-                inner.seal(&mut enc, Some(Duration::from_secs(3600)));
+                inner.seal(&mut enc, patient);
             }
             inner.dead.store(true, Ordering::SeqCst);
         }
@@ -453,21 +638,13 @@ impl EventSink for CaptureWriter {
             return;
         }
         let mut enc = lock(&inner.encoder);
-        enc.switch_thread(event.thread);
-        let allocator = event.allocator as u8;
-        if event.domain == default_domain(event.allocator) {
-            enc.block.ops.push(op::ALLOC | allocator);
-        } else {
-            enc.block.ops.push(op::ALLOC_IN_DOMAIN | allocator);
-            put_varint(&mut enc.block.misc, u64::from(event.domain));
+        if enc.closed {
+            return;
         }
-        enc.block.n_ops += 1;
-        let enc = &mut *enc;
-        enc.addresses
-            .encode_alloc(&mut enc.block.addrs, event.address);
-        put_varint(&mut enc.block.sizes, event.size);
-        put_varint(&mut enc.block.stacks, u64::from(event.stack.0));
-        inner.after_event(enc);
+        let wait = Some(inner.options.wait_when_full);
+        inner.drain_ring(&mut enc, wait);
+        enc.alloc(&event);
+        inner.after_event(&mut enc, wait);
     }
 
     fn free(&self, event: FreeEvent) {
@@ -476,31 +653,45 @@ impl EventSink for CaptureWriter {
             return;
         }
         let mut enc = lock(&inner.encoder);
-        let allocator = event.allocator as u8;
-        if event.domain == default_domain(event.allocator) {
-            enc.block.ops.push(op::FREE | allocator);
-        } else {
-            enc.block.ops.push(op::FREE_IN_DOMAIN | allocator);
-            put_varint(&mut enc.block.misc, u64::from(event.domain));
+        if enc.closed {
+            return;
         }
-        enc.block.n_ops += 1;
-        let enc = &mut *enc;
-        enc.addresses
-            .encode_free(&mut enc.block.addrs, event.address);
-        inner.after_event(enc);
+        let wait = Some(inner.options.wait_when_full);
+        inner.drain_ring(&mut enc, wait);
+        enc.free(&event);
+        inner.after_event(&mut enc, wait);
+    }
+
+    #[inline]
+    fn alloc_serialized(&self, event: AllocEvent) {
+        self.inner.push([
+            u64::from(event.allocator as u8) | RECORD_ALLOC | u64::from(event.thread.0) << 32,
+            event.address,
+            event.size,
+            u64::from(event.stack.0) | u64::from(event.domain) << 32,
+        ]);
+    }
+
+    #[inline]
+    fn free_serialized(&self, event: FreeEvent) {
+        self.inner.push([
+            u64::from(event.allocator as u8),
+            event.address,
+            0,
+            u64::from(event.domain) << 32,
+        ]);
     }
 }
 
-fn frame_bytes(kind: u8, payload: &[u8], raw_len: usize) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(format::FRAME_HEADER_LEN + payload.len());
-    frame.push(kind);
-    frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    frame.extend_from_slice(&(raw_len as u32).to_le_bytes());
-    let mut crc = crc32c::crc32c(&frame[..9]);
-    crc = crc32c::crc32c_append(crc, payload);
-    frame.extend_from_slice(&crc.to_le_bytes());
-    frame.extend_from_slice(payload);
-    frame
+/// The header of a frame holding `payload` (see [`crate::format`]).
+fn frame_header(kind: u8, payload: &[u8], raw_len: usize) -> [u8; format::FRAME_HEADER_LEN] {
+    let mut header = [0u8; format::FRAME_HEADER_LEN];
+    header[0] = kind;
+    header[1..5].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    header[5..9].copy_from_slice(&(raw_len as u32).to_le_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[..9]), payload);
+    header[9..13].copy_from_slice(&crc.to_le_bytes());
+    header
 }
 
 /// The writer thread: compresses and writes sealed blocks, adds the
@@ -508,24 +699,40 @@ fn frame_bytes(kind: u8, payload: &[u8], raw_len: usize) -> Vec<u8> {
 fn write_blocks(inner: &Inner, mut file: File) -> Result<()> {
     let options = &inner.options;
     let mut failure: Option<Error> = None;
-    let mut write = |kind: u8, raw: Vec<u8>, failure: &mut Option<Error>| {
+    // One compression context and two buffers for the whole capture: a
+    // fresh context and fresh megabyte buffers per block cost page faults.
+    let mut compressor = zstd::bulk::Compressor::new(options.zstd_level)
+        .map_err(|e| Error::io("cannot start the capture compressor", e));
+    let mut compressed: Vec<u8> = Vec::new();
+    let mut raw_buffer: Vec<u8> = Vec::new();
+    let mut write = |kind: u8, raw: &[u8], failure: &mut Option<Error>| {
         if failure.is_some() {
             return;
         }
-        let compressed = match zstd::bulk::compress(&raw, options.zstd_level) {
-            Ok(c) => c,
+        let compressor = match &mut compressor {
+            Ok(compressor) => compressor,
             Err(e) => {
-                *failure = Some(Error::io("cannot compress a capture block", e));
+                *failure = Some(Error::new(crate::ErrorKind::Io, e.to_string()));
                 inner.dead.store(true, Ordering::SeqCst);
                 return;
             }
         };
-        let frame = frame_bytes(kind, &compressed, raw.len());
-        match file.write_all(&frame) {
+        compressed.clear();
+        compressed.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+        if let Err(e) = compressor.compress_to_buffer(raw, &mut compressed) {
+            *failure = Some(Error::io("cannot compress a capture block", e));
+            inner.dead.store(true, Ordering::SeqCst);
+            return;
+        }
+        let header = frame_header(kind, &compressed, raw.len());
+        match file
+            .write_all(&header)
+            .and_then(|()| file.write_all(&compressed))
+        {
             Ok(()) => {
                 inner
                     .file_bytes
-                    .fetch_add(frame.len() as u64, Ordering::Relaxed);
+                    .fetch_add((header.len() + compressed.len()) as u64, Ordering::Relaxed);
             }
             Err(e) => {
                 *failure = Some(Error::io("cannot write the capture", e));
@@ -549,7 +756,8 @@ fn write_blocks(inner: &Inner, mut file: File) -> Result<()> {
         match block {
             Some(block) => {
                 inner.not_full.notify_all();
-                write(format::FRAME_EVENTS, block.encode(), &mut failure);
+                block.encode_into(&mut raw_buffer);
+                write(format::FRAME_EVENTS, &raw_buffer, &mut failure);
                 let mut spare = lock(&inner.spare);
                 if spare.len() < 2 {
                     let mut block = block;
@@ -566,6 +774,7 @@ fn write_blocks(inner: &Inner, mut file: File) -> Result<()> {
             if enc.closed {
                 continue;
             }
+            inner.drain_ring(&mut enc, None);
             let now = Instant::now();
             if now.duration_since(enc.last_tick) >= options.tick {
                 enc.last_tick = now;
@@ -586,7 +795,7 @@ fn write_blocks(inner: &Inner, mut file: File) -> Result<()> {
     put_varint(&mut end, inner.events.load(Ordering::Relaxed));
     put_varint(&mut end, inner.dropped.load(Ordering::Relaxed));
     put_varint(&mut end, inner.now_ns());
-    write(format::FRAME_END, end, &mut failure);
+    write(format::FRAME_END, &end, &mut failure);
     if failure.is_none() {
         if let Err(e) = file.sync_data() {
             failure = Some(Error::io("cannot flush the capture to disk", e));

@@ -497,3 +497,171 @@ fn zstd_frame(payload: &[u8]) -> Vec<u8> {
     frame.extend_from_slice(&compressed);
     frame
 }
+
+/// An alloc or free read back (owned, unlike [`Record`]).
+#[derive(Debug)]
+enum Event {
+    Alloc(AllocEvent),
+    Free(FreeEvent),
+}
+
+/// Every alloc and free record of a capture, in file order.
+fn events_of(path: &std::path::Path) -> Vec<Event> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut reader = CaptureReader::new(&bytes[..]).unwrap();
+    let mut seen = Vec::new();
+    while let Some(block) = reader.next_block().unwrap() {
+        let mut records = block.records().unwrap();
+        while let Some(record) = records.next().unwrap() {
+            match record {
+                Record::Alloc(a) => seen.push(Event::Alloc(a)),
+                Record::Free(f) => seen.push(Event::Free(f)),
+                _ => {}
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn serialized_and_plain_calls_interleaved_on_one_thread_keep_their_order() {
+    // GIVEN a writer fed by one thread alternating between the two paths,
+    // with far more events than the ring holds
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.mlc");
+    let writer =
+        CaptureWriter::create(&path, &synthetic::header(Mode::Exact), small_blocks()).unwrap();
+    synthetic::announce_sites(&*writer, 1);
+    let mut expected = Vec::new();
+    for i in 0..30_000u64 {
+        let alloc = AllocEvent {
+            address: 0x10_000 + 16 * (i % 97),
+            size: i,
+            allocator: Allocator::PyObject,
+            domain: if i % 11 == 0 { 5 } else { PYTHON_DOMAIN },
+            thread: ThreadId(0),
+            stack: StackId(1),
+        };
+        let free = FreeEvent {
+            address: alloc.address,
+            allocator: alloc.allocator,
+            domain: alloc.domain,
+        };
+        // WHEN runs of serialized calls alternate with plain ones
+        if (i / 1000) % 2 == 0 || i % 7 == 0 {
+            writer.alloc_serialized(alloc);
+            writer.free_serialized(free);
+        } else {
+            writer.alloc(alloc);
+            writer.free(free);
+        }
+        expected.push(format!("{:?}", Record::Alloc(alloc)));
+        expected.push(format!("{:?}", Record::Free(free)));
+    }
+    let stats = writer.finish().unwrap();
+    // THEN the capture holds every event in call order
+    let seen: Vec<String> = events_of(&path).iter().map(|r| format!("{r:?}")).collect();
+    assert_eq!(stats.events, 60_000);
+    assert!(
+        seen == expected,
+        "first difference at {:?}",
+        seen.iter().zip(&expected).position(|(a, b)| a != b)
+    );
+}
+
+#[test]
+fn a_block_handed_between_a_serialized_and_a_plain_thread_is_freed_after_its_allocation() {
+    // GIVEN a "GIL holder" thread using the serialized path and a "GIL-less"
+    // thread using the plain one, each freeing the blocks the other allocated
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("handoff.mlc");
+    let writer =
+        CaptureWriter::create(&path, &synthetic::header(Mode::Exact), small_blocks()).unwrap();
+    synthetic::announce_sites(&*writer, 1);
+    writer.thread(ThreadId(1), "no-gil");
+    let (to_plain, from_serial) = std::sync::mpsc::channel::<u64>();
+    let (to_serial, from_plain) = std::sync::mpsc::channel::<u64>();
+    let n = 50_000u64;
+    let event = |address, thread| AllocEvent {
+        address,
+        size: 32,
+        allocator: Allocator::PyRaw,
+        domain: PYTHON_DOMAIN,
+        thread: ThreadId(thread),
+        stack: StackId(1),
+    };
+    let free = |address| FreeEvent {
+        address,
+        allocator: Allocator::PyRaw,
+        domain: PYTHON_DOMAIN,
+    };
+    // WHEN each allocates, hands the address over, and frees what it receives
+    std::thread::scope(|scope| {
+        let serial = &writer;
+        scope.spawn(move || {
+            for i in 0..n {
+                let address = 0x1000_0000 + 16 * i;
+                serial.alloc_serialized(event(address, 0));
+                to_plain.send(address).unwrap();
+                if let Ok(theirs) = from_plain.try_recv() {
+                    serial.free_serialized(free(theirs));
+                }
+            }
+            drop(to_plain);
+            for theirs in from_plain {
+                serial.free_serialized(free(theirs));
+            }
+        });
+        let plain = &writer;
+        scope.spawn(move || {
+            for (i, mine) in from_serial.into_iter().enumerate() {
+                plain.free(free(mine));
+                let address = 0x2000_0000 + 16 * i as u64;
+                plain.alloc(event(address, 1));
+                to_serial.send(address).unwrap();
+            }
+        });
+    });
+    writer.finish().unwrap();
+    // THEN every free comes after its block's allocation, and none is lost
+    let mut live = std::collections::HashSet::new();
+    let (mut allocs, mut frees) = (0, 0);
+    for record in events_of(&path) {
+        match record {
+            Event::Alloc(a) => {
+                assert!(live.insert(a.address), "{:#x} allocated twice", a.address);
+                allocs += 1;
+            }
+            Event::Free(f) => {
+                assert!(
+                    live.remove(&f.address),
+                    "{:#x} freed before its allocation",
+                    f.address
+                );
+                frees += 1;
+            }
+        }
+    }
+    assert_eq!((allocs, frees), (2 * n, 2 * n));
+    assert!(live.is_empty());
+}
+
+#[test]
+fn a_thread_announced_again_keeps_its_later_name() {
+    // GIVEN a capture where a thread is first seen by its OS name, then renamed
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("renamed.mlc");
+    let writer =
+        CaptureWriter::create(&path, &synthetic::header(Mode::Exact), small_blocks()).unwrap();
+    writer.thread(ThreadId(0), "python");
+    writer.thread(ThreadId(1), "python");
+    writer.thread(ThreadId(1), "worker-1");
+    writer.finish().unwrap();
+    // WHEN it is loaded
+    let profile = Profile::load(&[path], &mut |_| {}).unwrap();
+    // THEN each thread is listed once, under its latest name
+    assert_eq!(
+        profile.processes()[0].threads,
+        vec![(0, "python".to_string()), (1, "worker-1".to_string())]
+    );
+}

@@ -240,7 +240,7 @@ fn traced_call<const D: u8>(
     record: impl FnOnce(Caller, *mut c_void),
 ) -> *mut c_void {
     let tstate = if D == RAW {
-        // SAFETY: MEM/OBJ callers hold the GIL; for RAW we check.
+        // SAFETY: only reads the thread state; for RAW we check the GIL.
         unsafe { frames::thread_state_if_gil_held() }
     } else {
         ptr::null_mut()
@@ -294,6 +294,40 @@ enum Caller<'a> {
     NoGil(&'a PerThread),
 }
 
+/// Sampled mode's hot path for a GIL holder's allocation that does not
+/// reach the next sample point: count its bytes down and allocate under the
+/// reentrancy guard, without looking at the tracer at all. Returns `None`
+/// when the request needs the full path (exact mode, a sample point, a
+/// nested call, a RAW call).
+///
+/// `GilState::countdown` is positive only while a sampled trace runs (it is
+/// set when the state joins a sampled session and zeroed by [`stop`]), so a
+/// positive countdown alone says the request is traced and unsampled.
+#[inline(always)]
+fn allocate_unsampled<const D: u8>(
+    size: usize,
+    allocate: impl FnOnce() -> *mut c_void,
+) -> Result<*mut c_void, impl FnOnce() -> *mut c_void> {
+    if D == RAW {
+        return Err(allocate);
+    }
+    // SAFETY: MEM and OBJ callers hold the GIL; the reference is dropped
+    // before the wrapped allocator (which may re-enter) runs.
+    unsafe {
+        let state = gil_state();
+        let left = state.countdown.wrapping_sub(size as i64);
+        if state.busy || left <= 0 {
+            return Err(allocate);
+        }
+        state.countdown = left;
+        state.busy = true;
+    }
+    let block = allocate();
+    // SAFETY: as above.
+    unsafe { gil_state().busy = false };
+    Ok(block)
+}
+
 extern "C" fn malloc_hook<const D: u8>(ctx: *mut c_void, size: usize) -> *mut c_void {
     let layer = layer_of(ctx);
     let prev = layer.prev;
@@ -304,6 +338,10 @@ extern "C" fn malloc_hook<const D: u8>(ctx: *mut c_void, size: usize) -> *mut c_
     if !layer.enabled.load(Ordering::Relaxed) {
         return allocate();
     }
+    let allocate = match allocate_unsampled::<D>(size, allocate) {
+        Ok(block) => return block,
+        Err(allocate) => allocate,
+    };
     traced_call::<D>(allocate, |caller, block| {
         after_alloc::<D>(caller, block, size)
     })
@@ -323,8 +361,13 @@ extern "C" fn calloc_hook<const D: u8>(
     if !layer.enabled.load(Ordering::Relaxed) {
         return allocate();
     }
+    let size = nelem.saturating_mul(elsize);
+    let allocate = match allocate_unsampled::<D>(size, allocate) {
+        Ok(block) => return block,
+        Err(allocate) => allocate,
+    };
     traced_call::<D>(allocate, |caller, block| {
-        after_alloc::<D>(caller, block, nelem.saturating_mul(elsize))
+        after_alloc::<D>(caller, block, size)
     })
 }
 
@@ -449,11 +492,17 @@ fn before_free<const D: u8>(block: *mut c_void) {
                     return;
                 }
             }
-            tracer.sink.free(FreeEvent {
+            let event = FreeEvent {
                 address,
                 allocator: allocator_of::<D>(),
                 domain: PYTHON_DOMAIN,
-            });
+            };
+            // MEM and OBJ frees hold the GIL; a RAW free may not.
+            if D == RAW {
+                tracer.sink.free(event);
+            } else {
+                tracer.sink.free_serialized(event);
+            }
         }));
     });
 }
@@ -478,9 +527,13 @@ unsafe fn record_with_gil<const D: u8>(
         if state.rng == 0 {
             state.rng = sampling::seed(address);
         }
-        let mut rng = Rng(state.rng);
-        state.countdown = rng.next_interval(tracer.sample_mean.max(1));
-        state.rng = rng.0;
+        // Positive only in sampled mode: `allocate_unsampled` relies on it.
+        state.countdown = 0;
+        if tracer.sample_mean != 0 {
+            let mut rng = Rng(state.rng);
+            state.countdown = rng.next_interval(tracer.sample_mean);
+            state.rng = rng.0;
+        }
     }
     if tracer.sample_mean != 0 {
         let left = state.countdown - size as i64;
@@ -514,7 +567,8 @@ unsafe fn record_with_gil<const D: u8>(
     if let Some(sampled) = &tracer.sampled {
         sampled.insert(address);
     }
-    tracer.sink.alloc(AllocEvent {
+    // The GIL serializes this call with every other one made here.
+    tracer.sink.alloc_serialized(AllocEvent {
         address,
         size,
         allocator: allocator_of::<D>(),
@@ -571,6 +625,27 @@ fn thread_id(tracer: &Tracer, local: &PerThread) -> u32 {
     }
     tracer.sink.thread(ThreadId(id), &current_thread_name());
     id
+}
+
+/// Announces `name` as the calling thread's name in the running trace
+/// (announcing the thread first if it is new). Called from Python, with the
+/// GIL, when a `threading.Thread` starts: the hooks only know OS names and
+/// must never call Python to learn better ones. False when no trace runs.
+pub(super) fn name_current_thread(py: Python<'_>, name: &str) -> bool {
+    let tracer = ACTIVE.load(Ordering::SeqCst);
+    if tracer.is_null() {
+        return false;
+    }
+    // SAFETY: the GIL is held, so `stop` cannot free the tracer meanwhile.
+    let tracer = unsafe { &*tracer };
+    untraced(py, || {
+        PER_THREAD
+            .try_with(|local| {
+                let id = thread_id(tracer, local);
+                tracer.sink.thread(ThreadId(id), name);
+            })
+            .is_ok()
+    })
 }
 
 /// The OS name of the calling thread (no allocation through Python).
@@ -654,8 +729,14 @@ fn hook_table<const D: u8>(layer: *mut Layer) -> PyMemAllocatorEx {
     }
 }
 
-/// Installs one enabled layer per domain, on top of the current allocators.
-fn install(_py: Python<'_>) -> [usize; 3] {
+/// Installs one layer per domain, on top of the current allocators.
+fn install(py: Python<'_>) -> [usize; 3] {
+    install_layers(py, true)
+}
+
+/// Installs one layer per domain, recording when `enabled` (a disabled
+/// layer only forwards).
+fn install_layers(_py: Python<'_>, enabled: bool) -> [usize; 3] {
     let mut installed = [0usize; 3];
     for (index, domain) in DOMAINS.into_iter().enumerate() {
         let mut prev = PyMemAllocatorEx {
@@ -669,7 +750,7 @@ fn install(_py: Python<'_>) -> [usize; 3] {
         unsafe { ffi::PyMem_GetAllocator(domain, &mut prev) };
         let layer: *mut Layer = Box::leak(Box::new(Layer {
             prev,
-            enabled: AtomicBool::new(true),
+            enabled: AtomicBool::new(enabled),
         }));
         let mut table = match index as u8 {
             RAW => hook_table::<RAW>(layer),
@@ -767,6 +848,9 @@ pub(super) fn stop(py: Python<'_>) -> Result<(), TraceError> {
     }
     uninstall(py, *installed);
     *installed = [0; 3];
+    // SAFETY: the GIL is held (`py`); a stale countdown must not let
+    // `allocate_unsampled` treat a later session's requests as sampled.
+    unsafe { gil_state().countdown = 0 };
     while RAW_IN_FLIGHT.load(Ordering::SeqCst) != 0 {
         std::thread::yield_now();
     }
@@ -776,6 +860,28 @@ pub(super) fn stop(py: Python<'_>) -> Result<(), TraceError> {
     // SAFETY: GIL held, hooks off: nobody uses the interner any more.
     unsafe { tracer.interner.get_mut().release_codes() };
     drop(tracer);
+    Ok(())
+}
+
+/// Installs (`on`) or removes layers that only forward to the allocators
+/// they wrap: the benchmarks' measure of what the hop through a hook costs
+/// by itself, the floor under sampled mode. Refused while a trace runs.
+pub(super) fn set_passthrough(py: Python<'_>, on: bool) -> Result<(), TraceError> {
+    static PASSTHROUGH: SpinLock<[usize; 3]> = SpinLock::new([0; 3]);
+    let installed = INSTALLED.lock();
+    if !ACTIVE.load(Ordering::SeqCst).is_null() {
+        return Err(TraceError::AlreadyTracing);
+    }
+    let mut passthrough = PASSTHROUGH.lock();
+    match (on, passthrough[0] != 0) {
+        (true, false) => *passthrough = install_layers(py, false),
+        (false, true) => {
+            uninstall(py, *passthrough);
+            *passthrough = [0; 3];
+        }
+        _ => {}
+    }
+    drop(installed);
     Ok(())
 }
 
@@ -1055,9 +1161,13 @@ unsafe fn record_external_with_gil(
         if state.rng == 0 {
             state.rng = sampling::seed(block.address);
         }
-        let mut rng = Rng(state.rng);
-        state.countdown = rng.next_interval(tracer.sample_mean.max(1));
-        state.rng = rng.0;
+        // Positive only in sampled mode: `allocate_unsampled` relies on it.
+        state.countdown = 0;
+        if tracer.sample_mean != 0 {
+            let mut rng = Rng(state.rng);
+            state.countdown = rng.next_interval(tracer.sample_mean);
+            state.rng = rng.0;
+        }
     }
     if tracer.sample_mean != 0 {
         let left = state.countdown - block.size as i64;

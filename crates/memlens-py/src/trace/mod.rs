@@ -143,6 +143,12 @@ pub fn stop(py: Python<'_>) -> Result<(), TraceError> {
     hooks::stop(py)
 }
 
+/// Names the calling thread in the running trace (see the sink's
+/// [`EventSink::thread`]); false when no trace runs. Needs the GIL.
+pub fn name_current_thread(py: Python<'_>, name: &str) -> bool {
+    hooks::name_current_thread(py, name)
+}
+
 /// Whether a trace is running.
 pub fn is_tracing() -> bool {
     hooks::is_tracing()

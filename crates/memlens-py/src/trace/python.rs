@@ -110,6 +110,14 @@ fn _trace_memory(py: Python<'_>) -> usize {
     table::global().memory_usage() + hooks::interner_memory(py)
 }
 
+/// Installs (`True`) or removes hooks that only forward to the allocators
+/// they wrap, to measure the cost of the hook hop alone
+/// (`benches/alloc_overhead.py`). Not part of the public API.
+#[pyfunction]
+fn _trace_passthrough(py: Python<'_>, on: bool) -> PyResult<()> {
+    hooks::set_passthrough(py, on).map_err(to_py_err)
+}
+
 /// Builds traceback tuples, sharing one tuple per stack.
 struct TracebackBuilder<'py> {
     py: Python<'py>,
@@ -339,5 +347,6 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(_trace_raw_traces, module)?)?;
     module.add_function(wrap_pyfunction!(_trace_object_traceback, module)?)?;
     module.add_function(wrap_pyfunction!(_trace_group, module)?)?;
+    module.add_function(wrap_pyfunction!(_trace_passthrough, module)?)?;
     Ok(())
 }
