@@ -20,8 +20,8 @@ pytestmark = [
     pytest.mark.skipif(not hasattr(_core, "native_available"), reason="this memlens._core has no native tracing"),
 ]
 
-# ctypes.PyDLL keeps the GIL during the call (the allocation gets the Python
-# stack); ctypes.CDLL releases it (no Python stack).
+# ctypes.PyDLL keeps the GIL during the call; ctypes.CDLL releases it (the
+# allocation gets the Python stack as far as it was already interned).
 PRELUDE = """\
 import ctypes, mmap
 libc_gil = ctypes.PyDLL(None)
@@ -66,6 +66,7 @@ def test_libc_malloc_and_mmap_are_reported_at_their_python_lines(tmp_path):
         mapped = libc_gil.mmap(None, 8 << 20, RW, ANON, -1, 0)  # MAPPED
         unmapped = libc_gil.mmap(None, 4 << 20, RW, ANON, -1, 0)  # UNMAPPED
         libc_gil.munmap(unmapped, 4 << 20)
+        released = libc_nogil.malloc(6_000_007)  # RELEASED
     """)
     # WHEN it runs under memlens run --native
     result = run(tmp_path, "run", "--native", "-o", "c.mlc", "cprog.py")
@@ -79,6 +80,9 @@ def test_libc_malloc_and_mmap_are_reported_at_their_python_lines(tmp_path):
     assert kept and "2.9 MiB" in kept[0], leaks
     mapped = site_rows(leaks, "(cprog.py:%d)" % line_of(lines, "# MAPPED"))
     assert mapped and "8.0 MiB" in mapped[0], leaks
+    # AND so is a block allocated while ctypes had released the GIL
+    released = site_rows(leaks, "(cprog.py:%d)" % line_of(lines, "# RELEASED"))
+    assert released and "5.7 MiB" in released[0], leaks
     # AND the freed ones were allocated but are not leaks
     for marker, size in (("# FREED", "4.8 MiB"), ("# UNMAPPED", "4.0 MiB")):
         site = "(cprog.py:%d)" % line_of(lines, marker)
@@ -142,13 +146,13 @@ def allocator_bytes(tmp_path, capture):
 
 def test_threads_calling_malloc_without_the_gil(tmp_path):
     # GIVEN threads that malloc and free through libc without the GIL, each keeping one block
-    script(tmp_path, "threads.py", """\
+    lines = script(tmp_path, "threads.py", """\
         import threading
         kept = []
         def worker():
             for i in range(20000):
                 libc_nogil.free(libc_nogil.malloc(100 + i % 1000))
-            kept.append(libc_nogil.malloc(777_777))
+            kept.append(libc_nogil.malloc(777_777))  # KEPT
         threads = [threading.Thread(target=worker) for _ in range(4)]
         for t in threads: t.start()
         for t in threads: t.join()
@@ -160,10 +164,12 @@ def test_threads_calling_malloc_without_the_gil(tmp_path):
     allocated = allocator_bytes(tmp_path, "t.mlc")["malloc (native)"]
     # THEN all 80,000 blocks were seen (the allocator table counts the whole run)
     assert allocated >= 4 * (20000 * 100 + 777_777), allocated
-    # AND only the four kept blocks are still live, without a Python stack
-    # (the GIL was released), the freed ones are gone
-    no_stack = site_rows(leaks, "[no Python frame]")
-    assert no_stack and "3.0 MiB" in no_stack[0], leaks
+    # AND only the four kept blocks are still live, at their Python line
+    # although the GIL was released (the threads read their own frames),
+    # the freed ones are gone
+    kept = site_rows(leaks, "worker (threads.py:%d)" % line_of(lines, "# KEPT"))
+    assert kept and "3.0 MiB" in kept[0], leaks
+    assert not any("MiB" in row for row in site_rows(leaks, "[no Python frame]")), leaks
     assert "live at exit: 3." in leaks.splitlines()[0], leaks
 
 

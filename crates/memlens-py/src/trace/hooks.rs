@@ -17,7 +17,7 @@
 use super::frames::{self, RawLocation};
 use super::sampling::{self, Rng};
 use super::spin::SpinLock;
-use super::stacks::{FastHash, Interner};
+use super::stacks::{FastHash, Interner, SharedStacks};
 use super::{Mode, TraceConfig, TraceError, MAX_FRAMES};
 use memlens_trace::events::{
     AllocEvent, Allocator, EventSink, FreeEvent, StackId, ThreadId, PYTHON_DOMAIN,
@@ -55,6 +55,8 @@ struct Tracer {
     generation: u64,
     /// Only touched under the GIL.
     interner: UnsafeCell<Interner>,
+    /// The interned stacks, for threads without the GIL.
+    shared_stacks: SharedStacks,
     next_thread: AtomicU32,
     sampled: Option<SampledSet>,
 }
@@ -601,7 +603,7 @@ fn record_without_gil<const D: u8>(tracer: &Tracer, local: &PerThread, address: 
         allocator: allocator_of::<D>(),
         domain: PYTHON_DOMAIN,
         thread: ThreadId(thread),
-        stack: StackId::EMPTY,
+        stack: stack_without_gil(tracer),
     });
 }
 
@@ -701,7 +703,7 @@ unsafe fn capture_stack(
             parent = if recent_parent == parent.0 && recent_location == location {
                 recent_stack
             } else {
-                let stack = interner.child(&*tracer.sink, parent, location);
+                let stack = interner.child(&*tracer.sink, parent, location, &tracer.shared_stacks);
                 state.recent[slot] = (parent.0, location, stack);
                 stack
             };
@@ -832,6 +834,7 @@ pub(super) fn start(
         max_frames: AtomicU32::new(config.max_frames),
         generation: GENERATION.fetch_add(1, Ordering::SeqCst) + 1,
         interner: UnsafeCell::new(Interner::new()),
+        shared_stacks: SharedStacks::default(),
         next_thread: AtomicU32::new(0),
         sampled: (sample_mean != 0).then(SampledSet::new),
     });
@@ -1037,7 +1040,8 @@ pub(crate) fn external_guarded(
 /// is inside a traced call (a Python hook, an [`external_guarded`] call, or
 /// memlens' own work): pymalloc's arenas and `PyMem_RawMalloc` blocks are
 /// recorded once, by the Python hooks. A thread holding the GIL gets its
-/// Python stack, any other thread [`StackId::EMPTY`]. Sampling follows the
+/// Python stack, any other thread the part of its Python stack already
+/// interned ([`stack_without_gil`]). Sampling follows the
 /// same per-thread countdowns as Python allocations.
 ///
 /// Callable from any thread, with or without the GIL, concurrently; never
@@ -1201,8 +1205,9 @@ unsafe fn record_external_with_gil(
     });
 }
 
-/// The GIL-less half of [`record_external_alloc`]: no stack, the thread's
-/// own sampling countdown.
+/// The GIL-less half of [`record_external_alloc`]: the stack from the
+/// interned chains ([`stack_without_gil`]), the thread's own sampling
+/// countdown.
 fn record_external_without_gil(tracer: &Tracer, local: &PerThread, block: ExternalBlock) {
     let thread = thread_id(tracer, local);
     if tracer.sample_mean != 0 {
@@ -1224,6 +1229,42 @@ fn record_external_without_gil(tracer: &Tracer, local: &PerThread, block: Extern
         allocator: block.allocator,
         domain: block.domain,
         thread: ThreadId(thread),
-        stack: StackId::EMPTY,
+        stack: stack_without_gil(tracer),
     });
+}
+
+#[cfg(Py_3_13)]
+use ffi::Py_IsFinalizing as is_finalizing;
+
+#[cfg(not(Py_3_13))]
+extern "C" {
+    /// Whether the interpreter is finalizing (exported by 3.9–3.12 under
+    /// this name; `Py_IsFinalizing` from 3.13).
+    #[link_name = "_Py_IsFinalizing"]
+    fn is_finalizing() -> std::os::raw::c_int;
+}
+
+/// The Python stack of a thread that has released the GIL (C code called
+/// from Python), as far as its chain is already interned; EMPTY for a
+/// thread that never ran Python. The thread reads only its own frames:
+/// only it pushes and pops them, and it is running C code now.
+fn stack_without_gil(tracer: &Tracer) -> StackId {
+    // During finalization the interpreter deletes the states of threads
+    // still running C code (daemon threads): never read them then.
+    // SAFETY: reads one flag of the runtime; callable without the GIL.
+    if unsafe { is_finalizing() } != 0 {
+        return StackId::EMPTY;
+    }
+    // SAFETY: reads this thread's own thread state from thread-local
+    // storage; usable without the GIL, allocates nothing.
+    let tstate = unsafe { ffi::PyGILState_GetThisThreadState() };
+    if tstate.is_null() {
+        return StackId::EMPTY;
+    }
+    let max = (tracer.max_frames.load(Ordering::Relaxed) as usize).clamp(1, MAX);
+    let mut walked = [RawLocation::NONE; MAX];
+    // SAFETY: `tstate` is this thread's own state and its frame chain is
+    // not changing while this thread is in C code.
+    let depth = unsafe { frames::walk(tstate, &mut walked[..max]) };
+    tracer.shared_stacks.find(&walked[..depth])
 }

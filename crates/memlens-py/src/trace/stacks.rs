@@ -64,6 +64,42 @@ impl Hasher for FastHasher {
 /// The build-hasher for [`FastHasher`].
 pub(crate) type FastHash = BuildHasherDefault<FastHasher>;
 
+/// The stacks already interned, readable by threads that do not hold the
+/// GIL (a native allocation made while C code has released it): a copy of
+/// the interner's (parent, code, offset) → stack map behind a lock that
+/// only the interner's rare inserts write. Such a thread walks its own
+/// frames (only it pushes and pops them, and it is in C code) and looks the
+/// chain up here; it never interns, so a chain first seen without the GIL
+/// resolves to its longest interned outer part.
+#[derive(Default)]
+pub(crate) struct SharedStacks {
+    map: std::sync::RwLock<HashMap<(u32, usize, i32), StackId, FastHash>>,
+}
+
+impl SharedStacks {
+    fn insert(&self, key: (u32, usize, i32), stack: StackId) {
+        if let Ok(mut map) = self.map.write() {
+            map.insert(key, stack);
+        }
+    }
+
+    /// The stack of `walked` (innermost frame first), or of its longest
+    /// interned outer part; [`StackId::EMPTY`] when none is interned.
+    pub(crate) fn find(&self, walked: &[RawLocation]) -> StackId {
+        let Ok(map) = self.map.read() else {
+            return StackId::EMPTY;
+        };
+        let mut parent = StackId::EMPTY;
+        for loc in walked.iter().rev() {
+            match map.get(&(parent.0, loc.code as usize, loc.offset)) {
+                Some(&stack) => parent = stack,
+                None => break,
+            }
+        }
+        parent
+    }
+}
+
 /// Stacks and frames seen so far in one tracing session.
 pub(crate) struct Interner {
     /// `(parent, code, offset)` → stack: the hot-path map.
@@ -108,6 +144,7 @@ impl Interner {
         sink: &dyn EventSink,
         parent: StackId,
         loc: RawLocation,
+        shared: &SharedStacks,
     ) -> StackId {
         let key = (parent.0, loc.code as usize, loc.offset);
         if let Some(&stack) = self.by_location.get(&key) {
@@ -116,6 +153,7 @@ impl Interner {
         // SAFETY: forwarded from the caller.
         let stack = unsafe { self.child_slow(sink, parent, loc) };
         self.by_location.insert(key, stack);
+        shared.insert(key, stack);
         stack
     }
 
