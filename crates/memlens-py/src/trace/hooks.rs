@@ -519,6 +519,31 @@ unsafe fn record_with_gil<const D: u8>(
     address: u64,
     size: u64,
 ) {
+    let block = NewBlock {
+        allocator: allocator_of::<D>(),
+        domain: PYTHON_DOMAIN,
+        address,
+        size,
+    };
+    // SAFETY: forwarded from the caller. The GIL serializes this call with
+    // every other one made by the Python hooks.
+    unsafe { record_block_with_gil::<true>(tracer, tstate, block) }
+}
+
+/// Records a block for a caller holding the GIL: session reset, sampling
+/// countdown, thread switch, stack capture. `SERIALIZED` says the caller
+/// is one of the Python hooks, serialized by the GIL with one another, so
+/// the sink's `alloc_serialized` path may be used.
+///
+/// # Safety
+/// The caller holds the GIL, is inside a traced call (busy set), and
+/// `tstate` is its thread state when already known, else NULL.
+#[inline(always)]
+unsafe fn record_block_with_gil<const SERIALIZED: bool>(
+    tracer: &Tracer,
+    tstate: *mut ffi::PyThreadState,
+    block: NewBlock,
+) {
     // SAFETY: GIL held, per the caller.
     let state = unsafe { gil_state() };
     if state.generation != tracer.generation {
@@ -527,7 +552,7 @@ unsafe fn record_with_gil<const D: u8>(
         state.cache_len = 0;
         state.recent = [(u32::MAX, RawLocation::NONE, StackId::EMPTY); RECENT];
         if state.rng == 0 {
-            state.rng = sampling::seed(address);
+            state.rng = sampling::seed(block.address);
         }
         // Positive only in sampled mode: `allocate_unsampled` relies on it.
         state.countdown = 0;
@@ -538,7 +563,7 @@ unsafe fn record_with_gil<const D: u8>(
         }
     }
     if tracer.sample_mean != 0 {
-        let left = state.countdown - size as i64;
+        let left = state.countdown - block.size as i64;
         if left > 0 {
             state.countdown = left;
             return;
@@ -567,25 +592,41 @@ unsafe fn record_with_gil<const D: u8>(
         unsafe { capture_stack(tracer, state, tstate) }
     };
     if let Some(sampled) = &tracer.sampled {
-        sampled.insert(address);
+        sampled.insert(block.address);
     }
-    // The GIL serializes this call with every other one made here.
-    tracer.sink.alloc_serialized(AllocEvent {
-        address,
-        size,
-        allocator: allocator_of::<D>(),
-        domain: PYTHON_DOMAIN,
+    let event = AllocEvent {
+        address: block.address,
+        size: block.size,
+        allocator: block.allocator,
+        domain: block.domain,
         thread: ThreadId(state.thread),
         stack,
-    });
+    };
+    if SERIALIZED {
+        tracer.sink.alloc_serialized(event);
+    } else {
+        tracer.sink.alloc(event);
+    }
 }
 
-/// A RAW allocation on a thread without the GIL: no stack (reading frames
-/// would need the GIL), per-thread sampling countdown.
+/// A RAW allocation on a thread without the GIL.
 fn record_without_gil<const D: u8>(tracer: &Tracer, local: &PerThread, address: u64, size: u64) {
+    let block = NewBlock {
+        allocator: allocator_of::<D>(),
+        domain: PYTHON_DOMAIN,
+        address,
+        size,
+    };
+    record_block_without_gil(tracer, local, block);
+}
+
+/// Records a block for a thread without the GIL: the stack from the
+/// interned chains ([`stack_without_gil`]), the thread's own sampling
+/// countdown.
+fn record_block_without_gil(tracer: &Tracer, local: &PerThread, block: NewBlock) {
     let thread = thread_id(tracer, local);
     if tracer.sample_mean != 0 {
-        let left = local.countdown.get() - size as i64;
+        let left = local.countdown.get() - block.size as i64;
         if left > 0 {
             local.countdown.set(left);
             return;
@@ -594,17 +635,26 @@ fn record_without_gil<const D: u8>(tracer: &Tracer, local: &PerThread, address: 
         local.countdown.set(rng.next_interval(tracer.sample_mean));
         local.rng.set(rng.0);
         if let Some(sampled) = &tracer.sampled {
-            sampled.insert(address);
+            sampled.insert(block.address);
         }
     }
     tracer.sink.alloc(AllocEvent {
-        address,
-        size,
-        allocator: allocator_of::<D>(),
-        domain: PYTHON_DOMAIN,
+        address: block.address,
+        size: block.size,
+        allocator: block.allocator,
+        domain: block.domain,
         thread: ThreadId(thread),
         stack: stack_without_gil(tracer),
     });
+}
+
+/// One block just handed out, by a Python allocator or an external one.
+#[derive(Clone, Copy)]
+struct NewBlock {
+    allocator: Allocator,
+    domain: u32,
+    address: u64,
+    size: u64,
 }
 
 /// This thread's id in the running capture, announcing it on first sight.
@@ -1064,7 +1114,7 @@ pub(crate) fn record_external_alloc(allocator: Allocator, domain: u32, address: 
             // SAFETY: `stop` waits for RAW_IN_FLIGHT to drop to zero after
             // clearing ACTIVE, before freeing the tracer.
             let tracer = unsafe { &*tracer };
-            let event = ExternalBlock {
+            let event = NewBlock {
                 allocator,
                 domain,
                 address,
@@ -1072,7 +1122,7 @@ pub(crate) fn record_external_alloc(allocator: Allocator, domain: u32, address: 
             };
             if tstate.is_null() {
                 let _ = catch_unwind(AssertUnwindSafe(|| {
-                    record_external_without_gil(tracer, local, event)
+                    record_block_without_gil(tracer, local, event)
                 }));
             } else {
                 // SAFETY: the GIL is held; the guard keeps what the sink
@@ -1080,7 +1130,7 @@ pub(crate) fn record_external_alloc(allocator: Allocator, domain: u32, address: 
                 unsafe { gil_state().busy = true };
                 let _ = catch_unwind(AssertUnwindSafe(|| {
                     // SAFETY: GIL held, busy set, `tstate` is ours.
-                    unsafe { record_external_with_gil(tracer, tstate, event) }
+                    unsafe { record_block_with_gil::<false>(tracer, tstate, event) }
                 }));
                 // SAFETY: as above.
                 unsafe { gil_state().busy = false };
@@ -1132,105 +1182,6 @@ pub(crate) fn record_external_free(allocator: Allocator, domain: u32, address: u
         }));
     }
     RAW_IN_FLIGHT.fetch_sub(1, Ordering::Release);
-}
-
-/// One block from an external allocator.
-#[derive(Clone, Copy)]
-struct ExternalBlock {
-    allocator: Allocator,
-    domain: u32,
-    address: u64,
-    size: u64,
-}
-
-/// The GIL-holder half of [`record_external_alloc`]; the same steps as
-/// `record_with_gil` (session reset, sampling countdown, thread switch,
-/// stack capture) for an allocator and domain known only at run time.
-///
-/// # Safety
-/// The caller holds the GIL, has set the GIL holder's busy flag, and
-/// `tstate` is its own thread state.
-unsafe fn record_external_with_gil(
-    tracer: &Tracer,
-    tstate: *mut ffi::PyThreadState,
-    block: ExternalBlock,
-) {
-    // SAFETY: GIL held, per the caller.
-    let state = unsafe { gil_state() };
-    if state.generation != tracer.generation {
-        state.generation = tracer.generation;
-        state.tstate = ptr::null_mut();
-        state.cache_len = 0;
-        state.recent = [(u32::MAX, RawLocation::NONE, StackId::EMPTY); RECENT];
-        if state.rng == 0 {
-            state.rng = sampling::seed(block.address);
-        }
-        // Positive only in sampled mode: `allocate_unsampled` relies on it.
-        state.countdown = 0;
-        if tracer.sample_mean != 0 {
-            let mut rng = Rng(state.rng);
-            state.countdown = rng.next_interval(tracer.sample_mean);
-            state.rng = rng.0;
-        }
-    }
-    if tracer.sample_mean != 0 {
-        let left = state.countdown - block.size as i64;
-        if left > 0 {
-            state.countdown = left;
-            return;
-        }
-        let mut rng = Rng(state.rng);
-        state.countdown = rng.next_interval(tracer.sample_mean);
-        state.rng = rng.0;
-    }
-    if tstate != state.tstate {
-        state.tstate = tstate;
-        state.cache_len = 0;
-        state.thread = PER_THREAD
-            .try_with(|local| thread_id(tracer, local))
-            .unwrap_or(0);
-    }
-    // SAFETY: `tstate` is ours and we hold the GIL.
-    let stack = unsafe { capture_stack(tracer, state, tstate) };
-    if let Some(sampled) = &tracer.sampled {
-        sampled.insert(block.address);
-    }
-    tracer.sink.alloc(AllocEvent {
-        address: block.address,
-        size: block.size,
-        allocator: block.allocator,
-        domain: block.domain,
-        thread: ThreadId(state.thread),
-        stack,
-    });
-}
-
-/// The GIL-less half of [`record_external_alloc`]: the stack from the
-/// interned chains ([`stack_without_gil`]), the thread's own sampling
-/// countdown.
-fn record_external_without_gil(tracer: &Tracer, local: &PerThread, block: ExternalBlock) {
-    let thread = thread_id(tracer, local);
-    if tracer.sample_mean != 0 {
-        let left = local.countdown.get() - block.size as i64;
-        if left > 0 {
-            local.countdown.set(left);
-            return;
-        }
-        let mut rng = Rng(local.rng.get());
-        local.countdown.set(rng.next_interval(tracer.sample_mean));
-        local.rng.set(rng.0);
-        if let Some(sampled) = &tracer.sampled {
-            sampled.insert(block.address);
-        }
-    }
-    tracer.sink.alloc(AllocEvent {
-        address: block.address,
-        size: block.size,
-        allocator: block.allocator,
-        domain: block.domain,
-        thread: ThreadId(thread),
-        stack: stack_without_gil(tracer),
-    });
 }
 
 #[cfg(Py_3_13)]
