@@ -592,6 +592,26 @@ impl Drop for CaptureWriter {
     }
 }
 
+impl CaptureWriter {
+    /// Encodes one event through the locked path: under the encoder lock,
+    /// after the events the GIL holders left in the ring (so it follows
+    /// them), then seals the block when full.
+    fn record_locked(&self, encode: impl FnOnce(&mut Encoder)) {
+        let inner = &self.inner;
+        if inner.quiet() {
+            return;
+        }
+        let mut enc = lock(&inner.encoder);
+        if enc.closed {
+            return;
+        }
+        let wait = Some(inner.options.wait_when_full);
+        inner.drain_ring(&mut enc, wait);
+        encode(&mut enc);
+        inner.after_event(&mut enc, wait);
+    }
+}
+
 impl EventSink for CaptureWriter {
     fn frame(&self, id: FrameId, frame: Frame<'_>) {
         let inner = &self.inner;
@@ -633,33 +653,11 @@ impl EventSink for CaptureWriter {
     }
 
     fn alloc(&self, event: AllocEvent) {
-        let inner = &self.inner;
-        if inner.quiet() {
-            return;
-        }
-        let mut enc = lock(&inner.encoder);
-        if enc.closed {
-            return;
-        }
-        let wait = Some(inner.options.wait_when_full);
-        inner.drain_ring(&mut enc, wait);
-        enc.alloc(&event);
-        inner.after_event(&mut enc, wait);
+        self.record_locked(|enc| enc.alloc(&event));
     }
 
     fn free(&self, event: FreeEvent) {
-        let inner = &self.inner;
-        if inner.quiet() {
-            return;
-        }
-        let mut enc = lock(&inner.encoder);
-        if enc.closed {
-            return;
-        }
-        let wait = Some(inner.options.wait_when_full);
-        inner.drain_ring(&mut enc, wait);
-        enc.free(&event);
-        inner.after_event(&mut enc, wait);
+        self.record_locked(|enc| enc.free(&event));
     }
 
     #[inline]
