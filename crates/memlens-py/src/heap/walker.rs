@@ -27,9 +27,10 @@
 //! untracked objects need the `seen` set — and only those with more than one
 //! reference: `tp_traverse` reports each owned reference exactly once (the
 //! collector's reference accounting relies on it), so an object whose
-//! refcount is 1 can only be reached once. Dicts also push their str keys
-//! (`traverse_with_keys`: `dict_traverse` skips them in str-only tables), so
-//! an exact str, which may then be pushed twice, is always remembered.
+//! refcount is 1 can only be reached once. Dicts also push the str keys
+//! that `dict_traverse` skips (`traverse_with_keys`: str-only and split
+//! tables), so those keys too are reached once; only when the table kinds
+//! could not be checked at import is every exact str remembered.
 
 use std::collections::HashSet;
 use std::ffi::{c_int, c_void, CStr};
