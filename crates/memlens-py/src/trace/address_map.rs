@@ -1,11 +1,23 @@
 //! A hash map from block address to [`TracedBlock`], built for allocator
-//! churn: open addressing with linear probing and backward-shift deletion.
+//! churn: open addressing with linear probing, where a removal leaves the
+//! address in its slot marked dead.
 //!
-//! A general-purpose table (hashbrown) leaves a tombstone per removal, and a
-//! trace table sees one removal per allocation: probes lengthen until the
-//! next rehash. Backward shifting keeps every probe sequence as short as if
-//! the removed entries had never been there. The load factor stays at most
-//! ¾: 32 bytes or less per live block, below tracemalloc's.
+//! Allocators hand a freed block out again soon and in last-in-first-out
+//! order (pymalloc's pool free lists, malloc's tcache bins), so the common
+//! sequence is "remove X, insert X". Keeping X's slot as a dead entry makes
+//! the insert find it on the same probe path the removal walked and revive
+//! it in place: both operations cost a successful lookup, with no entries
+//! shifted and no hash recomputed. (Backward-shift deletion, used before,
+//! rescanned the rest of the cluster on every removal: 8–9% of a traced
+//! allocation-heavy program's samples.)
+//!
+//! Dead entries are kept from piling up by the occupancy bound: live and
+//! dead together stay at most ¾ of the slots. When an insert would pass it,
+//! the table is rebuilt without its dead entries, at twice the size if more
+//! than half of the slots are live, else at the same size; either way at
+//! least a quarter of the slots are free afterwards, so rebuilds cost O(1)
+//! amortized per insert. A slot is 24 bytes; once grown past its initial
+//! size, the table holds at least one live block per four slots.
 
 use super::table::TracedBlock;
 
@@ -13,8 +25,14 @@ use super::table::TracedBlock;
 struct Slot {
     /// 0 marks an empty slot (no allocator returns address 0).
     address: u64,
+    /// `block.stack == DEAD` marks a removed entry that still holds its
+    /// address (see the module doc).
     block: TracedBlock,
 }
+
+/// The stack id marking a dead slot. Stack ids count up from 1 per
+/// session; this one would be the 4,294,967,295th distinct stack.
+const DEAD: u32 = u32::MAX;
 
 const EMPTY: Slot = Slot {
     address: 0,
@@ -29,7 +47,10 @@ const MIN_SLOTS: usize = 1024;
 /// Address → block, for nonzero addresses.
 pub(crate) struct AddressMap {
     slots: Vec<Slot>,
+    /// Live entries.
     len: usize,
+    /// Dead entries (address kept, block removed).
+    dead: usize,
 }
 
 impl Default for AddressMap {
@@ -37,6 +58,7 @@ impl Default for AddressMap {
         AddressMap {
             slots: vec![EMPTY; MIN_SLOTS],
             len: 0,
+            dead: 0,
         }
     }
 }
@@ -52,7 +74,7 @@ impl AddressMap {
         ((address >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask()
     }
 
-    /// Number of entries.
+    /// Number of live entries.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
@@ -66,35 +88,58 @@ impl AddressMap {
     /// Inserts or replaces; returns the block replaced.
     #[inline]
     pub(crate) fn insert(&mut self, address: u64, block: TracedBlock) -> Option<TracedBlock> {
-        debug_assert!(address != 0);
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
-            self.grow();
-        }
+        debug_assert!(address != 0 && block.stack != DEAD);
         let mask = self.mask();
         let mut i = self.home(address);
+        let mut reusable = usize::MAX;
         loop {
             let slot = &mut self.slots[i];
-            if slot.address == 0 {
-                *slot = Slot { address, block };
-                self.len += 1;
-                return None;
-            }
             if slot.address == address {
-                return Some(std::mem::replace(&mut slot.block, block));
+                let old = std::mem::replace(&mut slot.block, block);
+                if old.stack == DEAD {
+                    self.dead -= 1;
+                    self.len += 1;
+                    return None;
+                }
+                return Some(old);
+            }
+            if slot.address == 0 {
+                break;
+            }
+            if reusable == usize::MAX && slot.block.stack == DEAD {
+                reusable = i;
             }
             i = (i + 1) & mask;
         }
+        // Not present: take the first dead slot on the path, else the
+        // empty one that ended it.
+        if reusable != usize::MAX {
+            self.slots[reusable] = Slot { address, block };
+            self.dead -= 1;
+            self.len += 1;
+            return None;
+        }
+        if (self.len + self.dead + 1) * 4 > self.slots.len() * 3 {
+            self.rebuild();
+            return self.insert(address, block);
+        }
+        self.slots[i] = Slot { address, block };
+        self.len += 1;
+        None
     }
 
     /// The block at `address`.
     #[inline]
     pub(crate) fn get(&self, address: u64) -> Option<TracedBlock> {
+        if address == 0 {
+            return None;
+        }
         let mask = self.mask();
         let mut i = self.home(address);
         loop {
             let slot = &self.slots[i];
-            if slot.address == address && address != 0 {
-                return Some(slot.block);
+            if slot.address == address {
+                return (slot.block.stack != DEAD).then_some(slot.block);
             }
             if slot.address == 0 {
                 return None;
@@ -112,51 +157,55 @@ impl AddressMap {
         let mask = self.mask();
         let mut i = self.home(address);
         loop {
-            let current = self.slots[i].address;
-            if current == address {
-                break;
+            let slot = &mut self.slots[i];
+            if slot.address == address {
+                if slot.block.stack == DEAD {
+                    return None;
+                }
+                let removed = slot.block;
+                slot.block.stack = DEAD;
+                self.len -= 1;
+                self.dead += 1;
+                return Some(removed);
             }
-            if current == 0 {
+            if slot.address == 0 {
                 return None;
             }
             i = (i + 1) & mask;
         }
-        let removed = self.slots[i].block;
-        let mut hole = i;
-        let mut j = i;
-        loop {
-            j = (j + 1) & mask;
-            let address = self.slots[j].address;
-            if address == 0 {
-                break;
-            }
-            let home = self.home(address);
-            // The entry at j may fill the hole if the hole lies on its probe
-            // path, i.e. between its home and j (cyclically).
-            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
-                self.slots[hole] = self.slots[j];
-                hole = j;
-            }
-        }
-        self.slots[hole] = EMPTY;
-        self.len -= 1;
-        Some(removed)
     }
 
-    /// Every (address, block).
+    /// Every live (address, block).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, TracedBlock)> + '_ {
         self.slots
             .iter()
-            .filter(|s| s.address != 0)
+            .filter(|s| s.address != 0 && s.block.stack != DEAD)
             .map(|s| (s.address, s.block))
     }
 
-    fn grow(&mut self) {
-        let doubled = vec![EMPTY; self.slots.len() * 2];
-        let old = std::mem::replace(&mut self.slots, doubled);
+    /// Rebuilds without the dead entries: at twice the size when more than
+    /// half of the slots are live, else at the same size.
+    #[cold]
+    fn rebuild(&mut self) {
+        let size = if self.len * 2 > self.slots.len() {
+            self.slots.len() * 2
+        } else {
+            self.slots.len()
+        };
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY; size]);
         self.len = 0;
-        for slot in old.into_iter().filter(|s| s.address != 0) {
-            self.insert(slot.address, slot.block);
+        self.dead = 0;
+        let mask = self.mask();
+        for slot in old {
+            if slot.address == 0 || slot.block.stack == DEAD {
+                continue;
+            }
+            let mut i = self.home(slot.address);
+            while self.slots[i].address != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+            self.len += 1;
         }
     }
 }
@@ -201,5 +250,53 @@ mod tests {
         let mut expected: Vec<_> = reference.into_iter().collect();
         expected.sort_by_key(|(a, _)| *a);
         assert_eq!(all, expected);
+    }
+
+    #[test]
+    fn dead_entries_do_not_grow_the_table() {
+        // GIVEN a map that sees a million distinct addresses, at most 100
+        // live at a time (a program that never reuses an address)
+        let mut map = AddressMap::default();
+        let block = TracedBlock {
+            size: 1,
+            stack: 1,
+            domain: 0,
+        };
+        for n in 1..=1_000_000u64 {
+            map.insert(n * 16, block);
+            if n > 100 {
+                // WHEN the oldest is removed each time
+                assert_eq!(map.remove((n - 100) * 16), Some(block));
+            }
+            // THEN live and dead together never pass ¾ of the slots
+            assert!((map.len + map.dead) * 4 <= map.capacity() * 3);
+        }
+        // AND the table stayed at its initial size
+        assert_eq!(map.len(), 100);
+        assert_eq!(map.capacity(), MIN_SLOTS);
+        assert_eq!(map.iter().count(), 100);
+    }
+
+    #[test]
+    fn a_freed_address_allocated_again_reuses_its_slot() {
+        // GIVEN a live entry, removed
+        let mut map = AddressMap::default();
+        let first = TracedBlock {
+            size: 8,
+            stack: 1,
+            domain: 0,
+        };
+        let second = TracedBlock { size: 24, ..first };
+        map.insert(0x1000, first);
+        assert_eq!(map.remove(0x1000), Some(first));
+        // THEN it is gone, and a second removal finds nothing
+        assert_eq!(map.get(0x1000), None);
+        assert_eq!(map.remove(0x1000), None);
+        assert_eq!((map.len, map.dead), (0, 1));
+        // WHEN the same address is inserted again
+        assert_eq!(map.insert(0x1000, second), None);
+        // THEN the dead slot is revived, not a second one taken
+        assert_eq!((map.len, map.dead), (1, 0));
+        assert_eq!(map.get(0x1000), Some(second));
     }
 }
