@@ -18,6 +18,7 @@ use super::frames::{self, RawLocation};
 use super::sampling::{self, Rng};
 use super::spin::SpinLock;
 use super::stacks::{FastHash, Interner, SharedStacks};
+use super::table;
 use super::{Mode, TraceConfig, TraceError, MAX_FRAMES};
 use memlens_trace::events::{
     AllocEvent, Allocator, EventSink, FreeEvent, StackId, ThreadId, PYTHON_DOMAIN,
@@ -49,6 +50,9 @@ struct Layer {
 /// The running trace.
 struct Tracer {
     sink: Arc<dyn EventSink>,
+    /// The sink is the in-memory trace table (`memlens.tracemalloc`), in
+    /// exact mode: the Python hooks call it directly.
+    table: bool,
     /// 0 in exact mode, else the mean sampling interval in bytes.
     sample_mean: u64,
     max_frames: AtomicU32,
@@ -480,6 +484,13 @@ fn before_free<const D: u8>(block: *mut c_void) {
             return;
         }
         // SAFETY: the caller holds the GIL and `stop` needs it too.
+        if unsafe { &*tracer }.table {
+            // Exact mode into the trace table: straight to its GIL map
+            // (nothing there can panic or re-enter).
+            table::free_gil(block as u64);
+            return;
+        }
+        // SAFETY: the caller holds the GIL and `stop` needs it too.
         if let Some(sampled) = &unsafe { &*tracer }.sampled {
             if !sampled.maybe_contains(block as u64) {
                 return;
@@ -602,7 +613,9 @@ unsafe fn record_block_with_gil<const SERIALIZED: bool>(
         thread: ThreadId(state.thread),
         stack,
     };
-    if SERIALIZED {
+    if SERIALIZED && tracer.table {
+        table::TableSink.alloc(event);
+    } else if SERIALIZED {
         tracer.sink.alloc_serialized(event);
     } else {
         tracer.sink.alloc(event);
@@ -848,6 +861,7 @@ pub(super) fn start(
     py: Python<'_>,
     config: TraceConfig,
     sink: Arc<dyn EventSink>,
+    table: bool,
 ) -> Result<(), TraceError> {
     if !frames::SUPPORTED {
         return Err(TraceError::Unsupported("unknown frame layout".into()));
@@ -880,6 +894,8 @@ pub(super) fn start(
     FORK_HANDLERS.call_once(register_fork_handlers);
     let tracer = Box::new(Tracer {
         sink,
+        // Sampled mode keeps the sink path: its free filter is cheaper.
+        table: table && sample_mean == 0,
         sample_mean,
         max_frames: AtomicU32::new(config.max_frames),
         generation: GENERATION.fetch_add(1, Ordering::SeqCst) + 1,

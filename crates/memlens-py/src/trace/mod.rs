@@ -129,8 +129,16 @@ pub fn start(
     config: TraceConfig,
     sink: Arc<dyn EventSink>,
 ) -> Result<(), TraceError> {
-    hooks::start(py, config, sink)?;
+    hooks::start(py, config, sink, false)?;
     // numpy imported later is attached by memlens' import hook (Python).
+    hooks::untraced(py, || numpy::attach(py));
+    Ok(())
+}
+
+/// Starts tracing into the process's in-memory trace table
+/// (`memlens.tracemalloc`).
+pub(crate) fn start_table(py: Python<'_>, config: TraceConfig) -> Result<(), TraceError> {
+    hooks::start(py, config, Arc::new(table::TableSink), true)?;
     hooks::untraced(py, || numpy::attach(py));
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! `_tracemalloc`: a trace is `(domain, size, traceback, total_nframe)`, a
 //! traceback a tuple of `(filename, lineno)` frames, most recent first).
 
-use super::table::{self, TableSink};
+use super::table;
 use super::{hooks, Mode, TraceConfig, TraceError};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -12,7 +12,6 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
 
 /// Whether the running trace feeds the table (rather than, say, a capture).
 static TABLE_TRACING: AtomicBool = AtomicBool::new(false);
@@ -39,13 +38,12 @@ fn _trace_start(py: Python<'_>, nframe: u32, sample_bytes: Option<u64>) -> PyRes
         Some(mean_bytes) => Mode::Sampled { mean_bytes },
     };
     table::global().reset(sample_bytes.unwrap_or(0));
-    super::start(
+    super::start_table(
         py,
         TraceConfig {
             mode,
             max_frames: nframe,
         },
-        Arc::new(TableSink),
     )
     .map_err(|error| match error {
         TraceError::AlreadyTracing => PyRuntimeError::new_err(

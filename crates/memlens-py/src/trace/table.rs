@@ -182,6 +182,16 @@ impl TraceTable {
     }
 }
 
+/// Forgets a MEM or OBJ block (exact mode). GIL held.
+#[inline(always)]
+pub(crate) fn free_gil(address: u64) {
+    // SAFETY: callers hold the GIL (MEM and OBJ hooks).
+    let gil = unsafe { global().gil_blocks() };
+    if let Some(block) = gil.map.remove(address) {
+        gil.current -= block.size as i64;
+    }
+}
+
 /// A sink handle onto the global table (the tracer wants an `Arc<dyn EventSink>`).
 pub(crate) struct TableSink;
 
@@ -206,7 +216,7 @@ impl EventSink for TableSink {
 
     fn thread(&self, _id: ThreadId, _name: &str) {}
 
-    #[inline]
+    #[inline(always)]
     fn alloc(&self, event: AllocEvent) {
         let table = global();
         let mean = table.sample_mean.load(Ordering::Relaxed);
@@ -251,11 +261,8 @@ impl EventSink for TableSink {
                     .fetch_sub(block.size as i64, Ordering::Relaxed);
             }
         } else {
-            // SAFETY: MEM and OBJ hooks run with the GIL held.
-            let gil = unsafe { table.gil_blocks() };
-            if let Some(block) = gil.map.remove(event.address) {
-                gil.current -= block.size as i64;
-            }
+            // MEM and OBJ hooks run with the GIL held.
+            free_gil(event.address);
         }
     }
 }
