@@ -95,19 +95,17 @@ pub fn capture_start(
     };
     let writer = CaptureWriter::create(&path, &header, WriterOptions::default())
         .map_err(|e| PyOSError::new_err(e.to_string()))?;
-    let sink: Arc<dyn EventSink> = if native {
-        Arc::new(trace::native::GuardedSink(writer.clone()))
-    } else {
-        writer.clone()
+    let config = TraceConfig {
+        mode: trace_mode,
+        max_frames: frames,
     };
-    if let Err(err) = trace::start(
-        py,
-        TraceConfig {
-            mode: trace_mode,
-            max_frames: frames,
-        },
-        sink,
-    ) {
+    let started = if native {
+        let sink: Arc<dyn EventSink> = Arc::new(trace::native::GuardedSink(writer.clone()));
+        trace::start(py, config, sink)
+    } else {
+        trace::start_capture(py, config, writer.clone())
+    };
+    if let Err(err) = started {
         let _ = writer.finish();
         let _ = std::fs::remove_file(&path);
         return Err(PyRuntimeError::new_err(err.to_string()));

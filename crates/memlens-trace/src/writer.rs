@@ -471,16 +471,23 @@ impl Inner {
     /// no longer exists), in which case the record is dropped.
     #[cold]
     #[inline(never)]
+    ///
+    /// Never unwinds: the tracer's hooks call [`EventSink::alloc_serialized`]
+    /// and [`EventSink::free_serialized`] from C without a guard of their
+    /// own, and this is the only part of those that could panic.
     fn drain_full_ring(&self) -> bool {
         if self.quiet() {
             return false;
         }
-        let mut enc = lock(&self.encoder);
-        if enc.closed {
-            return false;
-        }
-        self.drain_ring(&mut enc, Some(self.options.wait_when_full));
-        true
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut enc = lock(&self.encoder);
+            if enc.closed {
+                return false;
+            }
+            self.drain_ring(&mut enc, Some(self.options.wait_when_full));
+            true
+        }))
+        .unwrap_or(false)
     }
 }
 

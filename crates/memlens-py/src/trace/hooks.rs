@@ -20,6 +20,7 @@ use super::spin::SpinLock;
 use super::stacks::{FastHash, Interner, SharedStacks};
 use super::table;
 use super::{Mode, TraceConfig, TraceError, MAX_FRAMES};
+use memlens_trace::writer::CaptureWriter;
 use memlens_trace::events::{
     AllocEvent, Allocator, EventSink, FreeEvent, StackId, ThreadId, PYTHON_DOMAIN,
 };
@@ -50,9 +51,9 @@ struct Layer {
 /// The running trace.
 struct Tracer {
     sink: Arc<dyn EventSink>,
-    /// The sink is the in-memory trace table (`memlens.tracemalloc`), in
-    /// exact mode: the Python hooks call it directly.
-    table: bool,
+    /// Where exact-mode events of the Python hooks go without the dynamic
+    /// call through `sink` (the sink itself, known by type).
+    direct: Direct,
     /// 0 in exact mode, else the mean sampling interval in bytes.
     sample_mean: u64,
     max_frames: AtomicU32,
@@ -71,6 +72,19 @@ struct Tracer {
 unsafe impl Sync for Tracer {}
 // SAFETY: as above; the tracer is created and dropped under the GIL.
 unsafe impl Send for Tracer {}
+
+/// A sink the hooks know by type, so that the hot path calls it directly
+/// and inlined: the in-memory trace table (`memlens.tracemalloc`) or a
+/// capture writer (`memlens run`). Used in exact mode only (sampled mode's
+/// free filter is cheaper than either).
+pub(crate) enum Direct {
+    /// Only through `Tracer::sink`.
+    None,
+    /// `sink` is the trace table.
+    Table,
+    /// `sink` is this writer.
+    Capture(Arc<CaptureWriter>),
+}
 
 /// The running tracer, or null.
 static ACTIVE: AtomicPtr<Tracer> = AtomicPtr::new(ptr::null_mut());
@@ -484,11 +498,22 @@ fn before_free<const D: u8>(block: *mut c_void) {
             return;
         }
         // SAFETY: the caller holds the GIL and `stop` needs it too.
-        if unsafe { &*tracer }.table {
-            // Exact mode into the trace table: straight to its GIL map
-            // (nothing there can panic or re-enter).
-            table::free_gil(block as u64);
-            return;
+        match &unsafe { &*tracer }.direct {
+            // Exact mode: straight to the sink (neither can unwind: the
+            // writer catches panics on its slow path).
+            Direct::Table => {
+                table::free_gil(block as u64);
+                return;
+            }
+            Direct::Capture(writer) => {
+                writer.free_serialized(FreeEvent {
+                    address: block as u64,
+                    allocator: allocator_of::<D>(),
+                    domain: PYTHON_DOMAIN,
+                });
+                return;
+            }
+            Direct::None => {}
         }
         // SAFETY: the caller holds the GIL and `stop` needs it too.
         if let Some(sampled) = &unsafe { &*tracer }.sampled {
@@ -613,10 +638,12 @@ unsafe fn record_block_with_gil<const SERIALIZED: bool>(
         thread: ThreadId(state.thread),
         stack,
     };
-    if SERIALIZED && tracer.table {
-        table::TableSink.alloc(event);
-    } else if SERIALIZED {
-        tracer.sink.alloc_serialized(event);
+    if SERIALIZED {
+        match &tracer.direct {
+            Direct::Table => table::TableSink.alloc(event),
+            Direct::Capture(writer) => writer.alloc_serialized(event),
+            Direct::None => tracer.sink.alloc_serialized(event),
+        }
     } else {
         tracer.sink.alloc(event);
     }
@@ -861,7 +888,7 @@ pub(super) fn start(
     py: Python<'_>,
     config: TraceConfig,
     sink: Arc<dyn EventSink>,
-    table: bool,
+    direct: Direct,
 ) -> Result<(), TraceError> {
     if !frames::SUPPORTED {
         return Err(TraceError::Unsupported("unknown frame layout".into()));
@@ -894,8 +921,7 @@ pub(super) fn start(
     FORK_HANDLERS.call_once(register_fork_handlers);
     let tracer = Box::new(Tracer {
         sink,
-        // Sampled mode keeps the sink path: its free filter is cheaper.
-        table: table && sample_mean == 0,
+        direct: if sample_mean == 0 { direct } else { Direct::None },
         sample_mean,
         max_frames: AtomicU32::new(config.max_frames),
         generation: GENERATION.fetch_add(1, Ordering::SeqCst) + 1,

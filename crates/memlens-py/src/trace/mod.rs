@@ -129,7 +129,7 @@ pub fn start(
     config: TraceConfig,
     sink: Arc<dyn EventSink>,
 ) -> Result<(), TraceError> {
-    hooks::start(py, config, sink, false)?;
+    hooks::start(py, config, sink, hooks::Direct::None)?;
     // numpy imported later is attached by memlens' import hook (Python).
     hooks::untraced(py, || numpy::attach(py));
     Ok(())
@@ -138,7 +138,19 @@ pub fn start(
 /// Starts tracing into the process's in-memory trace table
 /// (`memlens.tracemalloc`).
 pub(crate) fn start_table(py: Python<'_>, config: TraceConfig) -> Result<(), TraceError> {
-    hooks::start(py, config, Arc::new(table::TableSink), true)?;
+    hooks::start(py, config, Arc::new(table::TableSink), hooks::Direct::Table)?;
+    hooks::untraced(py, || numpy::attach(py));
+    Ok(())
+}
+
+/// Starts tracing into a capture writer (`memlens run` without `--native`),
+/// which the hooks call directly.
+pub(crate) fn start_capture(
+    py: Python<'_>,
+    config: TraceConfig,
+    writer: Arc<memlens_trace::writer::CaptureWriter>,
+) -> Result<(), TraceError> {
+    hooks::start(py, config, writer.clone(), hooks::Direct::Capture(writer))?;
     hooks::untraced(py, || numpy::attach(py));
     Ok(())
 }
