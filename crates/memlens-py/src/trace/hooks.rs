@@ -20,10 +20,10 @@ use super::spin::SpinLock;
 use super::stacks::{FastHash, Interner, SharedStacks};
 use super::table;
 use super::{Mode, TraceConfig, TraceError, MAX_FRAMES};
-use memlens_trace::writer::CaptureWriter;
 use memlens_trace::events::{
     AllocEvent, Allocator, EventSink, FreeEvent, StackId, ThreadId, PYTHON_DOMAIN,
 };
+use memlens_trace::writer::CaptureWriter;
 use pyo3::ffi::{self, PyMemAllocatorDomain, PyMemAllocatorEx};
 use pyo3::Python;
 use std::cell::{Cell, UnsafeCell};
@@ -921,7 +921,11 @@ pub(super) fn start(
     FORK_HANDLERS.call_once(register_fork_handlers);
     let tracer = Box::new(Tracer {
         sink,
-        direct: if sample_mean == 0 { direct } else { Direct::None },
+        direct: if sample_mean == 0 {
+            direct
+        } else {
+            Direct::None
+        },
         sample_mean,
         max_frames: AtomicU32::new(config.max_frames),
         generation: GENERATION.fetch_add(1, Ordering::SeqCst) + 1,
