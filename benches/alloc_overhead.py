@@ -139,8 +139,18 @@ def human(size):
     return f"{size} B"
 
 
+def precompile(python):
+    """Byte-compile memlens' Python modules, as ``pip install`` does, so that
+    no run pays for compiling them (a development install under
+    PYTHONDONTWRITEBYTECODE=1 would recompile them in every process)."""
+    if has_module(python, "memlens"):
+        where = subprocess.run([python, "-c", "import memlens, os; print(os.path.dirname(memlens.__file__))"], capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run([python, "-m", "compileall", "-q", where], check=True)
+
+
 def bench(python, n, repeat, only):
     version = subprocess.run([python, "-c", "import platform; print(platform.python_version())"], capture_output=True, text=True, check=True).stdout.strip()
+    precompile(python)
     allocations = ALLOCATIONS_AT_500K * n / 500_000
     with tempfile.TemporaryDirectory() as scratch:
         configs = configurations(python, n, only, scratch)
