@@ -189,6 +189,10 @@ def main(args):
         _run.start(settings, path, (["-m", module] if module else [script]) + program_args)
     except Exception as exc:
         return _error("cannot start tracing: %s" % exc)
+    # This frame and the launcher's below it would sit under every stack of
+    # the program: walks stop here (this frame outlives the trace, stopped
+    # in the finally below). Cannot fail with a capture running.
+    _core.capture_floor(0)
     code = 0
     failure = None
     try:

@@ -4,6 +4,7 @@ and leaves captures every report reads — even when it raises, calls
 import json
 import os
 import signal
+import subprocess
 import sys
 
 import pytest
@@ -260,3 +261,61 @@ def test_eight_threads_allocating_and_freeing_leave_one_consistent_capture(memle
     # (what stays is interpreter caches, e.g. 3.9's cached frame of the comprehension: KiB, not the 30 MiB)
     still_live = leaks.stdout.splitlines()[0].split("still live at exit: ")[1]
     assert still_live.split()[1] in ("B", "KiB"), leaks.stdout
+
+
+FLOORED = """
+import sys
+from memlens import _core
+
+def keep():
+    return [bytearray(1000) for _ in range(2000)]
+
+def launcher(path, floor):
+    _core.capture_start(path, "exact", 0, 25, ["floored.py"], False)
+    if floor:
+        _core.capture_floor(0)
+    kept = keep()
+    _core.capture_stop()
+    return kept
+
+launcher(sys.argv[1], sys.argv[2] == "floor")
+"""
+
+
+@pytest.mark.parametrize("floor", [True, False])
+def test_stack_walks_stop_at_the_launchers_frame(memlens, floor):
+    # GIVEN a launcher function that starts a capture and then runs "the program"
+    script = memlens.script("floored.py", FLOORED)
+    # WHEN it sets the floor at its own frame (or not, as a control)
+    run = subprocess.run([sys.executable, script.name, "f.mlc", "floor" if floor else "none"],
+                         cwd=memlens.cwd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    # THEN the program's stacks start at the frame above the launcher
+    tree = memlens("tree", "f.mlc")
+    assert tree.returncode == 0, tree.stderr
+    assert "keep" in tree.stdout, tree.stdout
+    assert ("launcher" in tree.stdout) is not floor, tree.stdout
+    assert ("<module>" in tree.stdout) is not floor, tree.stdout
+
+
+def test_the_floor_needs_a_capture_and_a_frame_that_deep(memlens):
+    # GIVEN no capture, then a capture started from a shallow stack
+    script = memlens.script("floor_errors.py", """
+        from memlens import _core
+        try:
+            _core.capture_floor(0)
+        except RuntimeError as e:
+            print("no capture:", e)
+        _core.capture_start("e.mlc", "exact", 0, 1, ["x"], False)
+        try:
+            _core.capture_floor(1000)
+        except RuntimeError as e:
+            print("too deep:", e)
+        _core.capture_stop()
+    """)
+    # WHEN the floor is asked for
+    run = subprocess.run([sys.executable, script.name], cwd=memlens.cwd, capture_output=True, text=True, timeout=120)
+    # THEN both are clear errors, not crashes
+    assert run.returncode == 0, run.stderr
+    assert "no capture: no memlens capture is running" in run.stdout
+    assert "too deep:" in run.stdout and "no frame at depth 1000" in run.stdout

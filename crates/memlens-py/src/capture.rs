@@ -146,6 +146,19 @@ pub fn capture_stop(py: Python<'_>) -> PyResult<Option<(String, u64, u64, u64)>>
     )))
 }
 
+/// Leaves the calling thread's frames from `depth` Python frames below the
+/// caller (0: the caller itself) out of every stack the running capture
+/// records: `memlens run` calls it so that its own frames and its
+/// launcher's, the same under every stack of the program, are neither
+/// walked nor stored.
+#[pyfunction]
+pub fn capture_floor(py: Python<'_>, depth: usize) -> PyResult<()> {
+    if current().is_none() {
+        return Err(PyRuntimeError::new_err("no memlens capture is running"));
+    }
+    trace::set_floor(py, depth).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
 /// Whether the native interposer (`libmemlens_preload.so`) is loaded in
 /// this process.
 #[pyfunction]
@@ -166,6 +179,7 @@ pub fn capture_thread_name(py: Python<'_>, name: &str) -> bool {
 /// Registers the capture functions on `memlens._core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(capture_start, m)?)?;
+    m.add_function(wrap_pyfunction!(capture_floor, m)?)?;
     m.add_function(wrap_pyfunction!(capture_stop, m)?)?;
     m.add_function(wrap_pyfunction!(native_available, m)?)?;
     m.add_function(wrap_pyfunction!(capture_thread_name, m)?)?;

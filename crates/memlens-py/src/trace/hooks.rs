@@ -57,6 +57,10 @@ struct Tracer {
     /// 0 in exact mode, else the mean sampling interval in bytes.
     sample_mean: u64,
     max_frames: AtomicU32,
+    /// A frame of the thread that started the trace below which stacks are
+    /// not walked (0: none): `memlens run`'s own frames, the same under
+    /// every stack of the program it runs.
+    floor: AtomicUsize,
     generation: u64,
     /// Only touched under the GIL.
     interner: UnsafeCell<Interner>,
@@ -775,7 +779,8 @@ unsafe fn capture_stack(
     // own frames.
     unsafe {
         let interner = &mut *tracer.interner.get();
-        let depth = frames::walk(tstate, &mut state.walk[..max]);
+        let floor = tracer.floor.load(Ordering::Relaxed) as *const u8;
+        let depth = frames::walk(tstate, floor, &mut state.walk[..max]);
         let cached = state.cache_len;
         let mut parent = StackId::EMPTY;
         let mut i = 0;
@@ -928,6 +933,7 @@ pub(super) fn start(
         },
         sample_mean,
         max_frames: AtomicU32::new(config.max_frames),
+        floor: AtomicUsize::new(0),
         generation: GENERATION.fetch_add(1, Ordering::SeqCst) + 1,
         interner: UnsafeCell::new(Interner::new()),
         shared_stacks: SharedStacks::default(),
@@ -981,6 +987,31 @@ pub(super) fn set_passthrough(py: Python<'_>, on: bool) -> Result<(), TraceError
         _ => {}
     }
     drop(installed);
+    Ok(())
+}
+
+/// Stops stack walks of the calling thread at the frame `depth` Python
+/// frames below its innermost one: that frame and its callers are left out
+/// of every stack recorded from now on. Errors when no trace runs or the
+/// stack is not that deep.
+pub(super) fn set_floor(_py: Python<'_>, depth: usize) -> Result<(), TraceError> {
+    let tracer = ACTIVE.load(Ordering::SeqCst);
+    if tracer.is_null() {
+        return Err(TraceError::NotTracing);
+    }
+    // SAFETY: the GIL is held (the token), so the current state is ours.
+    let tstate = unsafe { frames::thread_state_holding_gil() };
+    // SAFETY: our own state, GIL held.
+    let floor = unsafe { frames::ancestor(tstate, depth) };
+    if floor.is_null() {
+        return Err(TraceError::InvalidConfig(format!(
+            "the calling stack has no frame at depth {depth}"
+        )));
+    }
+    // SAFETY: the GIL is held and `stop` (which frees the tracer) needs it.
+    unsafe { &*tracer }
+        .floor
+        .store(floor as usize, Ordering::Relaxed);
     Ok(())
 }
 
@@ -1262,6 +1293,8 @@ fn stack_without_gil(tracer: &Tracer) -> StackId {
     let mut walked = [RawLocation::NONE; MAX];
     // SAFETY: `tstate` is this thread's own state and its frame chain is
     // not changing while this thread is in C code.
-    let depth = unsafe { frames::walk(tstate, &mut walked[..max]) };
+    let floor = tracer.floor.load(Ordering::Relaxed) as *const u8;
+    // SAFETY: as above.
+    let depth = unsafe { frames::walk(tstate, floor, &mut walked[..max]) };
     tracer.shared_stacks.find(&walked[..depth])
 }

@@ -155,6 +155,13 @@ pub(crate) fn start_capture(
     Ok(())
 }
 
+/// Leaves the calling thread's frames from `depth` frames below its
+/// innermost one (0: the innermost) out of every stack recorded from now
+/// on: a launcher's own frames, which would sit under every stack.
+pub fn set_floor(py: Python<'_>, depth: usize) -> Result<(), TraceError> {
+    hooks::set_floor(py, depth)
+}
+
 /// Stops tracing; the sink is not called after this returns.
 pub fn stop(py: Python<'_>) -> Result<(), TraceError> {
     if is_tracing() {

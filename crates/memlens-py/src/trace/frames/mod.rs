@@ -141,43 +141,55 @@ unsafe fn read<T: Copy>(base: *const u8, offset: usize) -> T {
     unsafe { (base.add(offset) as *const T).read() }
 }
 
-/// Fills `out` with up to `out.len()` frames of `tstate`, innermost first,
-/// and returns how many it wrote.
+/// Calls `visit` with each frame of `tstate` and its location, innermost
+/// first, stopping before `floor` (a frame of this thread, or null: no
+/// floor) and when `visit` returns false.
 ///
 /// # Safety
-/// `tstate` is the calling thread's state and the caller holds the GIL.
+/// `tstate` is the calling thread's state and the caller holds the GIL (or
+/// the thread is in C code: only it changes its frame chain).
 #[cfg(not(Py_3_11))]
-#[inline]
-pub(crate) unsafe fn walk(tstate: *mut ffi::PyThreadState, out: &mut [RawLocation]) -> usize {
+#[inline(always)]
+unsafe fn visit_frames(
+    tstate: *mut ffi::PyThreadState,
+    floor: *const u8,
+    mut visit: impl FnMut(*const u8, RawLocation) -> bool,
+) {
     // SAFETY: offsets come from this version's headers; frames on our own
     // chain stay alive while we hold the GIL.
     unsafe {
         let mut frame: *const u8 = read(tstate as *const u8, layout::TSTATE_FRAME);
-        let mut n = 0;
-        while !frame.is_null() && n < out.len() {
+        while !frame.is_null() && frame != floor {
             let code: *mut ffi::PyObject = read(frame, layout::FRAME_CODE);
             let lasti: c_int = read(frame, layout::FRAME_LASTI);
-            out[n] = RawLocation {
+            let location = RawLocation {
                 code,
                 offset: lasti.saturating_mul(layout::LASTI_UNIT as c_int),
             };
-            n += 1;
+            if !visit(frame, location) {
+                return;
+            }
             frame = read(frame, layout::FRAME_BACK);
         }
-        n
     }
 }
 
-/// Fills `out` with up to `out.len()` frames of `tstate`, innermost first,
-/// and returns how many it wrote. Incomplete frames (still running their
-/// prologue) and C-stack shim frames are skipped, as CPython's own
+/// Calls `visit` with each frame of `tstate` and its location, innermost
+/// first, stopping before `floor` (a frame of this thread, or null: no
+/// floor) and when `visit` returns false. Incomplete frames (still running
+/// their prologue) and C-stack shim frames are skipped, as CPython's own
 /// tracebacks do.
 ///
 /// # Safety
-/// `tstate` is the calling thread's state and the caller holds the GIL.
+/// `tstate` is the calling thread's state and the caller holds the GIL (or
+/// the thread is in C code: only it changes its frame chain).
 #[cfg(Py_3_11)]
-#[inline]
-pub(crate) unsafe fn walk(tstate: *mut ffi::PyThreadState, out: &mut [RawLocation]) -> usize {
+#[inline(always)]
+unsafe fn visit_frames(
+    tstate: *mut ffi::PyThreadState,
+    floor: *const u8,
+    mut visit: impl FnMut(*const u8, RawLocation) -> bool,
+) {
     // SAFETY: offsets come from this version's headers; interpreter frames
     // on our own chain stay alive while we hold the GIL, and each holds a
     // strong reference to its code object.
@@ -186,14 +198,13 @@ pub(crate) unsafe fn walk(tstate: *mut ffi::PyThreadState, out: &mut [RawLocatio
         let mut frame: *const u8 = {
             let cframe: *const u8 = read(tstate as *const u8, layout::TSTATE_CFRAME);
             if cframe.is_null() {
-                return 0;
+                return;
             }
             read(cframe, layout::CFRAME_CURRENT_FRAME)
         };
         #[cfg(Py_3_13)]
         let mut frame: *const u8 = read(tstate as *const u8, layout::TSTATE_CURRENT_FRAME);
-        let mut n = 0;
-        while !frame.is_null() && n < out.len() {
+        while !frame.is_null() && frame != floor {
             let owner: u8 = read(frame, layout::IFRAME_OWNER);
             let code: *mut ffi::PyObject = read(frame, layout::IFRAME_CODE);
             let previous: *const u8 = read(frame, layout::IFRAME_PREVIOUS);
@@ -205,17 +216,67 @@ pub(crate) unsafe fn walk(tstate: *mut ffi::PyThreadState, out: &mut [RawLocatio
                 let incomplete =
                     owner != layout::OWNED_BY_GENERATOR && units < first_traceable as isize;
                 if !incomplete {
-                    out[n] = RawLocation {
+                    let location = RawLocation {
                         code,
                         offset: (units * 2) as i32,
                     };
-                    n += 1;
+                    if !visit(frame, location) {
+                        return;
+                    }
                 }
             }
             frame = previous;
         }
-        n
     }
+}
+
+/// Fills `out` with up to `out.len()` frames of `tstate` above `floor` (a
+/// frame of this thread, or null), innermost first, and returns how many
+/// it wrote.
+///
+/// # Safety
+/// As for [`visit_frames`].
+#[inline]
+pub(crate) unsafe fn walk(
+    tstate: *mut ffi::PyThreadState,
+    floor: *const u8,
+    out: &mut [RawLocation],
+) -> usize {
+    let mut n = 0;
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        visit_frames(tstate, floor, |_, location| {
+            if n == out.len() {
+                return false;
+            }
+            out[n] = location;
+            n += 1;
+            n < out.len()
+        })
+    };
+    n
+}
+
+/// The frame `depth` Python frames below the innermost one of `tstate` (0:
+/// the innermost), or null when the stack is not that deep.
+///
+/// # Safety
+/// `tstate` is the calling thread's state and the caller holds the GIL.
+pub(crate) unsafe fn ancestor(tstate: *mut ffi::PyThreadState, depth: usize) -> *const u8 {
+    let mut seen = 0;
+    let mut found = std::ptr::null();
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        visit_frames(tstate, std::ptr::null(), |frame, _| {
+            if seen == depth {
+                found = frame;
+                return false;
+            }
+            seen += 1;
+            true
+        })
+    };
+    found
 }
 
 /// The source line of a location (0 when unknown). Allocates nothing.
