@@ -18,9 +18,17 @@
 //! collected with it), onto an emitter the function itself creates
 //! (`button = Button(); button.clicked.connect(self.apply)`: the emitter is
 //! owned by whoever keeps it, usually the registering object), in set-up
-//! functions named for registering, under an `if` that checks a
-//! registered/connected flag, and Django/blinker/Scrapy (PyDispatcher)
-//! `connect` without `weak=False` (those signals hold weak references), and
+//! functions named for registering or plug-in set-up (`setup`, `init_…`,
+//! Home Assistant's `async_setup_entry`), under an `if` that checks a
+//! registered/connected flag, registrations whose result is kept
+//! (`unsub = bus.subscribe(…)`, `entry.async_on_unload(node.on(…))`, a list
+//! of them: APIs that return an unsubscribe handle are undone through it,
+//! which no removal call by name shows — on the application corpus of
+//! `benches/lint_precision.py` they were most of the 110 findings before
+//! this exclusion, each one undone through its handle), onto an emitter
+//! opened by a `with` in the same function, Django/blinker/Scrapy (PyDispatcher)
+//! `connect` without `weak=False` and mitmproxy's `connect` (those signals
+//! hold weak references), and
 //! bound methods `connect`ed in modules using matplotlib (its
 //! `CallbackRegistry` keeps them weakly). Observer lists count when they are
 //! module-level or class-level (shared by every instance); a list each
@@ -143,6 +151,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         let local_cell = std::cell::OnceCell::new();
         let local = || local_cell.get_or_init(|| LocalCallables::of(func));
         let guarded = guarded_ranges(func);
+        let discarded = discarded_calls(func);
         let registers_by_name =
             is_registration_api(func.name.as_str()) || is_setup_hook(func.name.as_str());
         let callable = |expr: &Expr| looks_callable(expr, local(), &defined, &module.imports);
@@ -178,9 +187,14 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             // registering object), so it does not outlive the callback's owner.
             let local_emitter = matches!(&*call.func, Expr::Attribute(a)
                 if root_name(&a.value).is_some_and(|root| made_here().contains(root)));
+            // A registration whose result is kept (`unsub = bus.subscribe(…)`,
+            // `entry.async_on_unload(node.on(…))`, a list of them) holds the
+            // handle that undoes it: APIs that return one are removed through it.
+            let result_kept = !discarded.contains(&call_range);
             if registers_by_name
                 || own_registry
                 || local_emitter
+                || result_kept
                 || guarded.iter().any(|g| g.contains_range(call_range))
             {
                 return;
@@ -374,10 +388,20 @@ fn root_name(expr: &Expr) -> Option<&str> {
     }
 }
 
-/// Names the function binds to the result of a call (`click = Gtk.GestureClick()`).
+/// Names the function binds to the result of a call (`click = Gtk.GestureClick()`,
+/// `with Listener() as client:`).
 fn locals_bound_to_calls(func: &ast::StmtFunctionDef) -> HashSet<&str> {
     let mut names = HashSet::new();
     for_each_shallow_stmt(&func.body, &mut |stmt| {
+        if let Stmt::With(with) = stmt {
+            for item in &with.items {
+                if let (Expr::Call(_), Some(Expr::Name(name))) =
+                    (&item.context_expr, item.optional_vars.as_deref())
+                {
+                    names.insert(name.id.as_str());
+                }
+            }
+        }
         if let Stmt::Assign(assign) = stmt {
             if matches!(&*assign.value, Expr::Call(_)) {
                 for target in &assign.targets {
@@ -550,18 +574,45 @@ fn uses_any(body: &[Stmt], wanted: &dyn Fn(&str) -> bool) -> bool {
 }
 
 /// A function that runs once when a plug-in is loaded (`setup(app)` for
-/// Sphinx, `load_ipython_extension(ip)`, `setup_…`, `init_…`): what it
+/// Sphinx, `load_ipython_extension(ip)`, `setup_…`, `init_…`, and their
+/// `async_` forms such as Home Assistant's `async_setup_entry`): what it
 /// registers grows with the plug-ins, not with the data.
-fn is_setup_hook(name: &str) -> bool {
+pub(crate) fn is_setup_hook(name: &str) -> bool {
     if name.starts_with("__") && name.ends_with("__") {
         return false;
     }
     let lower = name.trim_start_matches('_').to_ascii_lowercase();
+    // Home Assistant's `async_setup_entry` / `async_setup_platform`.
+    let lower = lower.strip_prefix("async_").unwrap_or(&lower);
     lower == "setup"
         || ["setup_", "load_", "init_"]
             .iter()
             .any(|prefix| lower.starts_with(prefix))
         || lower.ends_with("_extension")
+}
+
+/// Ranges of the calls whose result the function throws away: the whole
+/// value of an expression statement (`bus.subscribe(cb)`, `await x.on(…)`,
+/// `yield x.connect(…)`).
+fn discarded_calls(func: &ast::StmtFunctionDef) -> HashSet<ruff_text_size::TextRange> {
+    let mut calls = HashSet::new();
+    for_each_shallow_stmt(&func.body, &mut |stmt| {
+        let Stmt::Expr(expr) = stmt else { return };
+        let mut value = &*expr.value;
+        loop {
+            match value {
+                Expr::Await(inner) => value = &inner.value,
+                Expr::Yield(ast::ExprYield {
+                    value: Some(inner), ..
+                }) => value = inner,
+                _ => break,
+            }
+        }
+        if let Expr::Call(call) = value {
+            calls.insert(ruff_text_size::Ranged::range(call));
+        }
+    });
+    calls
 }
 
 /// Ranges of `if` statements whose test checks a registration flag
@@ -630,9 +681,9 @@ fn module_imports(body: &[Stmt], package: &str) -> bool {
     found
 }
 
-/// Whether the module uses Django's, blinker's or Scrapy's (PyDispatcher)
-/// signals, whose `connect` keeps only a weak reference to the receiver by
-/// default.
+/// Whether the module uses Django's, blinker's, Scrapy's (PyDispatcher) or
+/// mitmproxy's signals, whose `connect` keeps only a weak reference to the
+/// receiver by default (mitmproxy's always).
 fn module_uses_weak_signals(body: &[Stmt]) -> bool {
     let mut weak = false;
     for_each_shallow_stmt(body, &mut |stmt| {
@@ -642,7 +693,7 @@ fn module_uses_weak_signals(body: &[Stmt]) -> bool {
             _ => None,
         };
         if module.is_some_and(|m| {
-            ["django", "blinker", "scrapy", "pydispatch"]
+            ["django", "blinker", "scrapy", "pydispatch", "mitmproxy"]
                 .iter()
                 .any(|weak| m == *weak || m.starts_with(&format!("{weak}.")))
         }) {
