@@ -577,7 +577,7 @@ fn uses_any(body: &[Stmt], wanted: &dyn Fn(&str) -> bool) -> bool {
 /// Sphinx, `load_ipython_extension(ip)`, `setup_…`, `init_…`, and their
 /// `async_` forms such as Home Assistant's `async_setup_entry`): what it
 /// registers grows with the plug-ins, not with the data.
-pub(crate) fn is_setup_hook(name: &str) -> bool {
+fn is_setup_hook(name: &str) -> bool {
     if name.starts_with("__") && name.ends_with("__") {
         return false;
     }

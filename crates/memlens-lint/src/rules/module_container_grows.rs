@@ -14,8 +14,9 @@
 //! Keyed inserts with other keys grow only with the number of distinct keys
 //! (names, types, configured aliases), which in practice is bounded, and are
 //! not reported; nor are registration APIs (`register…`, `add…`,
-//! `install…`), plug-in set-up hooks (`setup`, `setup_…`, `init_…`,
-//! `async_setup_…`: they run once per configured plug-in), fills guarded by
+//! `install…`), plug-in set-up hooks (`setup`, `setup_…`, `async_setup_…`:
+//! they run once per configured plug-in; `load_…` is not one here, since
+//! loading is often per call), fills guarded by
 //! an emptiness test of the container (`if not _instances:`: a one-time
 //! initialisation), hooks that run once per class definition
 //! (`__init_subclass__`, `__set_name__`), decorators (returning their argument or a nested wrapper)
@@ -57,7 +58,6 @@ use crate::patterns::{
     checks_size_or_membership, container_constructor, container_ops, is_identity_key,
     is_registration_api, span, ContainerKind, OpKind,
 };
-use crate::rules::listener_never_removed::is_setup_hook;
 use crate::rules::Module;
 use crate::scope::{for_each_function, for_each_shallow_stmt, Scope};
 use crate::{Rule, Violation};
@@ -101,7 +101,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         let bounded_by_code = returns_a_parameter_unchanged(func)
             || is_decorator_returning_wrapper(func)
             || is_registration_api(func.name.as_str())
-            || is_setup_hook(func.name.as_str())
+            || is_plugin_setup(func.name.as_str())
             || runs_per_class_definition(func.name.as_str())
             || import_time_helpers.contains(func.name.as_str());
         container_ops(&func.body, &mut |op| {
@@ -210,6 +210,14 @@ fn deleted_at_top_level(body: &[Stmt]) -> std::collections::HashSet<&str> {
         }
     });
     deleted
+}
+
+/// A plug-in's set-up hook (`setup(bot)`, Home Assistant's `setup_platform`,
+/// `async_setup_entry`): it runs once per configured plug-in.
+fn is_plugin_setup(name: &str) -> bool {
+    let lower = name.trim_start_matches('_').to_ascii_lowercase();
+    let lower = lower.strip_prefix("async_").unwrap_or(&lower);
+    lower == "setup" || lower.starts_with("setup_")
 }
 
 /// Whether the function tests the container for emptiness (`if not _cache:`)
