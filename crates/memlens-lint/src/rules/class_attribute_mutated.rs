@@ -178,8 +178,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
 fn runs_per_class_definition(method: &str, class: &ruff_python_ast::StmtClassDef) -> bool {
     let is_metaclass = || {
         class.bases().iter().any(|base| {
-            crate::patterns::last_segment(base)
-                .is_some_and(|b| b == "type" || b.ends_with("Meta"))
+            crate::patterns::last_segment(base).is_some_and(|b| b == "type" || b.ends_with("Meta"))
         })
     };
     matches!(method, "__init_subclass__" | "__set_name__")

@@ -201,9 +201,11 @@ fn names_an_identity(expr: &Expr) -> bool {
                 let id = id.to_ascii_lowercase();
                 id == "id"
                     || id.ends_with("_id")
-                    || ["pid", "ident", "uuid", "time", "count", "thread", "request", "session"]
-                        .iter()
-                        .any(|word| id.contains(word))
+                    || [
+                        "pid", "ident", "uuid", "time", "count", "thread", "request", "session",
+                    ]
+                    .iter()
+                    .any(|word| id.contains(word))
             }) {
                 self.0 = true;
             }
