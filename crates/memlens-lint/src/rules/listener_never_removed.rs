@@ -91,7 +91,29 @@ pub(crate) const REGISTRATIONS: &[(&str, &[&str])] = &[
     ("on", &["off", "remove_listener", "remove_all_listeners"]),
     ("register", &["unregister"]),
     ("add_done_callback", &["remove_done_callback"]),
+    // An application bus (Home Assistant's `hass.bus`): reported only from a
+    // method, on a bus reached through an attribute the object was handed
+    // (see `HANDED_IN_ONLY`).
+    ("listen", &["unlisten", "remove_listener"]),
+    ("listen_once", &["unlisten", "remove_listener"]),
+    (
+        "async_listen",
+        &["async_remove_listener", "remove_listener"],
+    ),
+    (
+        "async_listen_once",
+        &["async_remove_listener", "remove_listener"],
+    ),
 ];
+
+/// Registrations reported only in a method whose emitter is reached through
+/// an attribute of `self` that the class did not make (`self.hass.bus`, set
+/// by the framework or from a parameter): on the application corpus these
+/// names elsewhere were module-level `event.listen(target, …)` calls
+/// (SQLAlchemy attribute events, which live with the mapped class) and
+/// start/stop one-shots in set-up functions; registered per entity on the
+/// application's bus, they keep every entity ever added alive.
+const HANDED_IN_ONLY: &[&str] = &["listen", "listen_once", "async_listen", "async_listen_once"];
 
 /// The registering method names alone.
 pub(crate) const REGISTER_METHODS: &[&str] = &[
@@ -181,7 +203,27 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             // makes it run once; an object's own registry (`self.x.register`)
             // dies with it.
             let call_range = ruff_text_size::Ranged::range(call);
-            let own_registry = matches!(&*call.func, Expr::Attribute(a) if dotted_name(&a.value).is_some_and(|d| d == "self" || d.starts_with("self.")));
+            let self_attribute = match &*call.func {
+                Expr::Attribute(a) => dotted_name(&a.value).and_then(|d| {
+                    d.strip_prefix("self.")
+                        .map(|rest| rest.split('.').next().unwrap_or(rest).to_string())
+                }),
+                _ => None,
+            };
+            let handed_in_only = HANDED_IN_ONLY.contains(&label.as_str());
+            if handed_in_only {
+                // Only `self.<handed-in>.…listen(…)` in a method.
+                let handed_in = class.is_some_and(|c| {
+                    self_attribute
+                        .as_deref()
+                        .is_some_and(|attr| !attributes_made_by_class(c).contains(attr))
+                });
+                if !handed_in {
+                    return;
+                }
+            }
+            let own_registry = !handed_in_only
+                && matches!(&*call.func, Expr::Attribute(a) if dotted_name(&a.value).is_some_and(|d| d == "self" || d.starts_with("self.")));
             // `button = Button(); button.clicked.connect(self.apply)`: the
             // emitter is made here and owned by whoever keeps it (usually the
             // registering object), so it does not outlive the callback's owner.
@@ -377,6 +419,34 @@ fn shrunk_observer_lists(body: &[Stmt]) -> HashSet<&str> {
         });
     });
     shrunk
+}
+
+/// Attributes of `self` that the class binds to something it makes (a call,
+/// a container literal: `self._bus = EventBus()`); an emitter reached through
+/// one of them dies with the object.
+fn attributes_made_by_class(class: &ast::StmtClassDef) -> HashSet<&str> {
+    let mut made = HashSet::new();
+    for_each_function(&class.body, &mut |func, _| {
+        for_each_shallow_stmt(&func.body, &mut |stmt| {
+            let (targets, value): (Vec<&Expr>, Option<&Expr>) = match stmt {
+                Stmt::Assign(assign) => (assign.targets.iter().collect(), Some(&assign.value)),
+                Stmt::AnnAssign(ann) => (vec![&ann.target], ann.value.as_deref()),
+                _ => return,
+            };
+            if !matches!(
+                value,
+                Some(Expr::Call(_) | Expr::List(_) | Expr::Dict(_) | Expr::Set(_))
+            ) {
+                return;
+            }
+            for target in targets {
+                if let Expr::Attribute(attr) = target {
+                    made.insert(attr.attr.as_str());
+                }
+            }
+        });
+    });
+    made
 }
 
 /// The name at the root of an attribute chain (`a` in `a.b.c`).
