@@ -3,7 +3,10 @@
 //! ## What it does
 //! Finds a callback registered inside a function or method — `add_listener`,
 //! `add_handler`, `connect`, `subscribe`, `on`, `register`,
-//! `add_done_callback`, or an append to a plain (not weak) observer list
+//! `add_done_callback`, an application-bus `listen` / `async_listen` /
+//! `…_once` (Home Assistant's `self.hass.bus`: only from a method, on a bus
+//! reached through an attribute the object was handed, with the returned
+//! handle dropped), or an append to a plain (not weak) observer list
 //! such as `self._listeners` — when the module contains no matching
 //! removal: `remove_listener`, `remove_handler`, `disconnect`,
 //! `unsubscribe`, `off`, `unregister`, `remove_done_callback`, or a
@@ -112,7 +115,9 @@ pub(crate) const REGISTRATIONS: &[(&str, &[&str])] = &[
 /// names elsewhere were module-level `event.listen(target, …)` calls
 /// (SQLAlchemy attribute events, which live with the mapped class) and
 /// start/stop one-shots in set-up functions; registered per entity on the
-/// application's bus, they keep every entity ever added alive.
+/// application's bus, they keep every entity ever added alive. A one-shot
+/// under a test of the run state (`if hass.state is not running:`) fires
+/// at start-up and is dropped, and is not reported.
 const HANDED_IN_ONLY: &[&str] = &["listen", "listen_once", "async_listen", "async_listen_once"];
 
 /// The registering method names alone.
@@ -211,6 +216,13 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                 _ => None,
             };
             let handed_in_only = HANDED_IN_ONLY.contains(&label.as_str());
+            if label.ends_with("_once")
+                && run_state_ranges(func)
+                    .iter()
+                    .any(|r| r.contains_range(call_range))
+            {
+                return;
+            }
             if handed_in_only {
                 // Only `self.<handed-in>.…listen(…)` in a method.
                 let handed_in = class.is_some_and(|c| {
@@ -688,6 +700,44 @@ fn discarded_calls(func: &ast::StmtFunctionDef) -> HashSet<ruff_text_size::TextR
 /// Ranges of `if` statements whose test checks a registration flag
 /// (`if not self._registered:`, `if not connected:`), inside which a
 /// registration runs once.
+/// Ranges of `if` statements whose test checks the application's run state
+/// (`if self.hass.state is not CoreState.running:`, `… else:` included): a
+/// one-shot start-up listener registered there fires, and is dropped, soon.
+fn run_state_ranges(func: &ast::StmtFunctionDef) -> Vec<ruff_text_size::TextRange> {
+    let mut ranges = Vec::new();
+    for_each_shallow_stmt(&func.body, &mut |stmt| {
+        if let Stmt::If(if_stmt) = stmt {
+            let mut names_state = false;
+            for_each_name(&if_stmt.test, &mut |id| {
+                let id = id.to_ascii_lowercase();
+                if id == "state" || id.contains("running") || id.contains("started") {
+                    names_state = true;
+                }
+            });
+            if names_state {
+                ranges.push(if_stmt.range);
+            }
+        }
+    });
+    ranges
+}
+
+/// Every name and attribute name in `expr`.
+fn for_each_name(expr: &Expr, f: &mut dyn FnMut(&str)) {
+    struct Names<'f>(&'f mut dyn FnMut(&str));
+    impl<'a> Visitor<'a> for Names<'_> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            match expr {
+                Expr::Attribute(a) => (self.0)(a.attr.as_str()),
+                Expr::Name(n) => (self.0)(n.id.as_str()),
+                _ => {}
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    Names(f).visit_expr(expr);
+}
+
 fn guarded_ranges(func: &ast::StmtFunctionDef) -> Vec<ruff_text_size::TextRange> {
     let mut ranges = Vec::new();
     for_each_shallow_stmt(&func.body, &mut |stmt| {
