@@ -178,7 +178,8 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         let local_cell = std::cell::OnceCell::new();
         let local = || local_cell.get_or_init(|| LocalCallables::of(func));
         let guarded = guarded_ranges(func);
-        let discarded = discarded_calls(func);
+        let discarded_cell = std::cell::OnceCell::new();
+        let discarded = || discarded_cell.get_or_init(|| discarded_calls(func));
         let registers_by_name =
             is_registration_api(func.name.as_str()) || is_setup_hook(func.name.as_str());
         let callable = |expr: &Expr| looks_callable(expr, local(), &defined, &module.imports);
@@ -244,7 +245,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             // A registration whose result is kept (`unsub = bus.subscribe(…)`,
             // `entry.async_on_unload(node.on(…))`, a list of them) holds the
             // handle that undoes it: APIs that return one are removed through it.
-            let result_kept = !discarded.contains(&call_range);
+            let result_kept = !discarded().contains(&call_range);
             if registers_by_name
                 || own_registry
                 || local_emitter
