@@ -27,7 +27,7 @@
 //! (`unsub = bus.subscribe(…)`, `entry.async_on_unload(node.on(…))`, a list
 //! of them: APIs that return an unsubscribe handle are undone through it,
 //! which no removal call by name shows — on the application corpus of
-//! `benches/lint_precision.py` they were most of the 110 findings before
+//! `benches/lint_precision.py` they were the largest group of the 110 findings before
 //! this exclusion, each one undone through its handle), onto an emitter
 //! opened by a `with` in the same function, Django/blinker/Scrapy (PyDispatcher)
 //! `connect` without `weak=False` and mitmproxy's `connect` (those signals
