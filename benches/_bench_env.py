@@ -10,6 +10,18 @@ prompt_toolkit, pytest, sphinx, scrapy, kombu, networkx), installed from
 PyPI on first use and
 reinstalled when a pin changes. memlens itself is taken from the interpreter
 running the benchmark (``maturin develop --release`` into it).
+
+Maintained libraries hold few of the leak shapes ML001 and ML004 look for
+(module-level registries that grow per call, listeners registered per
+object), so the precision study also lints a second corpus of
+*application-style* code — bots, servers, daemons, dashboards, CLIs:
+``APP_PINS``. Only their source is linted, never run, so they are not
+installed: each pinned distribution is fetched with ``pip download
+--no-deps`` (a wheel where there is one, else the sdist) into
+``benches/.corpus-apps`` and unpacked there, which takes a minute where
+installing Home Assistant or Salt with their dependencies would take far
+longer. Pins are the newest release whose ``Requires-Python`` admits
+CPython 3.11 (Home Assistant 2024.3, mitmproxy 11, Mopidy 3, …).
 """
 import subprocess
 import sys
@@ -47,6 +59,37 @@ THIRD_PARTY_PINS = {
 PEERS = ["ruff==0.17.6", *THIRD_PARTY_PINS]
 THIRD_PARTY = list(THIRD_PARTY_PINS.values())
 
+APPS = HERE / ".corpus-apps"
+# Distribution pin -> {name shown in the sample: folder inside the unpacked
+# distribution}. Wheels unpack to their import packages; Limnoria and Salt
+# publish only sdists (their tests are left out: test code lives for one test).
+APP_PINS = {
+    "homeassistant==2024.3.3": {"homeassistant": "homeassistant"},
+    "python-telegram-bot==22.8": {"telegram": "telegram"},
+    "discord.py==2.7.1": {"discord": "discord"},
+    "errbot==6.2.1": {"errbot": "errbot"},
+    "sopel==8.0.4": {"sopel": "sopel"},
+    "limnoria==2026.10.4": {"supybot": "limnoria-2026.10.4/src", "supybot-plugins": "limnoria-2026.10.4/plugins"},
+    "mitmproxy==11.0.2": {"mitmproxy": "mitmproxy"},
+    "locust==2.47.0": {"locust": "locust"},
+    "buildbot==4.3.0": {"buildbot": "buildbot"},
+    "glances==4.5.8": {"glances": "glances"},
+    "beets==2.14.1": {"beets": "beets", "beetsplug": "beetsplug"},
+    "mopidy==3.4.2": {"mopidy": "mopidy"},
+    "streamlink==8.6.3": {"streamlink": "streamlink", "streamlink_cli": "streamlink_cli"},
+    "yt-dlp==2026.10.26": {"yt_dlp": "yt_dlp"},
+    "distributed==2026.8.0": {"distributed": "distributed"},
+    "dask==2026.8.0": {"dask": "dask"},
+    "bokeh==3.9.2": {"bokeh": "bokeh"},
+    "panel==1.9.4": {"panel": "panel"},
+    "param==2.4.2": {"param": "param"},
+    "traitlets==5.16.1": {"traitlets": "traitlets"},
+    "textual==8.2.8": {"textual": "textual"},
+    "jupyter_server==2.21.1": {"jupyter_server": "jupyter_server"},
+    "ansible-core==2.19.14": {"ansible": "ansible"},
+    "salt==3008.5": {"salt": "salt-3008.5/salt"},
+}
+
 
 def bench_venv() -> Path:
     """Create the bench venv if needed and return its python."""
@@ -78,6 +121,46 @@ def third_party_dirs() -> list:
     out = subprocess.run([str(python), "-c", "import sysconfig;print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True)
     site = Path(out.stdout.strip())
     return [str(site / name) for name in THIRD_PARTY]
+
+
+def app_corpus() -> dict:
+    """Display name -> folder of each application package, fetched and unpacked on first use."""
+    stamp = APPS / "pins.txt"
+    wanted = "\n".join(APP_PINS) + "\n"
+    if not stamp.exists() or stamp.read_text() != wanted:
+        _fetch_apps()
+        stamp.write_text(wanted)
+    return {name: APPS / "unpacked" / pin / inner for pin, names in APP_PINS.items() for name, inner in names.items()}
+
+
+def _fetch_apps() -> None:
+    import shutil
+    import tarfile
+    import zipfile
+
+    python = bench_venv()
+    downloads = APPS / "downloads"
+    for pin in APP_PINS:
+        target = APPS / "unpacked" / pin
+        if target.exists():
+            continue
+        fetched = downloads / pin
+        fetched.mkdir(parents=True, exist_ok=True)
+        if not any(fetched.iterdir()):
+            # A wheel where one exists; Limnoria and Salt ship only sdists.
+            wheel = subprocess.run([str(python), "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps", "--only-binary", ":all:", "-d", str(fetched), pin], capture_output=True)
+            if wheel.returncode != 0:
+                subprocess.run([str(python), "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps", "--no-binary", ":all:", "-d", str(fetched), pin], check=True)
+        (archive,) = list(fetched.iterdir())
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        if archive.suffix == ".whl":
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(partial)
+        else:
+            with tarfile.open(archive) as t:
+                t.extractall(partial, filter="data")
+        partial.rename(target)
 
 
 def ruff() -> str:

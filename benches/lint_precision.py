@@ -7,7 +7,9 @@ Two steps::
 
 ``sample`` lints CPython 3.11's Lib/ (site-packages excluded) plus the
 pinned third-party packages of ``_bench_env.py`` (requests, flask, django,
-click, rich and sixteen more, installed from PyPI into the bench venv), draws up to 40 findings
+click, rich and sixteen more, installed from PyPI into the bench venv) and
+its pinned application corpus (Home Assistant, bots, servers, daemons:
+``APP_PINS``, unpacked from PyPI, not installed), draws up to 40 findings
 per rule, and writes them to ``lint_precision.tsv``, keeping the labels
 already there (a row is keyed by rule, path and line). The draw is a seeded
 random ranking: each finding's rank is a hash of the seed and its key, and
@@ -32,7 +34,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_env import THIRD_PARTY_PINS, stdlib_dir, stdlib_entries, third_party_dirs  # noqa: E402
+from _bench_env import APP_PINS, THIRD_PARTY_PINS, app_corpus, stdlib_dir, stdlib_entries, third_party_dirs  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 LABELS = HERE / "lint_precision.tsv"
@@ -42,20 +44,28 @@ FIELDS = ["rule", "path", "line", "verdict", "why"]
 
 
 def corpus():
-    """(label, root) pairs: the stdlib entries and each third-party package."""
+    """(label, root) pairs: the stdlib entries, each third-party package, each application package."""
     lib = stdlib_dir()
     roots = [("stdlib", Path(p)) for p in stdlib_entries(lib)]
     roots += [(Path(p).name, Path(p)) for p in third_party_dirs()]
+    roots += list(app_corpus().items())
     return lib, roots
 
 
 def display_path(path: str, lib: Path) -> str:
+    """The path as keyed in the sample: ``stdlib/…``, a site-packages path, or an app package's name and path."""
     p = Path(path)
     try:
         return "stdlib/" + str(p.relative_to(lib))
     except ValueError:
-        parts = p.parts
-        return "/".join(parts[parts.index("site-packages") + 1:])
+        pass
+    for name, root in app_corpus().items():
+        try:
+            return f"{name}/{p.relative_to(root)}"
+        except ValueError:
+            continue
+    parts = p.parts
+    return "/".join(parts[parts.index("site-packages") + 1:])
 
 
 def read_labels():
@@ -75,6 +85,10 @@ def rank(key) -> str:
 def source_path(display: str, lib: Path, site: Path) -> Path:
     if display.startswith("stdlib/"):
         return lib / display[len("stdlib/"):]
+    head, _, rest = display.partition("/")
+    apps = app_corpus()
+    if head in apps:
+        return apps[head] / rest
     return site / display
 
 
@@ -101,8 +115,9 @@ def sample(_args):
             rows.append(row)
     totals = " ".join(f"{rule}={len(v)}" for rule, v in sorted(by_rule.items()))
     packages = ", ".join(THIRD_PARTY_PINS)
+    apps = ", ".join(APP_PINS)
     with LABELS.open("w", newline="") as f:
-        f.write(f"# memlens lint findings on CPython 3.11 Lib/ + {packages}; totals: {totals}\n")
+        f.write(f"# memlens lint findings on CPython 3.11 Lib/ + libraries {packages} + applications {apps}; totals: {totals}\n")
         f.write(f"# all findings when a rule has at most {PER_RULE}, else the {PER_RULE} ranked first by sha256('{SEED}:rule:path:line'); verdict true = a real leak risk (growth over the process lifetime, or objects kept alive past their use), each read by hand\n")
         writer = csv.DictWriter(f, FIELDS, delimiter="\t", lineterminator="\n")
         writer.writeheader()

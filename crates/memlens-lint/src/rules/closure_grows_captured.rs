@@ -14,7 +14,8 @@
 //! closure itself, a display holding it or an object built from it (a class
 //! or `partial` call) is assigned to an attribute of `self`; the result of an
 //! ordinary call that merely uses the closure (`re.sub(p, closure, s)`) is
-//! not. Not reported: containers ever shrunk in the enclosing function, item
+//! not, and neither is returning such a result (`return p.sub(closure, s)`).
+//! Not reported: containers ever shrunk in the enclosing function, item
 //! assignment into a captured list (which cannot grow it), a registration
 //! undone in the same function (`add_handler` … `remove_handler`), and
 //! closures made in tests and fixtures (`test_*`, `setUp`, `@fixture`,
@@ -211,6 +212,20 @@ fn calls_a_parameter(closure: &Closure<'_>, outer: &ast::StmtFunctionDef) -> boo
 /// display containing it, or an object built from it (a call of a
 /// capitalised class or `partial`). The result of an ordinary call
 /// (`re.sub(pattern, closure, text)`) does not.
+/// Whether a returned value is the closure or keeps it (`return wrapper`,
+/// `return wraps(f)(wrapper)`, `return cache, wrapper`), as opposed to the
+/// result of an ordinary call that only used it
+/// (`return PATTERN.sub(create_key, text), table`).
+fn returns_closure(value: &Expr, is_closure: &dyn Fn(&Expr) -> bool) -> bool {
+    if let Expr::Call(call) = value {
+        // A decorator applied to the closure returns a wrapper of it.
+        if matches!(&*call.func, Expr::Call(_)) {
+            return call.arguments.args.iter().any(|a| holds(a, is_closure));
+        }
+    }
+    holds(value, is_closure)
+}
+
 fn holds(value: &Expr, is_closure: &dyn Fn(&Expr) -> bool) -> bool {
     match value {
         Expr::List(list) => list.elts.iter().any(|e| holds(e, is_closure)),
@@ -277,7 +292,7 @@ fn escapes(
                 if ret
                     .value
                     .as_deref()
-                    .is_some_and(|v| mentions_as_value(v, &is_closure)) =>
+                    .is_some_and(|v| returns_closure(v, &is_closure)) =>
             {
                 how = Some("returned");
             }
@@ -301,7 +316,7 @@ fn escapes(
             Expr::Yield(y)
                 if y.value
                     .as_deref()
-                    .is_some_and(|v| mentions_as_value(v, &is_closure)) =>
+                    .is_some_and(|v| returns_closure(v, &is_closure)) =>
             {
                 how = Some("yielded")
             }

@@ -3,7 +3,10 @@
 //! ## What it does
 //! Finds a callback registered inside a function or method — `add_listener`,
 //! `add_handler`, `connect`, `subscribe`, `on`, `register`,
-//! `add_done_callback`, or an append to a plain (not weak) observer list
+//! `add_done_callback`, an application-bus `listen` / `async_listen` /
+//! `…_once` (Home Assistant's `self.hass.bus`: only from a method, on a bus
+//! reached through an attribute the object was handed, with the returned
+//! handle dropped), or an append to a plain (not weak) observer list
 //! such as `self._listeners` — when the module contains no matching
 //! removal: `remove_listener`, `remove_handler`, `disconnect`,
 //! `unsubscribe`, `off`, `unregister`, `remove_done_callback`, or a
@@ -18,9 +21,17 @@
 //! collected with it), onto an emitter the function itself creates
 //! (`button = Button(); button.clicked.connect(self.apply)`: the emitter is
 //! owned by whoever keeps it, usually the registering object), in set-up
-//! functions named for registering, under an `if` that checks a
-//! registered/connected flag, and Django/blinker/Scrapy (PyDispatcher)
-//! `connect` without `weak=False` (those signals hold weak references), and
+//! functions named for registering or plug-in set-up (`setup`, `init_…`,
+//! Home Assistant's `async_setup_entry`), under an `if` that checks a
+//! registered/connected flag, registrations whose result is kept
+//! (`unsub = bus.subscribe(…)`, `entry.async_on_unload(node.on(…))`, a list
+//! of them: APIs that return an unsubscribe handle are undone through it,
+//! which no removal call by name shows — on the application corpus of
+//! `benches/lint_precision.py` they were the largest group of the 110 findings before
+//! this exclusion, each one undone through its handle), onto an emitter
+//! opened by a `with` in the same function, Django/blinker/Scrapy (PyDispatcher)
+//! `connect` without `weak=False` and mitmproxy's `connect` (those signals
+//! hold weak references), and
 //! bound methods `connect`ed in modules using matplotlib (its
 //! `CallbackRegistry` keeps them weakly). Observer lists count when they are
 //! module-level or class-level (shared by every instance); a list each
@@ -83,7 +94,31 @@ pub(crate) const REGISTRATIONS: &[(&str, &[&str])] = &[
     ("on", &["off", "remove_listener", "remove_all_listeners"]),
     ("register", &["unregister"]),
     ("add_done_callback", &["remove_done_callback"]),
+    // An application bus (Home Assistant's `hass.bus`): reported only from a
+    // method, on a bus reached through an attribute the object was handed
+    // (see `HANDED_IN_ONLY`).
+    ("listen", &["unlisten", "remove_listener"]),
+    ("listen_once", &["unlisten", "remove_listener"]),
+    (
+        "async_listen",
+        &["async_remove_listener", "remove_listener"],
+    ),
+    (
+        "async_listen_once",
+        &["async_remove_listener", "remove_listener"],
+    ),
 ];
+
+/// Registrations reported only in a method whose emitter is reached through
+/// an attribute of `self` that the class did not make (`self.hass.bus`, set
+/// by the framework or from a parameter): on the application corpus these
+/// names elsewhere were module-level `event.listen(target, …)` calls
+/// (SQLAlchemy attribute events, which live with the mapped class) and
+/// start/stop one-shots in set-up functions; registered per entity on the
+/// application's bus, they keep every entity ever added alive. A one-shot
+/// under a test of the run state (`if hass.state is not running:`) fires
+/// at start-up and is dropped, and is not reported.
+const HANDED_IN_ONLY: &[&str] = &["listen", "listen_once", "async_listen", "async_listen_once"];
 
 /// The registering method names alone.
 pub(crate) const REGISTER_METHODS: &[&str] = &[
@@ -143,6 +178,8 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         let local_cell = std::cell::OnceCell::new();
         let local = || local_cell.get_or_init(|| LocalCallables::of(func));
         let guarded = guarded_ranges(func);
+        let discarded_cell = std::cell::OnceCell::new();
+        let discarded = || discarded_cell.get_or_init(|| discarded_calls(func));
         let registers_by_name =
             is_registration_api(func.name.as_str()) || is_setup_hook(func.name.as_str());
         let callable = |expr: &Expr| looks_callable(expr, local(), &defined, &module.imports);
@@ -172,15 +209,47 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             // makes it run once; an object's own registry (`self.x.register`)
             // dies with it.
             let call_range = ruff_text_size::Ranged::range(call);
-            let own_registry = matches!(&*call.func, Expr::Attribute(a) if dotted_name(&a.value).is_some_and(|d| d == "self" || d.starts_with("self.")));
+            let self_attribute = match &*call.func {
+                Expr::Attribute(a) => dotted_name(&a.value).and_then(|d| {
+                    d.strip_prefix("self.")
+                        .map(|rest| rest.split('.').next().unwrap_or(rest).to_string())
+                }),
+                _ => None,
+            };
+            let handed_in_only = HANDED_IN_ONLY.contains(&label.as_str());
+            if label.ends_with("_once")
+                && run_state_ranges(func)
+                    .iter()
+                    .any(|r| r.contains_range(call_range))
+            {
+                return;
+            }
+            if handed_in_only {
+                // Only `self.<handed-in>.…listen(…)` in a method.
+                let handed_in = class.is_some_and(|c| {
+                    self_attribute
+                        .as_deref()
+                        .is_some_and(|attr| !attributes_made_by_class(c).contains(attr))
+                });
+                if !handed_in {
+                    return;
+                }
+            }
+            let own_registry = !handed_in_only
+                && matches!(&*call.func, Expr::Attribute(a) if dotted_name(&a.value).is_some_and(|d| d == "self" || d.starts_with("self.")));
             // `button = Button(); button.clicked.connect(self.apply)`: the
             // emitter is made here and owned by whoever keeps it (usually the
             // registering object), so it does not outlive the callback's owner.
             let local_emitter = matches!(&*call.func, Expr::Attribute(a)
                 if root_name(&a.value).is_some_and(|root| made_here().contains(root)));
+            // A registration whose result is kept (`unsub = bus.subscribe(…)`,
+            // `entry.async_on_unload(node.on(…))`, a list of them) holds the
+            // handle that undoes it: APIs that return one are removed through it.
+            let result_kept = !discarded().contains(&call_range);
             if registers_by_name
                 || own_registry
                 || local_emitter
+                || result_kept
                 || guarded.iter().any(|g| g.contains_range(call_range))
             {
                 return;
@@ -365,6 +434,34 @@ fn shrunk_observer_lists(body: &[Stmt]) -> HashSet<&str> {
     shrunk
 }
 
+/// Attributes of `self` that the class binds to something it makes (a call,
+/// a container literal: `self._bus = EventBus()`); an emitter reached through
+/// one of them dies with the object.
+fn attributes_made_by_class(class: &ast::StmtClassDef) -> HashSet<&str> {
+    let mut made = HashSet::new();
+    for_each_function(&class.body, &mut |func, _| {
+        for_each_shallow_stmt(&func.body, &mut |stmt| {
+            let (targets, value): (Vec<&Expr>, Option<&Expr>) = match stmt {
+                Stmt::Assign(assign) => (assign.targets.iter().collect(), Some(&assign.value)),
+                Stmt::AnnAssign(ann) => (vec![&ann.target], ann.value.as_deref()),
+                _ => return,
+            };
+            if !matches!(
+                value,
+                Some(Expr::Call(_) | Expr::List(_) | Expr::Dict(_) | Expr::Set(_))
+            ) {
+                return;
+            }
+            for target in targets {
+                if let Expr::Attribute(attr) = target {
+                    made.insert(attr.attr.as_str());
+                }
+            }
+        });
+    });
+    made
+}
+
 /// The name at the root of an attribute chain (`a` in `a.b.c`).
 fn root_name(expr: &Expr) -> Option<&str> {
     match expr {
@@ -374,10 +471,20 @@ fn root_name(expr: &Expr) -> Option<&str> {
     }
 }
 
-/// Names the function binds to the result of a call (`click = Gtk.GestureClick()`).
+/// Names the function binds to the result of a call (`click = Gtk.GestureClick()`,
+/// `with Listener() as client:`).
 fn locals_bound_to_calls(func: &ast::StmtFunctionDef) -> HashSet<&str> {
     let mut names = HashSet::new();
     for_each_shallow_stmt(&func.body, &mut |stmt| {
+        if let Stmt::With(with) = stmt {
+            for item in &with.items {
+                if let (Expr::Call(_), Some(Expr::Name(name))) =
+                    (&item.context_expr, item.optional_vars.as_deref())
+                {
+                    names.insert(name.id.as_str());
+                }
+            }
+        }
         if let Stmt::Assign(assign) = stmt {
             if matches!(&*assign.value, Expr::Call(_)) {
                 for target in &assign.targets {
@@ -550,13 +657,16 @@ fn uses_any(body: &[Stmt], wanted: &dyn Fn(&str) -> bool) -> bool {
 }
 
 /// A function that runs once when a plug-in is loaded (`setup(app)` for
-/// Sphinx, `load_ipython_extension(ip)`, `setup_…`, `init_…`): what it
+/// Sphinx, `load_ipython_extension(ip)`, `setup_…`, `init_…`, and their
+/// `async_` forms such as Home Assistant's `async_setup_entry`): what it
 /// registers grows with the plug-ins, not with the data.
 fn is_setup_hook(name: &str) -> bool {
     if name.starts_with("__") && name.ends_with("__") {
         return false;
     }
     let lower = name.trim_start_matches('_').to_ascii_lowercase();
+    // Home Assistant's `async_setup_entry` / `async_setup_platform`.
+    let lower = lower.strip_prefix("async_").unwrap_or(&lower);
     lower == "setup"
         || ["setup_", "load_", "init_"]
             .iter()
@@ -564,9 +674,71 @@ fn is_setup_hook(name: &str) -> bool {
         || lower.ends_with("_extension")
 }
 
+/// Ranges of the calls whose result the function throws away: the whole
+/// value of an expression statement (`bus.subscribe(cb)`, `await x.on(…)`,
+/// `yield x.connect(…)`).
+fn discarded_calls(func: &ast::StmtFunctionDef) -> HashSet<ruff_text_size::TextRange> {
+    let mut calls = HashSet::new();
+    for_each_shallow_stmt(&func.body, &mut |stmt| {
+        let Stmt::Expr(expr) = stmt else { return };
+        let mut value = &*expr.value;
+        loop {
+            match value {
+                Expr::Await(inner) => value = &inner.value,
+                Expr::Yield(ast::ExprYield {
+                    value: Some(inner), ..
+                }) => value = inner,
+                _ => break,
+            }
+        }
+        if let Expr::Call(call) = value {
+            calls.insert(ruff_text_size::Ranged::range(call));
+        }
+    });
+    calls
+}
+
 /// Ranges of `if` statements whose test checks a registration flag
 /// (`if not self._registered:`, `if not connected:`), inside which a
 /// registration runs once.
+/// Ranges of `if` statements whose test checks the application's run state
+/// (`if self.hass.state is not CoreState.running:`, `… else:` included): a
+/// one-shot start-up listener registered there fires, and is dropped, soon.
+fn run_state_ranges(func: &ast::StmtFunctionDef) -> Vec<ruff_text_size::TextRange> {
+    let mut ranges = Vec::new();
+    for_each_shallow_stmt(&func.body, &mut |stmt| {
+        if let Stmt::If(if_stmt) = stmt {
+            let mut names_state = false;
+            for_each_name(&if_stmt.test, &mut |id| {
+                let id = id.to_ascii_lowercase();
+                if id == "state" || id.contains("running") || id.contains("started") {
+                    names_state = true;
+                }
+            });
+            if names_state {
+                ranges.push(if_stmt.range);
+            }
+        }
+    });
+    ranges
+}
+
+/// Every name and attribute name in `expr`.
+fn for_each_name(expr: &Expr, f: &mut dyn FnMut(&str)) {
+    struct Names<'f>(&'f mut dyn FnMut(&str));
+    impl<'a> Visitor<'a> for Names<'_> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            match expr {
+                Expr::Attribute(a) => (self.0)(a.attr.as_str()),
+                Expr::Name(n) => (self.0)(n.id.as_str()),
+                _ => {}
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    Names(f).visit_expr(expr);
+}
+
 fn guarded_ranges(func: &ast::StmtFunctionDef) -> Vec<ruff_text_size::TextRange> {
     let mut ranges = Vec::new();
     for_each_shallow_stmt(&func.body, &mut |stmt| {
@@ -630,9 +802,9 @@ fn module_imports(body: &[Stmt], package: &str) -> bool {
     found
 }
 
-/// Whether the module uses Django's, blinker's or Scrapy's (PyDispatcher)
-/// signals, whose `connect` keeps only a weak reference to the receiver by
-/// default.
+/// Whether the module uses Django's, blinker's, Scrapy's (PyDispatcher) or
+/// mitmproxy's signals, whose `connect` keeps only a weak reference to the
+/// receiver by default (mitmproxy's always).
 fn module_uses_weak_signals(body: &[Stmt]) -> bool {
     let mut weak = false;
     for_each_shallow_stmt(body, &mut |stmt| {
@@ -642,7 +814,7 @@ fn module_uses_weak_signals(body: &[Stmt]) -> bool {
             _ => None,
         };
         if module.is_some_and(|m| {
-            ["django", "blinker", "scrapy", "pydispatch"]
+            ["django", "blinker", "scrapy", "pydispatch", "mitmproxy"]
                 .iter()
                 .any(|weak| m == *weak || m.starts_with(&format!("{weak}.")))
         }) {

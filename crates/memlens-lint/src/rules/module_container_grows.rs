@@ -14,7 +14,11 @@
 //! Keyed inserts with other keys grow only with the number of distinct keys
 //! (names, types, configured aliases), which in practice is bounded, and are
 //! not reported; nor are registration APIs (`register…`, `add…`,
-//! `install…`), hooks that run once per class definition
+//! `install…`), plug-in set-up hooks (`setup`, `setup_…`, `async_setup_…`:
+//! they run once per configured plug-in; `load_…` is not one here, since
+//! loading is often per call), fills guarded by
+//! an emptiness test of the container (`if not _instances:`: a one-time
+//! initialisation), hooks that run once per class definition
 //! (`__init_subclass__`, `__set_name__`), decorators (returning their argument or a nested wrapper)
 //! and import-time helpers deleted at the top level, which grow with the
 //! code, not the data.
@@ -97,6 +101,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         let bounded_by_code = returns_a_parameter_unchanged(func)
             || is_decorator_returning_wrapper(func)
             || is_registration_api(func.name.as_str())
+            || is_plugin_setup(func.name.as_str())
             || runs_per_class_definition(func.name.as_str())
             || import_time_helpers.contains(func.name.as_str());
         container_ops(&func.body, &mut |op| {
@@ -124,7 +129,10 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
                         return;
                     }
                     let (size_checked, deduplicated) = checks_size_or_membership(&func.body, id);
-                    if size_checked || (op.sequence && deduplicated) {
+                    if size_checked
+                        || (op.sequence && deduplicated)
+                        || fills_only_when_empty(&func.body, id)
+                    {
                         return;
                     }
                     growth
@@ -202,6 +210,32 @@ fn deleted_at_top_level(body: &[Stmt]) -> std::collections::HashSet<&str> {
         }
     });
     deleted
+}
+
+/// A plug-in's set-up hook (`setup(bot)`, Home Assistant's `setup_platform`,
+/// `async_setup_entry`): it runs once per configured plug-in.
+fn is_plugin_setup(name: &str) -> bool {
+    let lower = name.trim_start_matches('_').to_ascii_lowercase();
+    let lower = lower.strip_prefix("async_").unwrap_or(&lower);
+    lower == "setup" || lower.starts_with("setup_")
+}
+
+/// Whether the function tests the container for emptiness (`if not _cache:`)
+/// before filling it: a one-time initialisation, not growth per call.
+fn fills_only_when_empty(body: &[Stmt], name: &str) -> bool {
+    let mut found = false;
+    for_each_shallow_stmt(body, &mut |stmt| {
+        if let Stmt::If(if_stmt) = stmt {
+            if let Expr::UnaryOp(op) = &*if_stmt.test {
+                if op.op == ast::UnaryOp::Not
+                    && matches!(&*op.operand, Expr::Name(n) if n.id.as_str() == name)
+                {
+                    found = true;
+                }
+            }
+        }
+    });
+    found
 }
 
 /// Hooks Python calls once per class *definition* (`__init_subclass__`,
