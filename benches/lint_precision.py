@@ -167,6 +167,31 @@ def score(_args):
     unlabelled = sum(v["?"] for v in verdicts.values())
     if unlabelled:
         print(f"\n{unlabelled} rows still unlabelled")
+    # The same labels split by corpus (meaningful while every finding is
+    # labelled, i.e. no rule has more than PER_RULE findings).
+    named = {"requests", "flask", "django", "click", "rich"}
+
+    def corpus_of(path):
+        top = path.split("/", 1)[0]
+        if top == "stdlib" or top in named:
+            return "issue"
+        return "libraries" if top in THIRD_PARTY_PINS.values() else "applications"
+
+    split = defaultdict(Counter)
+    for r in rows:
+        if r["verdict"] in ("true", "false"):
+            split[(r["rule"], corpus_of(r["path"]))][r["verdict"]] += 1
+    corpora = ["issue", "libraries", "applications"]
+    print("\ntrue/labelled by corpus (issue: Lib/ + requests, flask, django, click, rich; libraries: the 16 other pinned projects; applications)")
+    print("| rule   | " + " | ".join(f"{c:>12}" for c in corpora) + " |")
+    print("|--------|" + "|".join("-" * 13 + ":" for _ in corpora) + "|")
+    for rule in sorted({rule for rule, _ in split}):
+        cells = []
+        for c in corpora:
+            v = split[(rule, c)]
+            n = v["true"] + v["false"]
+            cells.append(f"{v['true']}/{n} ({100 * v['true'] / n:.0f}%)" if n else "—")
+        print(f"| {rule:<6} | " + " | ".join(f"{cell:>12}" for cell in cells) + " |")
 
 
 def main():
