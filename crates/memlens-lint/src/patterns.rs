@@ -450,6 +450,34 @@ pub(crate) fn mentions_as_value(expr: &Expr, wanted: &dyn Fn(&Expr) -> bool) -> 
     finder.found
 }
 
+/// Whether any name or attribute name in `expr`, lower-cased, satisfies
+/// `wanted` (`if not self._registered:`, `f"{pid}"`, …).
+pub(crate) fn names_identifier(expr: &Expr, wanted: &dyn Fn(&str) -> bool) -> bool {
+    struct Finder<'w> {
+        wanted: &'w dyn Fn(&str) -> bool,
+        found: bool,
+    }
+    impl<'a> Visitor<'a> for Finder<'_> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            let identifier = match expr {
+                Expr::Attribute(attr) => Some(attr.attr.as_str()),
+                Expr::Name(name) => Some(name.id.as_str()),
+                _ => None,
+            };
+            if identifier.is_some_and(|id| (self.wanted)(&id.to_ascii_lowercase())) {
+                self.found = true;
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut finder = Finder {
+        wanted,
+        found: false,
+    };
+    finder.visit_expr(expr);
+    finder.found
+}
+
 /// The first positional parameter of a method (`self` or `cls` by
 /// convention), unless it is a staticmethod.
 pub(crate) fn first_parameter<'a>(

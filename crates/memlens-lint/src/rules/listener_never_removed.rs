@@ -79,7 +79,8 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use crate::patterns::{
-    container_ops, container_ops_deep, dotted_name, is_registration_api, last_segment, span, OpKind,
+    container_ops, container_ops_deep, dotted_name, is_registration_api, last_segment,
+    names_identifier, span, OpKind,
 };
 use crate::rules::Module;
 use crate::scope::{for_each_function, for_each_shallow_expr, for_each_shallow_stmt, Scope};
@@ -752,34 +753,17 @@ fn guarded_ranges(func: &ast::StmtFunctionDef) -> Vec<ruff_text_size::TextRange>
 }
 
 fn names_flag(test: &Expr) -> bool {
-    struct Finds(bool);
-    impl<'a> Visitor<'a> for Finds {
-        fn visit_expr(&mut self, expr: &'a Expr) {
-            let id = match expr {
-                Expr::Attribute(a) => Some(a.attr.as_str()),
-                Expr::Name(n) => Some(n.id.as_str()),
-                _ => None,
-            };
-            if id.is_some_and(|id| {
-                let id = id.to_ascii_lowercase();
-                [
-                    "regist",
-                    "connected",
-                    "subscribed",
-                    "listening",
-                    "installed",
-                ]
-                .iter()
-                .any(|w| id.contains(w))
-            }) {
-                self.0 = true;
-            }
-            visitor::walk_expr(self, expr);
-        }
-    }
-    let mut finds = Finds(false);
-    finds.visit_expr(test);
-    finds.0
+    names_identifier(test, &|id| {
+        [
+            "regist",
+            "connected",
+            "subscribed",
+            "listening",
+            "installed",
+        ]
+        .iter()
+        .any(|w| id.contains(w))
+    })
 }
 
 /// Whether the module imports `package` or one of its modules.

@@ -55,7 +55,7 @@
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Operator, Stmt};
 
-use crate::patterns::{dotted_name, span, Imports};
+use crate::patterns::{dotted_name, names_identifier, span, Imports};
 use crate::rules::Module;
 use crate::scope::for_each_function;
 use crate::{Rule, Violation};
@@ -189,32 +189,15 @@ fn is_configuration_entry_point(name: &str) -> bool {
 /// `id(…)`, a time or a counter), as opposed to a configuration key (a
 /// plug-in, script or camera name) whose values the configuration bounds.
 fn names_an_identity(expr: &Expr) -> bool {
-    struct Finds(bool);
-    impl<'a> Visitor<'a> for Finds {
-        fn visit_expr(&mut self, expr: &'a Expr) {
-            let identifier = match expr {
-                Expr::Attribute(attr) => Some(attr.attr.as_str()),
-                Expr::Name(name) => Some(name.id.as_str()),
-                _ => None,
-            };
-            if identifier.is_some_and(|id| {
-                let id = id.to_ascii_lowercase();
-                id == "id"
-                    || id.ends_with("_id")
-                    || [
-                        "pid", "ident", "uuid", "time", "count", "thread", "request", "session",
-                    ]
-                    .iter()
-                    .any(|word| id.contains(word))
-            }) {
-                self.0 = true;
-            }
-            visitor::walk_expr(self, expr);
-        }
-    }
-    let mut finds = Finds(false);
-    finds.visit_expr(expr);
-    finds.0
+    names_identifier(expr, &|id| {
+        id == "id"
+            || id.ends_with("_id")
+            || [
+                "pid", "ident", "uuid", "time", "count", "thread", "request", "session",
+            ]
+            .iter()
+            .any(|word| id.contains(word))
+    })
 }
 
 /// Whether the function resets a logger's handlers (`logger.handlers = []`):
@@ -297,26 +280,9 @@ fn is_managed_logger(receiver: &Expr, function: &ast::StmtFunctionDef, imports: 
 /// `if self._is_configured(logger):`: any test naming handlers or
 /// configuration guards the add.
 fn checks_handlers(test: &Expr) -> bool {
-    struct Finds(bool);
-    impl<'a> Visitor<'a> for Finds {
-        fn visit_expr(&mut self, expr: &'a Expr) {
-            let identifier = match expr {
-                Expr::Attribute(attr) => Some(attr.attr.as_str()),
-                Expr::Name(name) => Some(name.id.as_str()),
-                _ => None,
-            };
-            if identifier.is_some_and(|id| {
-                let id = id.to_ascii_lowercase();
-                id.contains("handler") || id.contains("configured") || id.contains("regist")
-            }) {
-                self.0 = true;
-            }
-            visitor::walk_expr(self, expr);
-        }
-    }
-    let mut finds = Finds(false);
-    finds.visit_expr(test);
-    finds.0
+    names_identifier(test, &|id| {
+        id.contains("handler") || id.contains("configured") || id.contains("regist")
+    })
 }
 
 fn mentions_attribute(body: &[Stmt], wanted: &str) -> bool {
