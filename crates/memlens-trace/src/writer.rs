@@ -140,6 +140,19 @@ impl Block {
         self.n_ops == 0 && self.defs.is_empty()
     }
 
+    /// Appends an alloc or free op: `plain` when the block is in its
+    /// allocator's default domain, else `in_domain` with the domain.
+    #[inline(always)]
+    fn push_op(&mut self, plain: u8, in_domain: u8, allocator: Allocator, domain: u32) {
+        if domain == default_domain(allocator) {
+            self.ops.push(plain | allocator as u8);
+        } else {
+            self.ops.push(in_domain | allocator as u8);
+            put_varint(&mut self.misc, u64::from(domain));
+        }
+        self.n_ops += 1;
+    }
+
     fn raw_bytes(&self) -> usize {
         self.defs.len()
             + self.ops.len()
@@ -194,15 +207,13 @@ impl Encoder {
     #[inline(always)]
     fn alloc(&mut self, event: &AllocEvent) {
         self.switch_thread(event.thread);
-        let allocator = event.allocator as u8;
         let block = &mut self.block;
-        if event.domain == default_domain(event.allocator) {
-            block.ops.push(op::ALLOC | allocator);
-        } else {
-            block.ops.push(op::ALLOC_IN_DOMAIN | allocator);
-            put_varint(&mut block.misc, u64::from(event.domain));
-        }
-        block.n_ops += 1;
+        block.push_op(
+            op::ALLOC,
+            op::ALLOC_IN_DOMAIN,
+            event.allocator,
+            event.domain,
+        );
         self.addresses.encode_alloc(&mut block.addrs, event.address);
         put_varint(&mut block.sizes, event.size);
         put_varint(&mut block.stacks, u64::from(event.stack.0));
@@ -210,15 +221,8 @@ impl Encoder {
 
     #[inline(always)]
     fn free(&mut self, event: &FreeEvent) {
-        let allocator = event.allocator as u8;
         let block = &mut self.block;
-        if event.domain == default_domain(event.allocator) {
-            block.ops.push(op::FREE | allocator);
-        } else {
-            block.ops.push(op::FREE_IN_DOMAIN | allocator);
-            put_varint(&mut block.misc, u64::from(event.domain));
-        }
-        block.n_ops += 1;
+        block.push_op(op::FREE, op::FREE_IN_DOMAIN, event.allocator, event.domain);
         self.addresses.encode_free(&mut block.addrs, event.address);
     }
 

@@ -129,18 +129,13 @@ pub fn start(
     config: TraceConfig,
     sink: Arc<dyn EventSink>,
 ) -> Result<(), TraceError> {
-    hooks::start(py, config, sink, hooks::Direct::None)?;
-    // numpy imported later is attached by memlens' import hook (Python).
-    hooks::untraced(py, || numpy::attach(py));
-    Ok(())
+    start_into(py, config, sink, hooks::Direct::None)
 }
 
 /// Starts tracing into the process's in-memory trace table
 /// (`memlens.tracemalloc`).
 pub(crate) fn start_table(py: Python<'_>, config: TraceConfig) -> Result<(), TraceError> {
-    hooks::start(py, config, Arc::new(table::TableSink), hooks::Direct::Table)?;
-    hooks::untraced(py, || numpy::attach(py));
-    Ok(())
+    start_into(py, config, Arc::new(table::TableSink), hooks::Direct::Table)
 }
 
 /// Starts tracing into a capture writer (`memlens run` without `--native`),
@@ -150,7 +145,17 @@ pub(crate) fn start_capture(
     config: TraceConfig,
     writer: Arc<memlens_trace::writer::CaptureWriter>,
 ) -> Result<(), TraceError> {
-    hooks::start(py, config, writer.clone(), hooks::Direct::Capture(writer))?;
+    start_into(py, config, writer.clone(), hooks::Direct::Capture(writer))
+}
+
+fn start_into(
+    py: Python<'_>,
+    config: TraceConfig,
+    sink: Arc<dyn EventSink>,
+    direct: hooks::Direct,
+) -> Result<(), TraceError> {
+    hooks::start(py, config, sink, direct)?;
+    // numpy imported later is attached by memlens' import hook (Python).
     hooks::untraced(py, || numpy::attach(py));
     Ok(())
 }
