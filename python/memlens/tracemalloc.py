@@ -17,7 +17,12 @@ the standard module of the running Python (3.9 to 3.13). The differences:
   allocate no Python object), and the tracer's own memory is smaller;
 * at most 128 frames are captured (``start()`` accepts up to 65535 like the
   standard module and reports that limit, but deeper frames are cut);
-  ``Traceback.total_nframe`` is the number of frames captured;
+* ``Traceback.total_nframe`` of a traceback cut at the limit is ``None``
+  (which the standard module's documentation allows: "not available")
+  unless tracing started with ``start(nframe, count_frames=True)``, which
+  counts the whole stack on every allocation as the standard module does.
+  Counting costs about one nanosecond per frame below the limit, on every
+  allocation; a traceback that was not cut always has its exact length;
 * ``start(nframe, *, sample_bytes=N)`` samples allocations instead (Poisson
   sampling by bytes, mean interval ``N``): sizes become unbiased estimates,
   counts are sampled blocks, and printed statistics say so;
@@ -60,12 +65,15 @@ class SnapshotFormatError(ValueError):
 
 # --- the tracer -------------------------------------------------------------
 
-def start(nframe=1, *, sample_bytes=None):
+def start(nframe=1, *, sample_bytes=None, count_frames=False):
     """Start tracing Python memory allocations, keeping up to *nframe* frames per traceback.
 
     Called while already tracing, does nothing (as the standard module).
     ``sample_bytes`` (memlens only) samples allocations with that mean
-    interval in bytes instead of tracing all of them.
+    interval in bytes instead of tracing all of them. ``count_frames``
+    (memlens only) counts every frame of each allocation's stack, so that
+    ``Traceback.total_nframe`` of a traceback cut at *nframe* is its whole
+    length (as in the standard module) instead of ``None``.
     """
     global _sample_bytes
     if not isinstance(nframe, int):
@@ -77,7 +85,7 @@ def start(nframe=1, *, sample_bytes=None):
     if _core._trace_is_tracing():
         return
     _numpy_watch.watch()
-    _core._trace_start(min(nframe, 128), sample_bytes)
+    _core._trace_start(min(nframe, 128), sample_bytes, bool(count_frames))
     _limit[0] = nframe
     _sample_bytes = sample_bytes
 

@@ -132,3 +132,54 @@ print(json.dumps(out))
 '''
     # THEN the answers, errors and messages are the same
     assert run_json(code, "tracemalloc") == run_json(code, "memlens.tracemalloc")
+
+
+DEEP = r'''
+import importlib, json, sys
+tracemalloc = importlib.import_module(sys.argv[1])
+options = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+
+def nest(depth):
+    if depth == 0:
+        return bytearray(300_000)  # DEEP SITE
+    return nest(depth - 1)
+
+out = []
+for nframe, depth in ((1, 30), (5, 30), (200, 30), (32, 29), (200, 300)):
+    tracemalloc.start(nframe, **options)
+    kept = nest(depth)
+    snapshot = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    trace = [t for t in snapshot.traces if t.size >= 300_000][0]
+    out.append([nframe, depth, len(trace.traceback), trace.traceback.total_nframe, repr(trace.traceback)[-20:]])
+print(json.dumps(out))
+'''
+
+
+def test_total_nframe_counts_the_whole_stack_like_the_stdlib_with_count_frames():
+    # GIVEN allocations 31 and 301 frames deep, traced with 1 to 200 frames
+    stdlib = run_json(DEEP, "tracemalloc")
+    counted = run_json(DEEP, "memlens.tracemalloc", '{"count_frames": true}')
+    # THEN with count_frames every total_nframe (and repr) is the stdlib's,
+    # including stacks deeper than the 128 frames memlens keeps
+    for ours, theirs in zip(counted, stdlib):
+        nframe, depth, length, total, _ = ours
+        assert total == theirs[3] == depth + 2, ours
+        if length == theirs[2]:
+            assert ours == theirs
+        else:
+            assert (nframe, length) == (200, 128)
+
+
+def test_total_nframe_of_a_cut_traceback_is_unknown_without_count_frames():
+    # GIVEN the same allocations traced without counting
+    stdlib = run_json(DEEP, "tracemalloc")
+    ours = run_json(DEEP, "memlens.tracemalloc")
+    for (nframe, depth, length, total, text), theirs in zip(ours, stdlib):
+        if theirs[2] == theirs[3]:
+            # THEN a traceback that was not cut has its exact length
+            assert (length, total, text) == (theirs[2], theirs[3], theirs[4])
+        else:
+            # AND one cut at the limit says "not available", as the stdlib
+            # documents for total_nframe, and prints without it
+            assert total is None and text.endswith(")>") and length < depth + 2

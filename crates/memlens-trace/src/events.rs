@@ -135,6 +135,13 @@ pub trait EventSink: Send + Sync {
     /// A call chain seen for the first time: `frame` called from `parent`
     /// (`None` for an outermost frame).
     fn stack(&self, id: StackId, parent: Option<StackId>, frame: FrameId);
+    /// A call chain cut short at the frame limit, seen for the first time:
+    /// `id` has the frames of `parent`, and the whole chain had `total`
+    /// frames. Announced only to sinks that asked for totals (the in-memory
+    /// trace table, for tracemalloc's `Traceback.total_nframe`).
+    fn truncated(&self, id: StackId, parent: StackId, total: u32) {
+        let _ = (id, parent, total);
+    }
     /// A thread seen for the first time, with its name when known. A
     /// thread announced again has been renamed: the later name wins.
     fn thread(&self, id: ThreadId, name: &str);

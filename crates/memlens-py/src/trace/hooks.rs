@@ -68,7 +68,27 @@ struct Tracer {
     shared_stacks: SharedStacks,
     next_thread: AtomicU32,
     sampled: Option<SampledSet>,
+    /// What a stack cut short at `max_frames` says about the whole chain.
+    totals: Totals,
 }
+
+/// What a stack cut short at the frame limit says about the whole chain
+/// (tracemalloc's `Traceback.total_nframe`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Totals {
+    /// Nothing (capture files).
+    Off,
+    /// That it was cut: [`TRUNCATED_FLAG`] set on the stack id, one look
+    /// past the last frame kept.
+    Flag,
+    /// Its length: every frame is counted, and the stack is a marker node
+    /// ([`EventSink::truncated`]) above the frames kept.
+    Count,
+}
+
+/// Set on a stack id (never on a stack the interner names) when the stack
+/// was cut at the frame limit and the whole chain was not counted.
+pub(crate) const TRUNCATED_FLAG: u32 = 1 << 31;
 
 // SAFETY: `interner` is only accessed by threads holding the GIL (hooks with
 // a thread state, `stop`), which serializes it; everything else is atomic,
@@ -780,7 +800,11 @@ unsafe fn capture_stack(
     unsafe {
         let interner = &mut *tracer.interner.get();
         let floor = tracer.floor.load(Ordering::Relaxed) as *const u8;
-        let depth = frames::walk(tstate, floor, &mut state.walk[..max]);
+        let (depth, total) = match tracer.totals {
+            Totals::Off => (frames::walk(tstate, floor, &mut state.walk[..max]), 0),
+            Totals::Flag => frames::walk_measuring::<false>(tstate, floor, &mut state.walk[..max]),
+            Totals::Count => frames::walk_measuring::<true>(tstate, floor, &mut state.walk[..max]),
+        };
         let cached = state.cache_len;
         let mut parent = StackId::EMPTY;
         let mut i = 0;
@@ -806,6 +830,27 @@ unsafe fn capture_stack(
             i += 1;
         }
         state.cache_len = depth;
+        if total > depth {
+            if let Totals::Flag = tracer.totals {
+                return StackId(parent.0 | TRUNCATED_FLAG);
+            }
+            // The whole chain's length rides on a marker stack above the
+            // frames kept (a null code object).
+            let marker = RawLocation {
+                code: ptr::null_mut(),
+                offset: total as i32,
+            };
+            let slot = (total.wrapping_mul(0x9E37_79B9) ^ (parent.0 as usize).wrapping_mul(0x9E37))
+                % RECENT;
+            let (recent_parent, recent_location, recent_stack) = state.recent[slot];
+            parent = if recent_parent == parent.0 && recent_location == marker {
+                recent_stack
+            } else {
+                let stack = interner.truncated(&*tracer.sink, parent, total as u32);
+                state.recent[slot] = (parent.0, marker, stack);
+                stack
+            };
+        }
         parent
     }
 }
@@ -894,6 +939,7 @@ pub(super) fn start(
     config: TraceConfig,
     sink: Arc<dyn EventSink>,
     direct: Direct,
+    totals: Totals,
 ) -> Result<(), TraceError> {
     if !frames::SUPPORTED {
         return Err(TraceError::Unsupported("unknown frame layout".into()));
@@ -939,6 +985,7 @@ pub(super) fn start(
         shared_stacks: SharedStacks::default(),
         next_thread: AtomicU32::new(0),
         sampled: (sample_mean != 0).then(SampledSet::new),
+        totals,
     });
     ACTIVE.store(Box::into_raw(tracer), Ordering::SeqCst);
     *installed = install(py);

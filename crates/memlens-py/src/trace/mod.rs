@@ -129,13 +129,31 @@ pub fn start(
     config: TraceConfig,
     sink: Arc<dyn EventSink>,
 ) -> Result<(), TraceError> {
-    start_into(py, config, sink, hooks::Direct::None)
+    start_into(py, config, sink, hooks::Direct::None, hooks::Totals::Off)
 }
 
 /// Starts tracing into the process's in-memory trace table
-/// (`memlens.tracemalloc`).
-pub(crate) fn start_table(py: Python<'_>, config: TraceConfig) -> Result<(), TraceError> {
-    start_into(py, config, Arc::new(table::TableSink), hooks::Direct::Table)
+/// (`memlens.tracemalloc`). With `count_frames`, each stack cut at the frame
+/// limit records the length of the whole chain (the stdlib's
+/// `total_nframe`, at the cost of walking every frame); without, it only
+/// records that it was cut.
+pub(crate) fn start_table(
+    py: Python<'_>,
+    config: TraceConfig,
+    count_frames: bool,
+) -> Result<(), TraceError> {
+    let totals = if count_frames {
+        hooks::Totals::Count
+    } else {
+        hooks::Totals::Flag
+    };
+    start_into(
+        py,
+        config,
+        Arc::new(table::TableSink),
+        hooks::Direct::Table,
+        totals,
+    )
 }
 
 /// Starts tracing into a capture writer (`memlens run` without `--native`),
@@ -145,7 +163,13 @@ pub(crate) fn start_capture(
     config: TraceConfig,
     writer: Arc<memlens_trace::writer::CaptureWriter>,
 ) -> Result<(), TraceError> {
-    start_into(py, config, writer.clone(), hooks::Direct::Capture(writer))
+    start_into(
+        py,
+        config,
+        writer.clone(),
+        hooks::Direct::Capture(writer),
+        hooks::Totals::Off,
+    )
 }
 
 fn start_into(
@@ -153,8 +177,9 @@ fn start_into(
     config: TraceConfig,
     sink: Arc<dyn EventSink>,
     direct: hooks::Direct,
+    totals: hooks::Totals,
 ) -> Result<(), TraceError> {
-    hooks::start(py, config, sink, direct)?;
+    hooks::start(py, config, sink, direct, totals)?;
     // numpy imported later is attached by memlens' import hook (Python).
     hooks::untraced(py, || numpy::attach(py));
     Ok(())

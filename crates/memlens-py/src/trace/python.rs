@@ -26,8 +26,13 @@ fn to_py_err(error: TraceError) -> PyErr {
 
 /// Starts tracing into the table, or changes the frame limit if it already is.
 #[pyfunction]
-#[pyo3(signature = (nframe, sample_bytes=None))]
-fn _trace_start(py: Python<'_>, nframe: u32, sample_bytes: Option<u64>) -> PyResult<()> {
+#[pyo3(signature = (nframe, sample_bytes=None, count_frames=false))]
+fn _trace_start(
+    py: Python<'_>,
+    nframe: u32,
+    sample_bytes: Option<u64>,
+    count_frames: bool,
+) -> PyResult<()> {
     if TABLE_TRACING.load(Ordering::SeqCst) {
         super::set_max_frames(nframe).map_err(to_py_err)?;
         TRACEBACK_LIMIT.store(nframe, Ordering::SeqCst);
@@ -44,6 +49,7 @@ fn _trace_start(py: Python<'_>, nframe: u32, sample_bytes: Option<u64>) -> PyRes
             mode,
             max_frames: nframe,
         },
+        count_frames,
     )
     .map_err(|error| match error {
         TraceError::AlreadyTracing => PyRuntimeError::new_err(
@@ -120,7 +126,7 @@ fn _trace_passthrough(py: Python<'_>, on: bool) -> PyResult<()> {
 struct TracebackBuilder<'py> {
     py: Python<'py>,
     frames: HashMap<u32, Bound<'py, PyTuple>>,
-    stacks: HashMap<u32, (Bound<'py, PyTuple>, usize)>,
+    stacks: HashMap<u32, (Bound<'py, PyTuple>, Option<usize>)>,
 }
 
 impl<'py> TracebackBuilder<'py> {
@@ -136,12 +142,22 @@ impl<'py> TracebackBuilder<'py> {
         &mut self,
         names: &table::Names,
         stack: u32,
-    ) -> PyResult<(Bound<'py, PyTuple>, usize)> {
+    ) -> PyResult<(Bound<'py, PyTuple>, Option<usize>)> {
         if let Some(found) = self.stacks.get(&stack) {
             return Ok(found.clone());
         }
         let mut items = Vec::new();
+        // The whole chain's length: counted (a marker node), unknown (the
+        // stack was cut and not counted), or the frames themselves.
+        let mut total = Some(None);
         let mut current = stack;
+        if current & hooks::TRUNCATED_FLAG != 0 {
+            current &= !hooks::TRUNCATED_FLAG;
+            total = None;
+        } else if let Some(&(parent, table::TRUNCATED)) = names.stacks.get(current as usize) {
+            total = Some(names.totals.get(&current).map(|&t| t as usize));
+            current = parent;
+        }
         while current != 0
             && (current as usize) < names.stacks.len()
             && items.len() < super::MAX_FRAMES as usize
@@ -181,7 +197,7 @@ impl<'py> TracebackBuilder<'py> {
             )?;
             items.push(unknown);
         }
-        let total = items.len();
+        let total = total.map(|counted| counted.unwrap_or(items.len()).max(items.len()));
         let tuple = PyTuple::new(self.py, items)?;
         self.stacks.insert(stack, (tuple.clone(), total));
         Ok((tuple, total))

@@ -157,6 +157,26 @@ impl Interner {
         stack
     }
 
+    /// The stack standing for `parent` cut short at the frame limit, out of
+    /// a chain of `total` frames, announcing it when new. Keyed in the same
+    /// map as real frames, with a null code object (which no frame has).
+    pub(crate) fn truncated(
+        &mut self,
+        sink: &dyn EventSink,
+        parent: StackId,
+        total: u32,
+    ) -> StackId {
+        let key = (parent.0, 0, total as i32);
+        if let Some(&stack) = self.by_location.get(&key) {
+            return stack;
+        }
+        let stack = StackId(self.next_stack);
+        self.next_stack += 1;
+        sink.truncated(stack, parent, total);
+        self.by_location.insert(key, stack);
+        stack
+    }
+
     #[cold]
     unsafe fn child_slow(
         &mut self,

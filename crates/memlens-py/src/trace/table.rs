@@ -32,9 +32,15 @@ pub(crate) struct TracedBlock {
 pub(crate) struct Names {
     /// By frame id: (filename, line).
     pub frames: Vec<(String, u32)>,
-    /// By stack id (index 0 is the empty stack): (parent, frame).
+    /// By stack id (index 0 is the empty stack): (parent, frame), where
+    /// the frame is [`TRUNCATED`] for a stack cut short at the frame limit.
     pub stacks: Vec<(u32, u32)>,
+    /// The whole chain's length of each truncated stack.
+    pub totals: std::collections::HashMap<u32, u32>,
 }
+
+/// The frame id of a truncated stack's marker node (no real frame has it).
+pub(crate) const TRUNCATED: u32 = u32::MAX;
 
 type BlockMap = AddressMap;
 
@@ -80,6 +86,7 @@ pub(crate) fn global() -> &'static TraceTable {
         names: Mutex::new(Names {
             frames: Vec::new(),
             stacks: vec![(0, 0)],
+            totals: std::collections::HashMap::new(),
         }),
     })
 }
@@ -102,6 +109,7 @@ impl TraceTable {
         *names = Names {
             frames: Vec::new(),
             stacks: vec![(0, 0)],
+            totals: std::collections::HashMap::new(),
         };
     }
 
@@ -212,6 +220,16 @@ impl EventSink for TableSink {
             names.stacks.resize(index + 1, (0, 0));
         }
         names.stacks[index] = (parent.map_or(0, |p| p.0), frame.0);
+    }
+
+    fn truncated(&self, id: StackId, parent: StackId, total: u32) {
+        let mut names = global().names.lock().unwrap_or_else(|e| e.into_inner());
+        let index = id.0 as usize;
+        if names.stacks.len() <= index {
+            names.stacks.resize(index + 1, (0, 0));
+        }
+        names.stacks[index] = (parent.0, TRUNCATED);
+        names.totals.insert(id.0, total);
     }
 
     fn thread(&self, _id: ThreadId, _name: &str) {}

@@ -257,6 +257,68 @@ pub(crate) unsafe fn walk(
     n
 }
 
+/// Frames counted at most by [`walk_counting`], as tracemalloc caps its
+/// `total_nframe` (a 16-bit field).
+pub(crate) const MAX_TOTAL: usize = u16::MAX as usize;
+
+/// As [`walk`], and also says how long the whole chain above `floor` is:
+/// returns (frames written, frames in the chain). With `count`, every
+/// frame is counted (up to [`MAX_TOTAL`]); without, the second number is
+/// only exact when the chain fit in `out`, and is one more than the frames
+/// written when it did not (a single look past the last one written).
+///
+/// # Safety
+/// As for [`visit_frames`].
+#[inline]
+pub(crate) unsafe fn walk_measuring<const COUNT: bool>(
+    tstate: *mut ffi::PyThreadState,
+    floor: *const u8,
+    out: &mut [RawLocation],
+) -> (usize, usize) {
+    let mut n = 0;
+    let mut last: *const u8 = std::ptr::null();
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        visit_frames(tstate, floor, |frame, location| {
+            out[n] = location;
+            n += 1;
+            last = frame;
+            n < out.len()
+        })
+    };
+    if n < out.len() || last.is_null() {
+        return (n, n);
+    }
+    // SAFETY: as in `visit_frames`; only the chain links (and, from 3.12,
+    // the owner byte) are read. Frames past the innermost are never
+    // incomplete (only a frame running its prologue is), so the count
+    // skips what `visit_frames` skips: from 3.12, the C-stack shims.
+    unsafe {
+        #[cfg(not(Py_3_11))]
+        let link = layout::FRAME_BACK;
+        #[cfg(Py_3_11)]
+        let link = layout::IFRAME_PREVIOUS;
+        let mut total = n;
+        let mut frame: *const u8 = read(last, link);
+        while !frame.is_null() && frame != floor && total < MAX_TOTAL {
+            #[cfg(Py_3_12)]
+            {
+                let owner: u8 = read(frame, layout::IFRAME_OWNER);
+                total += (owner != layout::OWNED_BY_CSTACK) as usize;
+            }
+            #[cfg(not(Py_3_12))]
+            {
+                total += 1;
+            }
+            if !COUNT && total > n {
+                break;
+            }
+            frame = read(frame, link);
+        }
+        (n, total)
+    }
+}
+
 /// The frame `depth` Python frames below the innermost one of `tstate` (0:
 /// the innermost), or null when the stack is not that deep.
 ///
