@@ -250,3 +250,33 @@ def _has_numpy():
     except ImportError:
         return False
     return True
+
+
+def test_part_of_a_mapping_unmapped_leaves_the_rest_live_at_its_line(tmp_path):
+    # GIVEN a program that unmaps the middle of one mapping, the head of
+    # another, one range spanning two adjacent mappings, and maps over part
+    # of a mapping with MAP_FIXED
+    lines = script(tmp_path, "cuts.py", """\
+        MiB = 1 << 20
+        FIXED = 0x10  # MAP_FIXED on Linux
+        middle = libc_gil.mmap(None, 8 * MiB, RW, ANON, -1, 0)  # MIDDLE
+        libc_gil.munmap(middle + 2 * MiB, 4 * MiB)
+        head = libc_gil.mmap(None, 6 * MiB, RW, ANON, -1, 0)  # HEAD
+        libc_gil.munmap(head, 5 * MiB)
+        pair = libc_gil.mmap(None, 6 * MiB, RW, ANON, -1, 0)  # FIRST
+        libc_gil.munmap(pair + 3 * MiB, 3 * MiB)
+        second = libc_gil.mmap(pair + 3 * MiB, 3 * MiB, RW, ANON | FIXED, -1, 0)  # SECOND
+        libc_gil.munmap(pair + 2 * MiB, 2 * MiB)
+        base = libc_gil.mmap(None, 4 * MiB, RW, ANON, -1, 0)  # BASE
+        over = libc_gil.mmap(base, 1 * MiB, RW, ANON | FIXED, -1, 0)  # OVER
+    """)
+    # WHEN it runs under memlens run --native
+    result = run(tmp_path, "run", "--native", "-o", "c.mlc", "cuts.py")
+    assert result.returncode == 0, result.stderr
+    leaks = run(tmp_path, "table", "--leaks", "--limit", "200", "c.mlc").stdout
+    # THEN each mapping is still live by what was left of it, at its line
+    expected = {"# MIDDLE": "4.0 MiB", "# HEAD": "1.0 MiB", "# FIRST": "2.0 MiB", "# SECOND": "2.0 MiB",
+                "# BASE": "3.0 MiB", "# OVER": "1.0 MiB"}
+    for marker, size in expected.items():
+        rows = site_rows(leaks, "(cuts.py:%d)" % line_of(lines, marker))
+        assert rows and size in rows[0], (marker, leaks)

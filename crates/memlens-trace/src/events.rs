@@ -95,6 +95,16 @@ pub struct FreeEvent {
     pub domain: u32,
 }
 
+/// A range of anonymous memory mappings given back (`munmap`, or the old
+/// range of an `mremap`): part of one mapping, a whole one, or several.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnmapEvent {
+    /// The range's first byte.
+    pub address: u64,
+    /// Its length in bytes.
+    pub size: u64,
+}
+
 /// Receives events from the capture hooks.
 ///
 /// Implementations are called from allocator hooks: on any thread, with or
@@ -149,6 +159,16 @@ pub trait EventSink: Send + Sync {
     fn alloc(&self, event: AllocEvent);
     /// A block freed.
     fn free(&self, event: FreeEvent);
+    /// A range of anonymous mappings ([`Allocator::Mmap`] blocks) given
+    /// back. Sinks that keep no ranges treat it as the free of the mapping
+    /// starting at its address.
+    fn unmap(&self, event: UnmapEvent) {
+        self.free(FreeEvent {
+            address: event.address,
+            allocator: Allocator::Mmap,
+            domain: PYTHON_DOMAIN,
+        });
+    }
     /// A block allocated, by a caller serialized with every other
     /// `*_serialized` call (see the trait documentation).
     #[inline]

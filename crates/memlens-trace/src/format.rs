@@ -29,8 +29,12 @@ use crate::error::{Error, Result};
 /// and the CR LF pair catches newline conversion, as in PNG.
 pub const MAGIC: [u8; 8] = *b"\x89MLCAP\r\n";
 
-/// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this crate writes. Version 2 added the `UNMAP` op;
+/// version 1 files (without it) are still read.
+pub const FORMAT_VERSION: u16 = 2;
+
+/// The oldest format version this crate reads.
+pub const OLDEST_READABLE_VERSION: u16 = 1;
 
 /// Frame kind: a block of events.
 pub(crate) const FRAME_EVENTS: u8 = 1;
@@ -56,6 +60,9 @@ pub(crate) mod op {
     pub const SWITCH_THREAD: u8 = 32;
     pub const TICK: u8 = 33;
     pub const DROPPED: u8 = 34;
+    /// A range of anonymous mappings given back: address (as a free's) and
+    /// length (in the sizes column).
+    pub const UNMAP: u8 = 35;
 }
 
 /// Definition tags in a block's `defs` column.

@@ -16,11 +16,11 @@
 //! and each new maximum copies only the stacks that changed since the last
 //! one (amortized O(1) per event).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::events::{Allocator, StackId};
+use crate::events::{Allocator, StackId, PYTHON_DOMAIN};
 use crate::format::{Header, Mode};
 use crate::reader::{CaptureReader, Ending, Record};
 
@@ -196,6 +196,10 @@ struct Replay {
     frames: HashMap<u32, u32>,
     stacks: HashMap<u32, u32>,
     live: HashMap<(u8, u32, u64), (u32, u64)>,
+    /// Live anonymous mappings by first byte: (node, length, length when
+    /// mapped). They never overlap (a new mapping replaces what it covers,
+    /// as `MAP_FIXED` does), and an unmapped range may cut them anywhere.
+    mappings: BTreeMap<u64, (u32, u64, u64)>,
     current: Vec<Amount>,
     at_peak: Vec<Amount>,
     dirty: Vec<u32>,
@@ -308,6 +312,7 @@ impl Profile {
             frames: HashMap::new(),
             stacks: HashMap::new(),
             live: HashMap::new(),
+            mappings: BTreeMap::new(),
             current: Vec::new(),
             at_peak: Vec::new(),
             dirty: Vec::new(),
@@ -454,19 +459,37 @@ impl Profile {
                 self.totals.allocated_bytes += bytes;
                 self.size_histogram[size_bucket(event.size)].add(amount);
                 self.by_allocator[event.allocator as usize].add(amount);
-                let key = (
-                    allocator_class(event.allocator),
-                    event.domain,
-                    event.address,
-                );
-                if let Some((old_node, old_size)) = replay.live.insert(key, (node, event.size)) {
-                    // The free of the previous block at this address was not seen.
-                    release(replay, old_node, old_size);
+                if is_mapping(event.allocator, event.domain) {
+                    // What the new mapping covers was unmapped by the kernel.
+                    self.totals.frees += unmap(replay, event.address, event.size);
+                    replay
+                        .mappings
+                        .insert(event.address, (node, event.size, event.size));
+                } else {
+                    let key = (
+                        allocator_class(event.allocator),
+                        event.domain,
+                        event.address,
+                    );
+                    if let Some((old_node, old_size)) = replay.live.insert(key, (node, event.size))
+                    {
+                        // The free of the previous block at this address was not seen.
+                        release(replay, old_node, old_size);
+                    }
                 }
                 replay.touch(node);
                 replay.current[node as usize].add(amount);
                 replay.current_bytes += bytes;
                 replay.new_peak_check();
+            }
+            Record::Free(event) if is_mapping(event.allocator, event.domain) => {
+                if let Some((node, length, mapped)) = replay.mappings.remove(&event.address) {
+                    release_part(replay, node, length, mapped);
+                    self.totals.frees += weight(replay.mode, mapped).1;
+                }
+            }
+            Record::Unmap(event) => {
+                self.totals.frees += unmap(replay, event.address, event.size);
             }
             Record::Free(event) => {
                 let key = (
@@ -602,6 +625,72 @@ fn is_launcher_frame(location: &Location) -> bool {
     LAUNCHER_FILES
         .iter()
         .any(|suffix| location.filename.ends_with(suffix))
+}
+
+/// Whether blocks of this allocator and domain are anonymous mappings,
+/// which `munmap` may give back in part.
+fn is_mapping(allocator: Allocator, domain: u32) -> bool {
+    allocator == Allocator::Mmap && domain == PYTHON_DOMAIN
+}
+
+/// Gives back the bytes `[address, address + size)` of the live mappings:
+/// a mapping inside the range goes, one cut by it keeps the part (or two
+/// parts) outside, with its stack. Returns the (estimated) number of
+/// mappings that went entirely.
+fn unmap(replay: &mut Replay, address: u64, size: u64) -> f64 {
+    let end = address.saturating_add(size);
+    let cut: Vec<(u64, (u32, u64, u64))> = replay
+        .mappings
+        .range(..end)
+        .rev()
+        .take_while(|(&start, &(_, length, _))| start.saturating_add(length) > address)
+        .map(|(&start, &block)| (start, block))
+        .collect();
+    let mut gone = 0.0;
+    for (start, (node, length, mapped)) in cut {
+        replay.mappings.remove(&start);
+        release_part(replay, node, length, mapped);
+        let stop = start.saturating_add(length);
+        let mut kept = false;
+        for (piece_start, piece_end) in [(start, address.max(start)), (end.min(stop), stop)] {
+            if piece_end > piece_start {
+                let piece = piece_end - piece_start;
+                replay.mappings.insert(piece_start, (node, piece, mapped));
+                let (bytes, count) = part_weight(replay.mode, piece, mapped);
+                replay.touch(node);
+                let current = &mut replay.current[node as usize];
+                current.bytes += bytes;
+                current.count += count;
+                replay.current_bytes += bytes;
+                kept = true;
+            }
+        }
+        if !kept {
+            gone += weight(replay.mode, mapped).1;
+        }
+    }
+    gone
+}
+
+/// What `length` bytes of a block weigh when the block had `mapped` bytes
+/// when it was recorded (and sampled, in sampled mode): the part's share of
+/// the whole block's weight.
+fn part_weight(mode: Mode, length: u64, mapped: u64) -> (f64, f64) {
+    let (bytes, count) = weight(mode, mapped);
+    if mapped == 0 {
+        return (0.0, count);
+    }
+    (bytes * (length as f64 / mapped as f64), count)
+}
+
+/// Gives back `length` bytes of a block recorded with `mapped` bytes.
+fn release_part(replay: &mut Replay, node: u32, length: u64, mapped: u64) {
+    let (bytes, count) = part_weight(replay.mode, length, mapped);
+    replay.touch(node);
+    let current = &mut replay.current[node as usize];
+    current.bytes -= bytes;
+    current.count -= count;
+    replay.current_bytes -= bytes;
 }
 
 fn release(replay: &mut Replay, node: u32, size: u64) {

@@ -29,7 +29,7 @@ use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{
-    AllocEvent, Allocator, Frame, FrameId, FreeEvent, StackId, ThreadId, NUMPY_DOMAIN,
+    AllocEvent, Allocator, Frame, FrameId, FreeEvent, StackId, ThreadId, UnmapEvent, NUMPY_DOMAIN,
     PYTHON_DOMAIN,
 };
 use crate::format::{self, def, op, AddressCoder, Cursor, Header};
@@ -64,6 +64,8 @@ pub enum Record<'a> {
     Alloc(AllocEvent),
     /// A block freed.
     Free(FreeEvent),
+    /// A range of anonymous mappings given back.
+    Unmap(UnmapEvent),
     /// A point in time, nanoseconds since the capture started.
     Tick {
         /// Nanoseconds since the start.
@@ -149,11 +151,12 @@ impl<R: Read> CaptureReader<R> {
             ));
         }
         let version = u16::from_le_bytes([fixed[8], fixed[9]]);
-        if version != format::FORMAT_VERSION {
+        if !(format::OLDEST_READABLE_VERSION..=format::FORMAT_VERSION).contains(&version) {
             return Err(Error::new(
                 ErrorKind::UnsupportedVersion,
                 format!(
-                    "capture format version {version}; this memlens reads version {} (use the memlens that wrote it)",
+                    "capture format version {version}; this memlens reads versions {} to {} (use the memlens that wrote it)",
+                    format::OLDEST_READABLE_VERSION,
                     format::FORMAT_VERSION
                 ),
             ));
@@ -486,6 +489,10 @@ impl<'a> Records<'a> {
                     op::DROPPED => Record::Dropped {
                         events: self.misc.varint()?,
                     },
+                    op::UNMAP => Record::Unmap(UnmapEvent {
+                        address: self.addresses.decode(&mut self.addrs, false)?,
+                        size: self.sizes.varint()?,
+                    }),
                     other => return Err(Error::corrupt(format!("unknown opcode {other}"))),
                 },
             };

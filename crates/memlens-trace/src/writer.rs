@@ -42,8 +42,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::events::{
-    AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId, NUMPY_DOMAIN,
-    PYTHON_DOMAIN,
+    AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId, UnmapEvent,
+    NUMPY_DOMAIN, PYTHON_DOMAIN,
 };
 use crate::format::{self, def, op, put_str, put_varint, AddressCoder, Header};
 
@@ -224,6 +224,15 @@ impl Encoder {
         let block = &mut self.block;
         block.push_op(op::FREE, op::FREE_IN_DOMAIN, event.allocator, event.domain);
         self.addresses.encode_free(&mut block.addrs, event.address);
+    }
+
+    #[inline]
+    fn unmap(&mut self, event: &UnmapEvent) {
+        let block = &mut self.block;
+        block.ops.push(op::UNMAP);
+        block.n_ops += 1;
+        self.addresses.encode_free(&mut block.addrs, event.address);
+        put_varint(&mut block.sizes, event.size);
     }
 
     /// Takes the filled block; the next one starts from a clean state so
@@ -669,6 +678,10 @@ impl EventSink for CaptureWriter {
 
     fn free(&self, event: FreeEvent) {
         self.record_locked(|enc| enc.free(&event));
+    }
+
+    fn unmap(&self, event: UnmapEvent) {
+        self.record_locked(|enc| enc.unmap(&event));
     }
 
     #[inline]

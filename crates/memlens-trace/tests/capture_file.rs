@@ -224,6 +224,30 @@ fn wrong_magic_and_newer_versions_say_what_is_wrong() {
 }
 
 #[test]
+fn version_1_captures_without_unmapped_ranges_are_still_read() {
+    // GIVEN a capture written before the UNMAP op existed (its events are
+    // encoded the same; only the header's version differs)
+    let (_dir, path, (allocs, frees)) = sample_capture(2000);
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 2);
+    bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
+    // WHEN it is read, THEN every record comes back
+    let mut reader = CaptureReader::new(&bytes[..]).unwrap();
+    let mut events = (0, 0);
+    while let Some(block) = reader.next_block().unwrap() {
+        let mut records = block.records().unwrap();
+        while let Some(record) = records.next().unwrap() {
+            match record {
+                Record::Alloc(_) => events.0 += 1,
+                Record::Free(_) => events.1 += 1,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(events, (allocs, frees));
+}
+
+#[test]
 fn a_flipped_byte_in_a_frame_is_a_checksum_error() {
     let (_dir, path, _) = sample_capture(5000);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -334,6 +358,103 @@ fn peak_and_leaks_follow_the_live_blocks() {
     assert_eq!(leaks, vec!["a (m.py:1)".to_string()]);
 }
 
+/// Writes `events` (mmap allocations as (address, size, stack) and unmapped
+/// ranges) after two stacks, and replays the capture.
+fn replay_mappings(mode: Mode, events: &[(bool, u64, u64, u32)]) -> Profile {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("maps.mlc");
+    let writer = CaptureWriter::create(&path, &synthetic::header(mode), small_blocks()).unwrap();
+    for (id, function) in [(1, "a"), (2, "b")] {
+        writer.frame(
+            FrameId(id),
+            Frame {
+                function,
+                filename: "m.py",
+                line: id,
+            },
+        );
+        writer.stack(StackId(id), None, FrameId(id));
+    }
+    for &(map, address, size, stack) in events {
+        if map {
+            writer.alloc(AllocEvent {
+                address,
+                size,
+                allocator: Allocator::Mmap,
+                domain: PYTHON_DOMAIN,
+                thread: ThreadId(0),
+                stack: StackId(stack),
+            });
+        } else {
+            writer.unmap(UnmapEvent { address, size });
+        }
+    }
+    writer.finish().unwrap();
+    Profile::load(&[path], &mut |_| {}).unwrap()
+}
+
+fn leaked(profile: &Profile) -> Vec<(String, f64, f64)> {
+    profile
+        .sites(Metric::Leaks)
+        .into_iter()
+        .filter(|s| s.1.bytes > 0.0)
+        .map(|(l, a)| (profile.site_label(l), a.bytes, a.count))
+        .collect()
+}
+
+#[test]
+fn unmapping_part_of_a_mapping_keeps_the_rest_live_at_its_site() {
+    // GIVEN mappings cut in the middle, at the head, by one range across two
+    // neighbours, replaced in part by a fixed mapping, and unmapped whole
+    const K: u64 = 4096;
+    let profile = replay_mappings(
+        Mode::Exact,
+        &[
+            (true, 100 * K, 8 * K, 1),
+            (false, 102 * K, 4 * K, 0), // a: 2 + 2 pages left
+            (true, 200 * K, 4 * K, 1),
+            (true, 204 * K, 4 * K, 2),
+            (false, 203 * K, 2 * K, 0), // a: 3 pages left, b: 3 pages left
+            (true, 300 * K, 4 * K, 1),
+            (true, 300 * K, K, 2), // MAP_FIXED over a's first page
+            (true, 400 * K, 4 * K, 2),
+            (false, 400 * K, 4 * K, 0), // b's mapping goes entirely
+            (false, 900 * K, 4 * K, 0), // covers nothing: ignored
+        ],
+    );
+    // THEN what is left is live at the site that mapped it
+    assert_eq!(
+        leaked(&profile),
+        vec![
+            ("a (m.py:1)".to_string(), (4.0 + 3.0 + 3.0) * K as f64, 4.0),
+            ("b (m.py:2)".to_string(), (3.0 + 1.0) * K as f64, 2.0),
+        ]
+    );
+    assert_eq!(profile.totals().peak_bytes, 18.0 * K as f64);
+    // AND only the mapping that went entirely counts as freed
+    assert_eq!(profile.totals().frees, 1.0);
+}
+
+#[test]
+fn a_sampled_mapping_cut_in_part_keeps_its_share_of_the_estimate() {
+    // GIVEN a sampled 100-page mapping of which 75 pages are unmapped
+    let mean = 1 << 20;
+    let profile = replay_mappings(
+        Mode::Sampled {
+            mean_interval: mean,
+        },
+        &[(true, 1 << 30, 100 << 12, 1), (false, 1 << 30, 75 << 12, 0)],
+    );
+    // THEN the rest stands for a quarter of the mapping's estimate
+    let p = 1.0 - (-((100u64 << 12) as f64) / mean as f64).exp();
+    let left = leaked(&profile);
+    assert_eq!(left.len(), 1);
+    assert!(
+        (left[0].1 - (25u64 << 12) as f64 / p).abs() < 1e-3,
+        "{left:?}"
+    );
+}
+
 #[test]
 fn sampled_captures_are_weighted_to_unbiased_estimates() {
     // GIVEN a sampled capture (mean interval 1000 bytes) holding one 10-byte sample
@@ -408,7 +529,9 @@ proptest! {
     ) {
         static SAMPLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
         let sample = SAMPLE.get_or_init(|| {
-            let (_dir, path, _) = sample_capture(3000);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("sample.mlc");
+            synthetic::write_capture_with_mappings(&path, 3000);
             std::fs::read(path).unwrap()
         });
         let mut bytes = sample.clone();

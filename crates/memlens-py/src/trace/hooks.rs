@@ -21,7 +21,7 @@ use super::stacks::{FastHash, Interner, SharedStacks};
 use super::table;
 use super::{Mode, TraceConfig, TraceError, MAX_FRAMES};
 use memlens_trace::events::{
-    AllocEvent, Allocator, EventSink, FreeEvent, StackId, ThreadId, PYTHON_DOMAIN,
+    AllocEvent, Allocator, EventSink, FreeEvent, StackId, ThreadId, UnmapEvent, PYTHON_DOMAIN,
 };
 use memlens_trace::writer::CaptureWriter;
 use pyo3::ffi::{self, PyMemAllocatorDomain, PyMemAllocatorEx};
@@ -1272,6 +1272,38 @@ pub(crate) fn record_external_alloc(allocator: Allocator, domain: u32, address: 
 /// In sampled mode, frees of blocks sampling never picked cost one filter
 /// load.
 pub(crate) fn record_external_free(allocator: Allocator, domain: u32, address: u64) {
+    with_external_tracer(|tracer| {
+        if let Some(sampled) = &tracer.sampled {
+            if !sampled.remove(address) {
+                return;
+            }
+        }
+        tracer.sink.free(FreeEvent {
+            address,
+            allocator,
+            domain,
+        });
+    });
+}
+
+/// Records that `[address, address + size)` of anonymous mappings is given
+/// back (`munmap`, or the old range of an `mremap`); call it before the
+/// range is really unmapped, as [`record_external_free`]. The range may cut
+/// a mapping or span several, so in sampled mode it is always recorded
+/// (the reader ignores ranges that cover no sampled mapping).
+pub(crate) fn record_external_unmap(address: u64, size: u64) {
+    with_external_tracer(|tracer| {
+        if let Some(sampled) = &tracer.sampled {
+            sampled.remove(address);
+        }
+        tracer.sink.unmap(UnmapEvent { address, size });
+    });
+}
+
+/// Runs `f` with the tracer for an external allocator's free, unless no
+/// trace runs or the caller is inside a traced call (the sink may be
+/// freeing while it holds its own lock).
+fn with_external_tracer(f: impl FnOnce(&Tracer)) {
     if ACTIVE.load(Ordering::Relaxed).is_null() {
         return;
     }
@@ -1292,18 +1324,7 @@ pub(crate) fn record_external_free(allocator: Allocator, domain: u32, address: u
     if !tracer.is_null() {
         // SAFETY: as in `record_external_alloc`.
         let tracer = unsafe { &*tracer };
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            if let Some(sampled) = &tracer.sampled {
-                if !sampled.remove(address) {
-                    return;
-                }
-            }
-            tracer.sink.free(FreeEvent {
-                address,
-                allocator,
-                domain,
-            });
-        }));
+        let _ = catch_unwind(AssertUnwindSafe(|| f(tracer)));
     }
     RAW_IN_FLIGHT.fetch_sub(1, Ordering::Release);
 }

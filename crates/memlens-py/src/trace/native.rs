@@ -16,7 +16,8 @@
 
 use super::hooks;
 use memlens_trace::events::{
-    AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId, PYTHON_DOMAIN,
+    AllocEvent, Allocator, EventSink, Frame, FrameId, FreeEvent, StackId, ThreadId, UnmapEvent,
+    PYTHON_DOMAIN,
 };
 use std::cell::Cell;
 use std::os::raw::c_void;
@@ -79,6 +80,9 @@ impl EventSink for GuardedSink {
     }
     fn free(&self, event: FreeEvent) {
         self.guarded(|sink| sink.free(event));
+    }
+    fn unmap(&self, event: UnmapEvent) {
+        self.guarded(|sink| sink.unmap(event));
     }
 }
 
@@ -177,9 +181,7 @@ unsafe extern "C" fn on_native_event(kind: u32, address: usize, size: usize) {
         EVENT_FREE if !own_thread() => {
             hooks::record_external_free(Allocator::Native, PYTHON_DOMAIN, address as u64)
         }
-        EVENT_MUNMAP if !own_thread() => {
-            hooks::record_external_free(Allocator::Mmap, PYTHON_DOMAIN, address as u64)
-        }
+        EVENT_MUNMAP if !own_thread() => hooks::record_external_unmap(address as u64, size as u64),
         _ => {}
     }
 }

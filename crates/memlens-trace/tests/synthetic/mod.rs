@@ -136,3 +136,31 @@ pub fn write_capture(path: &Path, n: u64, options: WriterOptions) -> (u64, u64) 
     writer.finish().unwrap();
     counts
 }
+
+/// [`write_capture`] followed by anonymous mappings, some unmapped whole,
+/// some in part (so that readers of the sample meet every kind of op).
+#[allow(dead_code)]
+pub fn write_capture_with_mappings(path: &Path, n: u64) -> (u64, u64) {
+    let writer: Arc<CaptureWriter> =
+        CaptureWriter::create(path, &header(Mode::Exact), WriterOptions::default()).unwrap();
+    announce_sites(&*writer, 50);
+    let counts = churn(&*writer, n, 50, 7);
+    let page = 4096;
+    for i in 0..8u64 {
+        let address = 0x7e00_0000_0000 + i * 64 * page;
+        writer.alloc(AllocEvent {
+            address,
+            size: 16 * page,
+            allocator: Allocator::Mmap,
+            domain: PYTHON_DOMAIN,
+            thread: ThreadId(0),
+            stack: StackId(2 + i as u32),
+        });
+        writer.unmap(UnmapEvent {
+            address: address + (i % 3) * 4 * page,
+            size: (i + 1) * 2 * page,
+        });
+    }
+    writer.finish().unwrap();
+    (counts.0 + 8, counts.1)
+}
