@@ -158,7 +158,11 @@ impl SampledSet {
     /// False when `address` is certainly not a live sampled block.
     #[inline(always)]
     fn maybe_contains(&self, address: u64) -> bool {
-        self.counts[Self::slot(address)].load(Ordering::Relaxed) != 0
+        let slot = Self::slot(address);
+        debug_assert!(slot < self.counts.len());
+        // SAFETY: `slot` keeps FILTER_BITS bits and `counts` has
+        // 1 << FILTER_BITS counters.
+        unsafe { self.counts.get_unchecked(slot) }.load(Ordering::Relaxed) != 0
     }
 
     #[inline]
@@ -439,14 +443,45 @@ extern "C" fn realloc_hook<const D: u8>(
 
 extern "C" fn free_hook<const D: u8>(ctx: *mut c_void, block: *mut c_void) {
     let layer = layer_of(ctx);
+    // Both ways out are tail calls, so the untraced paths (pass-through
+    // hooks, a sampled session's unsampled blocks) need no stack frame.
+    if !block.is_null() && layer.enabled.load(Ordering::Relaxed) && !surely_untraced::<D>(block) {
+        return free_traced::<D>(layer, block);
+    }
+    if let Some(free) = layer.prev.free {
+        free(layer.prev.ctx, block);
+    }
+}
+
+/// Whether a GIL holder's free is surely of no traced block: no session
+/// runs, or sampling never picked a block at this address (one filter
+/// probe). False when it may be traced, and for RAW frees.
+#[inline(always)]
+fn surely_untraced<const D: u8>(block: *mut c_void) -> bool {
+    if D == RAW {
+        return false;
+    }
+    let tracer = ACTIVE.load(Ordering::Acquire);
+    if tracer.is_null() {
+        return true;
+    }
+    // SAFETY: the caller holds the GIL and `stop` (which frees the tracer)
+    // needs it too.
+    match &unsafe { &*tracer }.sampled {
+        Some(sampled) => !sampled.maybe_contains(block as u64),
+        None => false,
+    }
+}
+
+/// A free that may be of a traced block: reported, then given back.
+#[inline(never)]
+fn free_traced<const D: u8>(layer: &Layer, block: *mut c_void) {
     // Report before giving the block back, so its address cannot be handed
     // out again (and reported) by another thread before our free. No
     // reentrancy guard here: a nested free (pymalloc giving a large block
     // back to RAW) names an address the RAW side never traced, and is
     // ignored by the sink.
-    if !block.is_null() && layer.enabled.load(Ordering::Relaxed) {
-        before_free::<D>(block);
-    }
+    before_free::<D>(block);
     if let Some(free) = layer.prev.free {
         free(layer.prev.ctx, block);
     }
