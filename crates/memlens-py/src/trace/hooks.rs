@@ -352,10 +352,10 @@ enum Caller<'a> {
 /// set when the state joins a sampled session and zeroed by [`stop`]), so a
 /// positive countdown alone says the request is traced and unsampled.
 #[inline(always)]
-fn allocate_unsampled<const D: u8>(
+fn allocate_unsampled<const D: u8, F: FnOnce() -> *mut c_void>(
     size: usize,
-    allocate: impl FnOnce() -> *mut c_void,
-) -> Result<*mut c_void, impl FnOnce() -> *mut c_void> {
+    allocate: F,
+) -> Result<*mut c_void, F> {
     if D == RAW {
         return Err(allocate);
     }
@@ -386,7 +386,7 @@ extern "C" fn malloc_hook<const D: u8>(ctx: *mut c_void, size: usize) -> *mut c_
     if !layer.enabled.load(Ordering::Relaxed) {
         return allocate();
     }
-    let allocate = match allocate_unsampled::<D>(size, allocate) {
+    let allocate = match allocate_unsampled::<D, _>(size, allocate) {
         Ok(block) => return block,
         Err(allocate) => allocate,
     };
@@ -410,7 +410,7 @@ extern "C" fn calloc_hook<const D: u8>(
         return allocate();
     }
     let size = nelem.saturating_mul(elsize);
-    let allocate = match allocate_unsampled::<D>(size, allocate) {
+    let allocate = match allocate_unsampled::<D, _>(size, allocate) {
         Ok(block) => return block,
         Err(allocate) => allocate,
     };
@@ -433,6 +433,16 @@ extern "C" fn realloc_hook<const D: u8>(
     if !layer.enabled.load(Ordering::Relaxed) {
         return allocate();
     }
+    // Sampled mode: moving a block sampling never picked is an allocation
+    // like any other for the countdown.
+    let allocate = if old.is_null() || surely_untraced::<D>(old) {
+        match allocate_unsampled::<D, _>(size, allocate) {
+            Ok(block) => return block,
+            Err(allocate) => allocate,
+        }
+    } else {
+        allocate
+    };
     traced_call::<D>(allocate, |caller, block| {
         if !old.is_null() {
             before_free::<D>(old);
