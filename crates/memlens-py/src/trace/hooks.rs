@@ -850,11 +850,20 @@ unsafe fn capture_stack(
             Totals::Flag => frames::walk_measuring::<false>(tstate, floor, &mut state.walk[..max]),
             Totals::Count => frames::walk_measuring::<true>(tstate, floor, &mut state.walk[..max]),
         };
-        let cached = state.cache_len;
+        let shared = depth.min(state.cache_len);
         let mut parent = StackId::EMPTY;
         let mut i = 0;
-        while i < depth && i < cached && state.cache[i].0 == state.walk[depth - 1 - i] {
-            parent = state.cache[i].1;
+        // The outer frames shared with the previous capture.
+        while i < shared {
+            // SAFETY: i < shared ≤ depth ≤ MAX and i < cache_len ≤ MAX.
+            let (walked, (cached, stack)) = (
+                *state.walk.get_unchecked(depth - 1 - i),
+                *state.cache.get_unchecked(i),
+            );
+            if walked.code != cached.code || walked.offset != cached.offset {
+                break;
+            }
+            parent = stack;
             i += 1;
         }
         while i < depth {
