@@ -164,6 +164,39 @@ def test_sampled_mode_estimates_are_unbiased(memlens_tracemalloc):
     assert "(sampled estimate)" in str(stats[0])
 
 
+def test_sampled_mode_follows_blocks_that_realloc_grows_and_moves(memlens_tracemalloc):
+    # GIVEN sampling with a 32 KiB mean interval
+    memlens_tracemalloc.start(1, sample_bytes=32 * 1024)
+    # WHEN 20 000 buffers are grown by realloc four times each and held
+    blocks = []
+    for _ in range(20000):
+        block = bytearray(100)
+        for _ in range(4):
+            block.extend(b"x" * 500)
+        blocks.append(block)
+    held = sum(sys.getsizeof(block) for block in blocks)
+    current, _ = memlens_tracemalloc.get_traced_memory()
+    # THEN the estimate follows what the buffers hold now
+    assert current == pytest.approx(held, rel=0.2)
+    # AND once they are freed, so are their sampled blocks, wherever realloc moved them
+    del blocks
+    after, _ = memlens_tracemalloc.get_traced_memory()
+    assert after < 0.1 * held, (after, held)
+
+
+def test_sampled_mode_forgets_the_old_size_of_a_sampled_block_that_realloc_shrinks(memlens_tracemalloc):
+    # GIVEN a 50 MiB buffer, surely sampled at a 1 MiB mean interval
+    memlens_tracemalloc.start(1, sample_bytes=1 << 20)
+    block = bytearray(50 << 20)
+    before, _ = memlens_tracemalloc.get_traced_memory()
+    assert before >= 50 << 20
+    # WHEN realloc shrinks it to 100 bytes (far from the next sample point)
+    del block[100:]
+    after, _ = memlens_tracemalloc.get_traced_memory()
+    # THEN its 50 MiB are no longer counted
+    assert after < 5 << 20, after
+
+
 def test_an_exact_session_after_a_sampled_one_records_every_allocation(memlens_tracemalloc):
     # GIVEN a sampled session that sampled nothing (its countdown still far from zero)
     memlens_tracemalloc.start(1, sample_bytes=1 << 40)
