@@ -26,6 +26,11 @@
 //! `ipaddress` addresses (tiny values, at most 128 of them). memlens reports
 //! growth without bound.
 //!
+//! Test files found while walking directories (`tests/` and `test/`
+//! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless
+//! `--include-tests` or `include-tests = true` asks: what a test makes lives
+//! for one test, so its growth is not a process-lifetime leak.
+//!
 //! ## Why is this bad?
 //! The cache belongs to the function object, which lives in the class, which
 //! lives as long as its module. `self` is part of every cache key, so the
