@@ -14,7 +14,8 @@ pinned third-party packages of ``_bench_env.py`` (requests, flask, django,
 click, rich and sixteen more, installed from PyPI into the bench venv) and
 its pinned application corpus (Home Assistant, bots, servers, daemons:
 ``APP_PINS``, unpacked from PyPI, not installed), draws up to 40 findings
-per rule, and writes them to ``lint_precision.tsv``, keeping the labels
+per rule (test files skipped, as ``memlens lint`` does by default), and
+writes them to ``lint_precision.tsv``, keeping the labels
 already there (a row is keyed by rule, path and line). The draw is a seeded
 random ranking: each finding's rank is a hash of the seed and its key, and
 the 40 best-ranked are taken, so a change to a rule that removes or adds
