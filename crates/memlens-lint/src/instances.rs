@@ -7,7 +7,9 @@
 //! is made once per process — at import (a module constant), in a program
 //! entry point (`main`, a plug-in's `setup` / `async_setup`), or in the
 //! constructor of another such class — those findings pin one object for
-//! the process, not one per use, and are dropped. One file cannot show this,
+//! the process, not one per use, and are dropped. (Inside those places, a
+//! `while` loop's body, and any loop's body in `main`, runs per item and
+//! does not count as once.) One file cannot show this,
 //! so every file contributes [`FileFacts`] while it is linted, and
 //! [`Index::is_made_once`] decides once all files are in.
 //!
@@ -220,6 +222,8 @@ struct Collector<'a> {
     local_classes: HashSet<&'a str>,
     star_import: bool,
     context: Context,
+    /// Inside a function body (an entry point included).
+    in_function: bool,
     facts: FileFacts,
 }
 
@@ -358,8 +362,22 @@ impl<'a> Collector<'a> {
             }
         }
         let outer = std::mem::replace(&mut self.context, context);
+        let outer_function = std::mem::replace(&mut self.in_function, true);
         self.visit_body(&func.body);
         self.context = outer;
+        self.in_function = outer_function;
+    }
+
+    /// A loop body in code that otherwise runs once: `while` (a server's
+    /// accept loop) and, inside `main`, any `for` run per item, so what
+    /// they make is not made once. A module-level `for` builds import-time
+    /// tables (`for name in NAMES: COLOURS[name] = Colour(name)`) and stays once.
+    fn visit_loop(&mut self, header: &'a Expr, body: &'a [Stmt], orelse: &'a [Stmt]) {
+        self.visit_expr(header);
+        let outer = std::mem::replace(&mut self.context, Context::Elsewhere);
+        self.visit_body(body);
+        self.context = outer;
+        self.visit_body(orelse);
     }
 
     /// A class statement; `top_level` when it sits directly in the module body.
@@ -484,6 +502,20 @@ impl<'a> Visitor<'a> for Collector<'a> {
                 self.visit_function(func, context);
             }
             Stmt::ClassDef(class) => self.visit_class(class, false),
+            Stmt::While(ast::StmtWhile {
+                test, body, orelse, ..
+            }) if self.context == Context::Once => self.visit_loop(test, body, orelse),
+            Stmt::For(ast::StmtFor {
+                target,
+                iter,
+                body,
+                orelse,
+                is_async,
+                ..
+            }) if self.context == Context::Once && (self.in_function || *is_async) => {
+                self.visit_expr(target);
+                self.visit_loop(iter, body, orelse);
+            }
             Stmt::AnnAssign(assign) => {
                 self.visit_expr(&assign.target);
                 if let Some(value) = &assign.value {
@@ -584,6 +616,7 @@ pub(crate) fn collect(path: &Path, body: &[Stmt]) -> FileFacts {
         local_classes: HashSet::new(),
         star_import: false,
         context: Context::Once,
+        in_function: false,
         facts: FileFacts {
             stem,
             ..FileFacts::default()
@@ -791,4 +824,50 @@ fn contains_parts(stem: &Path, parts: &[String]) -> bool {
         && components
             .windows(parts.len())
             .any(|w| w.iter().zip(parts).all(|(c, p)| *c == p.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_and_start_up_methods_are_lifecycle_methods() {
+        for name in [
+            "__init__",
+            "__post_init__",
+            "start",
+            "async_start",
+            "_async_start_monitor",
+            "start_listen",
+            "initialize",
+            "async_initialize",
+            "setup",
+            "set_up",
+            "init_hooks",
+        ] {
+            assert!(is_lifecycle_method(name), "{name}");
+        }
+        for name in ["poll", "restart", "handle_start", "__call__", "load", "run", "update"] {
+            assert!(!is_lifecycle_method(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn module_paths_match_file_stems_by_their_last_components() {
+        let stem = Path::new("/site/bokeh/core/validation/issue");
+        let parts = |dotted: &str| dotted.split('.').map(String::from).collect::<Vec<_>>();
+        assert!(ends_with_parts(stem, &parts("bokeh.core.validation.issue")));
+        assert!(ends_with_parts(stem, &parts("validation.issue")));
+        assert!(!ends_with_parts(stem, &parts("bokeh.core.validation")));
+        assert!(contains_parts(stem, &parts("bokeh.core.validation")));
+        assert!(!contains_parts(stem, &parts("core.issue")));
+    }
+
+    #[test]
+    fn only_cap_words_names_are_followed_as_classes() {
+        assert!(is_class_name("Feeder"));
+        assert!(is_class_name("HTTPServer"));
+        assert!(!is_class_name("feeder"));
+        assert!(!is_class_name("MAX_SIZE"));
+    }
 }

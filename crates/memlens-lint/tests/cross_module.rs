@@ -251,3 +251,36 @@ fn given_a_test_file_or_folder_named_directly_when_linted_then_it_is_linted() {
     // Inside a named folder the folder rule does not apply; the file-name rule still does.
     assert_eq!(folder.diagnostics.len(), 1);
 }
+
+/// GIVEN a class made in `main`, but inside its serving loop, or in a
+///       module-level `while` loop
+/// WHEN the tree is linted
+/// THEN it is made per iteration, not once, and stays reported; a
+///      module-level `for` over constants still counts as import time.
+#[test]
+fn given_a_class_made_in_a_loop_when_linted_then_it_is_not_made_once() {
+    let in_main_loop = lint(&[
+        ("app/feeder.py", FEEDER),
+        (
+            "app/serve.py",
+            "from app.feeder import Feeder\n\ndef main(server):\n    for conn in server:\n        Feeder(conn)\n",
+        ),
+    ]);
+    assert_eq!(in_main_loop, ["app/feeder.py:3:ML004"]);
+    let in_module_while = lint(&[
+        ("app/feeder.py", FEEDER),
+        (
+            "app/serve.py",
+            "import socket\nfrom app.feeder import Feeder\n\nwhile True:\n    Feeder(socket.accept())\n",
+        ),
+    ]);
+    assert_eq!(in_module_while, ["app/feeder.py:3:ML004"]);
+    let module_for = lint(&[
+        ("app/feeder.py", FEEDER),
+        (
+            "app/table.py",
+            "from app.feeder import Feeder\n\nFEEDERS = {}\nfor name in ('a', 'b'):\n    FEEDERS[name] = Feeder(name)\n",
+        ),
+    ]);
+    assert!(module_for.is_empty(), "{module_for:?}");
+}
