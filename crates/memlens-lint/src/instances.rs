@@ -495,8 +495,11 @@ impl<'a> Visitor<'a> for Collector<'a> {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
         match stmt {
             Stmt::FunctionDef(func) => {
+                // Only a module-level `def main()`: a nested one is a callback.
                 let context = match self.context {
-                    Context::Once if is_entry_point(func.name.as_str()) => Context::Once,
+                    Context::Once if !self.in_function && is_entry_point(func.name.as_str()) => {
+                        Context::Once
+                    }
                     _ => Context::Elsewhere,
                 };
                 self.visit_function(func, context);
@@ -847,7 +850,15 @@ mod tests {
         ] {
             assert!(is_lifecycle_method(name), "{name}");
         }
-        for name in ["poll", "restart", "handle_start", "__call__", "load", "run", "update"] {
+        for name in [
+            "poll",
+            "restart",
+            "handle_start",
+            "__call__",
+            "load",
+            "run",
+            "update",
+        ] {
             assert!(!is_lifecycle_method(name), "{name}");
         }
     }

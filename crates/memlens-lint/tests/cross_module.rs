@@ -284,3 +284,19 @@ fn given_a_class_made_in_a_loop_when_linted_then_it_is_not_made_once() {
     ]);
     assert!(module_for.is_empty(), "{module_for:?}");
 }
+
+/// GIVEN a class made in a function called `main` that is nested in
+///       another function (a callback, not the program's entry point)
+/// WHEN the tree is linted
+/// THEN it is not made once.
+#[test]
+fn given_a_nested_main_when_linted_then_it_is_not_an_entry_point() {
+    let found = lint(&[
+        ("app/feeder.py", FEEDER),
+        (
+            "app/serve.py",
+            "from app.feeder import Feeder\n\ndef make_handler():\n    def main(conn):\n        return Feeder(conn)\n    return main\n",
+        ),
+    ]);
+    assert_eq!(found, ["app/feeder.py:3:ML004"]);
+}
