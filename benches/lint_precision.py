@@ -5,12 +5,17 @@ Two steps::
     .venv-3.11/bin/python benches/lint_precision.py sample   # lint the corpus, draw the sample
     .venv-3.11/bin/python benches/lint_precision.py score    # precision per rule from the labels
 
+``sample --holdout`` also lints the held-out corpus (``HOLDOUT_PINS``):
+run it only once the rules are final. Without it, the held-out rows
+already in the file are kept as they are, so tuning never shows them.
+
 ``sample`` lints CPython 3.11's Lib/ (site-packages excluded) plus the
 pinned third-party packages of ``_bench_env.py`` (requests, flask, django,
 click, rich and sixteen more, installed from PyPI into the bench venv) and
 its pinned application corpus (Home Assistant, bots, servers, daemons:
 ``APP_PINS``, unpacked from PyPI, not installed), draws up to 40 findings
-per rule, and writes them to ``lint_precision.tsv``, keeping the labels
+per rule (test files skipped, as ``memlens lint`` does by default), and
+writes them to ``lint_precision.tsv``, keeping the labels
 already there (a row is keyed by rule, path and line). The draw is a seeded
 random ranking: each finding's rank is a hash of the seed and its key, and
 the 40 best-ranked are taken, so a change to a rule that removes or adds
@@ -34,7 +39,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_env import APP_PINS, THIRD_PARTY_PINS, app_corpus, stdlib_dir, stdlib_entries, third_party_dirs  # noqa: E402
+from _bench_env import APPS, APP_PINS, HOLDOUT_PINS, THIRD_PARTY_PINS, app_corpus, holdout_corpus, stdlib_dir, stdlib_entries, third_party_dirs  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 LABELS = HERE / "lint_precision.tsv"
@@ -43,13 +48,27 @@ PER_RULE = 40
 FIELDS = ["rule", "path", "line", "verdict", "why"]
 
 
-def corpus():
-    """(label, root) pairs: the stdlib entries, each third-party package, each application package."""
+def corpus(holdout=False):
+    """(label, root) pairs: the stdlib entries, each third-party package, each application package (and each held-out one)."""
     lib = stdlib_dir()
     roots = [("stdlib", Path(p)) for p in stdlib_entries(lib)]
     roots += [(Path(p).name, Path(p)) for p in third_party_dirs()]
     roots += list(app_corpus().items())
+    if holdout:
+        roots += list(holdout_corpus().items())
     return lib, roots
+
+
+def apps_and_holdout() -> dict:
+    """Display name -> folder of every application package, tuning and held-out (held-out fetched only if already there)."""
+    names = dict(app_corpus())
+    if (APPS / "holdout-pins.txt").exists():
+        names.update(holdout_corpus())
+    return names
+
+
+def is_holdout(display: str) -> bool:
+    return display.split("/", 1)[0] in {name for names in HOLDOUT_PINS.values() for name in names}
 
 
 def display_path(path: str, lib: Path) -> str:
@@ -59,7 +78,7 @@ def display_path(path: str, lib: Path) -> str:
         return "stdlib/" + str(p.relative_to(lib))
     except ValueError:
         pass
-    for name, root in app_corpus().items():
+    for name, root in apps_and_holdout().items():
         try:
             return f"{name}/{p.relative_to(root)}"
         except ValueError:
@@ -86,26 +105,38 @@ def source_path(display: str, lib: Path, site: Path) -> Path:
     if display.startswith("stdlib/"):
         return lib / display[len("stdlib/"):]
     head, _, rest = display.partition("/")
-    apps = app_corpus()
+    apps = apps_and_holdout()
     if head in apps:
         return apps[head] / rest
     return site / display
 
 
-def sample(_args):
+def sample(args):
     import memlens
 
-    lib, roots = corpus()
+    lib, roots = corpus(args.holdout)
     findings = [d for d in memlens.lint([str(r) for _, r in roots]) if not d.is_error]
     by_rule = defaultdict(list)
     for d in findings:
         by_rule[d.code].append(d)
-    old, _ = read_labels()
+    old, old_header = read_labels()
     known = {(r["rule"], r["path"], r["line"]): r for r in old}
     rows = []
     unlabelled = []
+    # Without --holdout the held-out rows (and their totals) stay as they were.
+    kept_holdout = [] if args.holdout else [r for r in old if is_holdout(r["path"])]
+    holdout_totals = Counter()
+    for line in old_header:
+        if "held-out totals:" in line and not args.holdout:
+            holdout_totals = Counter({k: int(v) for k, v in (item.split("=") for item in line.split("held-out totals:")[1].split())})
+    tuning_totals = Counter()
     for rule in sorted(by_rule):
         keyed = [((rule, display_path(d.path, lib), str(d.line)), d) for d in by_rule[rule]]
+        for key, _ in keyed:
+            if is_holdout(key[1]):
+                holdout_totals[rule] += 1
+            else:
+                tuning_totals[rule] += 1
         chosen = sorted(keyed, key=lambda kd: rank(kd[0]))[:PER_RULE]
         for key, d in sorted(chosen, key=lambda kd: (kd[0][1], int(kd[0][2]))):
             row = known.get(key)
@@ -113,16 +144,20 @@ def sample(_args):
                 row = {"rule": rule, "path": key[1], "line": key[2], "verdict": "?", "why": d.message}
                 unlabelled.append((key, d))
             rows.append(row)
-    totals = " ".join(f"{rule}={len(v)}" for rule, v in sorted(by_rule.items()))
+    rows += kept_holdout
+    rows.sort(key=lambda r: (r["rule"], is_holdout(r["path"]), r["path"], int(r["line"])))
+    totals = " ".join(f"{rule}={n}" for rule, n in sorted(tuning_totals.items()))
+    held = " ".join(f"{rule}={n}" for rule, n in sorted(holdout_totals.items()))
     packages = ", ".join(THIRD_PARTY_PINS)
     apps = ", ".join(APP_PINS)
     with LABELS.open("w", newline="") as f:
         f.write(f"# memlens lint findings on CPython 3.11 Lib/ + libraries {packages} + applications {apps}; totals: {totals}\n")
+        f.write(f"# held-out applications {', '.join(HOLDOUT_PINS)} (labelled after the rules were final); held-out totals: {held}\n")
         f.write(f"# all findings when a rule has at most {PER_RULE}, else the {PER_RULE} ranked first by sha256('{SEED}:rule:path:line'); verdict true = a real leak risk (growth over the process lifetime, or objects kept alive past their use), each read by hand\n")
         writer = csv.DictWriter(f, FIELDS, delimiter="\t", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    print(f"{len(findings)} findings ({totals}); {len(rows)} rows in {LABELS.name}, {len(unlabelled)} unlabelled")
+    print(f"{len(findings)} findings ({totals}; held-out {held}); {len(rows)} rows in {LABELS.name}, {len(unlabelled)} unlabelled")
     for (rule, path, line), d in unlabelled:
         print(f"  {path}:{line}: {rule} {d.message}")
 
@@ -152,11 +187,13 @@ def score(_args):
     rows, header = read_labels()
     totals = {}
     for line in header:
-        if "totals:" in line:
+        if "totals:" in line and "held-out totals:" not in line:
             totals = dict(item.split("=") for item in line.split("totals:")[1].split())
     verdicts = defaultdict(Counter)
     for r in rows:
-        verdicts[r["rule"]][r["verdict"]] += 1
+        if not is_holdout(r["path"]):
+            verdicts[r["rule"]][r["verdict"]] += 1
+    print("tuning corpora (Lib/, the libraries, APP_PINS)")
     print(f"| {'rule':<6} | {'findings':>8} | {'labelled':>8} | {'true':>4} | {'false':>5} | {'precision':>9} |")
     print(f"|{'-' * 8}|{'-' * 9}:|{'-' * 9}:|{'-' * 5}:|{'-' * 6}:|{'-' * 10}:|")
     for rule in sorted(set(verdicts) | set(totals) | {f"ML00{i}" for i in range(1, 8)}):
@@ -173,6 +210,8 @@ def score(_args):
 
     def corpus_of(path):
         top = path.split("/", 1)[0]
+        if is_holdout(path):
+            return "held-out"
         if top == "stdlib" or top in named:
             return "issue"
         return "libraries" if top in THIRD_PARTY_PINS.values() else "applications"
@@ -181,8 +220,14 @@ def score(_args):
     for r in rows:
         if r["verdict"] in ("true", "false"):
             split[(r["rule"], corpus_of(r["path"]))][r["verdict"]] += 1
-    corpora = ["issue", "libraries", "applications"]
-    print("\ntrue/labelled by corpus (issue: Lib/ + requests, flask, django, click, rich; libraries: the 16 other pinned projects; applications)")
+    corpora = ["issue", "libraries", "applications", "tuning", "held-out"]
+    for (rule, c), v in list(split.items()):
+        if c != "held-out":
+            split[(rule, "tuning")] += v
+    unlabelled_holdout = sum(1 for r in rows if is_holdout(r["path"]) and r["verdict"] not in ("true", "false"))
+    if unlabelled_holdout:
+        print(f"\n{unlabelled_holdout} held-out rows still unlabelled")
+    print("\ntrue/labelled by corpus (issue: Lib/ + requests, flask, django, click, rich; libraries: the 16 other pinned projects; applications: APP_PINS; tuning: the three together; held-out: HOLDOUT_PINS)")
     print("| rule   | " + " | ".join(f"{c:>12}" for c in corpora) + " |")
     print("|--------|" + "|".join("-" * 13 + ":" for _ in corpora) + "|")
     for rule in sorted({rule for rule, _ in split}):
@@ -197,7 +242,9 @@ def score(_args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(required=True)
-    sub.add_parser("sample").set_defaults(func=sample)
+    sample_parser = sub.add_parser("sample")
+    sample_parser.add_argument("--holdout", action="store_true", help="also lint and sample the held-out corpus (only once the rules are final)")
+    sample_parser.set_defaults(func=sample)
     sub.add_parser("score").set_defaults(func=score)
     todo_parser = sub.add_parser("todo")
     todo_parser.add_argument("--rule")

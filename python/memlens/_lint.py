@@ -41,6 +41,7 @@ def lint(
     paths: Union[PathLike, Iterable[PathLike]],
     select: Optional[Iterable[str]] = None,
     ignore: Optional[Iterable[str]] = None,
+    include_tests: bool = False,
 ) -> List[LintDiagnostic]:
     """Lint files and directories for leak-prone patterns (rules ML001-ML007).
 
@@ -48,7 +49,10 @@ def lint(
     ``.gitignore``. ``select``/``ignore`` take rule codes or prefixes
     (``"ML001"``, ``"ML00"``) and combine with ``[tool.memlens.lint]`` in the
     ``pyproject.toml`` nearest above each file, as on the command line. Files that cannot be
-    parsed are returned as ``ML000`` diagnostics, not raised.
+    parsed are returned as ``ML000`` diagnostics, not raised. Test files
+    found in directories (``tests/`` and ``test/`` folders, ``test_*.py``,
+    ``*_test.py``, ``conftest.py``) are skipped unless ``include_tests`` is
+    true or the configuration says ``include-tests = true``.
 
     Raises ``FileNotFoundError`` for a path that does not exist and
     ``ValueError`` for an unknown rule code or a malformed configuration.
@@ -59,5 +63,6 @@ def lint(
         [os.fspath(p) for p in paths],
         None if select is None else list(select),
         None if ignore is None else list(ignore),
+        bool(include_tests),
     )
     return [LintDiagnostic(**row) for row in rows]

@@ -1,4 +1,6 @@
 """`memlens.lint()`: the same engine, returning data."""
+from pathlib import Path
+
 import pytest
 
 import memlens
@@ -39,3 +41,9 @@ def test_a_missing_path_raises_file_not_found(tmp_path):
 def test_an_unknown_rule_raises_value_error(tmp_path):
     with pytest.raises(ValueError, match="ML999"):
         memlens.lint(tmp_path, select=["ML999"])
+
+
+def test_include_tests_lints_test_files(tmp_path):
+    write(tmp_path, {"app.py": LEAKY, "tests/test_app.py": LEAKY})
+    assert [Path(d.path).name for d in memlens.lint(tmp_path)] == ["app.py"]
+    assert sorted(Path(d.path).name for d in memlens.lint(tmp_path, include_tests=True)) == ["app.py", "test_app.py"]

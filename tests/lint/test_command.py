@@ -142,3 +142,40 @@ def test_each_file_uses_the_nearest_pyproject_above_it(tmp_path):
     # AND --config applies one file to every path
     forced = run_lint(".", "--config", "pyproject.toml", cwd=tmp_path)
     assert forced.returncode == 0, forced.stdout
+
+
+def test_test_files_are_skipped_unless_include_tests(tmp_path):
+    # GIVEN a leak in a module, in a tests/ folder, in a test_*.py and in a conftest.py
+    write(tmp_path, {"app/core.py": LEAKY, "app/tests/util.py": LEAKY, "app/test_core.py": LEAKY, "conftest.py": LEAKY})
+    # WHEN the tree is linted by default
+    default = run_lint(tmp_path)
+    # THEN only the module is reported: what a test makes lives for one test
+    assert default.stdout.count("ML001") == 1, default.stdout
+    assert "core.py" in default.stdout and "tests/util.py" not in default.stdout
+    # AND --include-tests brings the test files back
+    included = run_lint(tmp_path, "--include-tests")
+    assert included.stdout.count("ML001") == 4, included.stdout
+    # AND so does include-tests = true in the configuration
+    write(tmp_path, {"pyproject.toml": "[tool.memlens.lint]\ninclude-tests = true\n"})
+    configured = run_lint(tmp_path)
+    assert configured.stdout.count("ML001") == 4, configured.stdout
+
+
+def test_a_class_made_once_per_process_is_not_reported_across_modules(tmp_path):
+    # GIVEN a class that subscribes in its constructor, made at import in another module
+    feeder = """\
+    class Feeder:
+        def __init__(self, bus):
+            bus.subscribe("tick", self.on_tick)
+
+        def on_tick(self, event):
+            pass
+    """
+    write(tmp_path, {"app/__init__.py": "", "app/feeder.py": feeder, "app/wiring.py": "from .feeder import Feeder\n\nFEEDER = Feeder(None)\n"})
+    # WHEN the package is linted
+    once = run_lint(tmp_path / "app")
+    # THEN the cross-module pass drops the finding
+    assert once.returncode == 0, once.stdout
+    # BUT linting the class's module alone cannot see where it is made, and reports it
+    alone = run_lint(tmp_path / "app" / "feeder.py")
+    assert alone.returncode == 1 and "ML004" in alone.stdout, alone.stdout

@@ -8,6 +8,12 @@
 //! parsed produce an `ML000` diagnostic instead of an error, so a run over a
 //! tree always finishes.
 //!
+//! A run over several files ends with a cross-module pass (`instances`):
+//! findings that leak once per instance of a class (ML002, ML004 in a
+//! constructor or start-up method, ML005) are dropped when every file of
+//! the run makes that class only once per process — at import, in `main` or
+//! a plug-in's `setup`, or in the constructor of another such class.
+//!
 //! ```
 //! use memlens_lint::{lint_source, Rule, Settings};
 //!
@@ -22,6 +28,7 @@
 mod diagnostic;
 mod error;
 mod files;
+mod instances;
 mod nearest_config;
 mod noqa;
 pub mod output;
@@ -41,24 +48,57 @@ pub use error::Error;
 pub use rule::{Rule, RuleSelection};
 pub use settings::{find_config, read_config, FileConfig, Settings};
 
-/// Lints one file's bytes; `path` is only used to label the diagnostics.
+/// Lints one file's bytes; `path` labels the diagnostics (and places the
+/// file among modules for the cross-module pass, which here sees this file
+/// alone: a class it makes only at import counts as made once).
 ///
 /// Runs on the caller's stack: for untrusted input prefer [`lint_paths`],
 /// whose threads have room for pathologically deep syntax trees. Never
 /// panics on any input: undecodable or unparsable bytes give a single
 /// `ML000` diagnostic located where the trouble starts.
 pub fn lint_source(path: &Path, bytes: &[u8], settings: &Settings) -> Vec<Diagnostic> {
+    finish(vec![lint_one(path, bytes, settings)])
+}
+
+/// One file's findings before the cross-module pass.
+struct FileOutcome {
+    diagnostics: Vec<Diagnostic>,
+    /// For each diagnostic, the class of this file whose instances it scales with.
+    per_instance: Vec<Option<instances::PerInstance>>,
+    /// What the file tells the cross-module pass (none if it did not parse
+    /// or no rule that uses the pass ran on it).
+    facts: Option<instances::FileFacts>,
+}
+
+impl FileOutcome {
+    fn error(diagnostic: Diagnostic) -> Self {
+        FileOutcome {
+            diagnostics: vec![diagnostic],
+            per_instance: vec![None],
+            facts: None,
+        }
+    }
+}
+
+/// Rules whose findings the cross-module pass may drop.
+const PER_INSTANCE_RULES: [Rule; 3] = [
+    Rule::ClassAttributeMutated,
+    Rule::ListenerNeverRemoved,
+    Rule::CacheOnMethod,
+];
+
+fn lint_one(path: &Path, bytes: &[u8], settings: &Settings) -> FileOutcome {
     let text = match source::decode(bytes) {
         Ok(text) => text,
         Err((undecodable, prefix)) => {
             let index = source::LineIndex::new(prefix);
-            return vec![locate(
+            return FileOutcome::error(locate(
                 path,
                 &index,
                 Rule::UnreadableSource,
                 undecodable.message,
                 undecodable.offset..undecodable.offset,
-            )];
+            ));
         }
     };
     let index = source::LineIndex::new(text);
@@ -72,25 +112,76 @@ pub fn lint_source(path: &Path, bytes: &[u8], settings: &Settings) -> Vec<Diagno
                 ""
             };
             let message = format!("syntax error: {}{hint}", err.error);
-            return vec![locate(path, &index, Rule::UnreadableSource, message, range)];
+            return FileOutcome::error(locate(
+                path,
+                &index,
+                Rule::UnreadableSource,
+                message,
+                range,
+            ));
         }
     };
-    let mut diagnostics: Vec<Diagnostic> =
-        rules::check_module(&parsed.syntax().body, &settings.selection)
+    let body = &parsed.syntax().body;
+    let mut found: Vec<(Diagnostic, Option<instances::PerInstance>)> =
+        rules::check_module(body, &settings.selection)
             .into_iter()
             .map(|violation| {
-                locate(
+                let per_instance =
+                    instances::per_instance(body, violation.rule, violation.range.start);
+                let diagnostic = locate(
                     path,
                     &index,
                     violation.rule,
                     violation.message,
                     violation.range,
-                )
+                );
+                (diagnostic, per_instance)
             })
-            .filter(|diagnostic| !noqa::suppresses(&diagnostic.source_line, diagnostic.rule))
+            .filter(|(diagnostic, _)| !noqa::suppresses(&diagnostic.source_line, diagnostic.rule))
             .collect();
-    diagnostics.sort_by_key(|d| (d.line, d.column, d.rule));
-    diagnostics
+    found.sort_by_key(|(d, _)| (d.line, d.column, d.rule));
+    let facts = PER_INSTANCE_RULES
+        .iter()
+        .any(|&rule| settings.selection.is_enabled(rule))
+        .then(|| instances::collect(path, body));
+    let (diagnostics, per_instance) = found.into_iter().unzip();
+    FileOutcome {
+        diagnostics,
+        per_instance,
+        facts,
+    }
+}
+
+/// The cross-module pass over every file of a run: drops the findings that
+/// scale with instances of a class made once per process.
+fn finish(outcomes: Vec<FileOutcome>) -> Vec<Diagnostic> {
+    let conditional = outcomes
+        .iter()
+        .any(|o| o.per_instance.iter().any(Option::is_some));
+    if !conditional {
+        return outcomes.into_iter().flat_map(|o| o.diagnostics).collect();
+    }
+    let facts: Vec<&instances::FileFacts> =
+        outcomes.iter().filter_map(|o| o.facts.as_ref()).collect();
+    let index = instances::Index::new(&facts);
+    let mut kept = Vec::new();
+    let mut position = 0;
+    for outcome in &outcomes {
+        let file = outcome.facts.as_ref().map(|_| position);
+        if file.is_some() {
+            position += 1;
+        }
+        for (diagnostic, per_instance) in outcome.diagnostics.iter().zip(&outcome.per_instance) {
+            let once = match (per_instance, file) {
+                (Some(p), Some(file)) => index.is_made_once(file, &p.class),
+                _ => false,
+            };
+            if !once {
+                kept.push(diagnostic.clone());
+            }
+        }
+    }
+    kept
 }
 
 fn locate(
@@ -130,9 +221,10 @@ impl Report {
     }
 }
 
-/// Walks `paths` (files and directories; `.gitignore` and the configured
-/// excludes are honoured in directories), lints every `.py`/`.pyi` file in
-/// parallel, and returns the diagnostics sorted by path.
+/// Walks `paths` (files and directories; `.gitignore`, the configured
+/// excludes and the test-file default are honoured in directories), lints
+/// every `.py`/`.pyi` file in parallel, runs the cross-module pass over
+/// them, and returns the diagnostics sorted by path.
 ///
 /// A missing path is an error; a file that cannot be read or parsed is an
 /// `ML000` diagnostic and the run goes on.
@@ -142,7 +234,13 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
     // (`1 + 1 + …` a hundred thousand times) nests that deep. Lint threads get
     // a stack large enough for it; the memory is only reserved, not used.
     let pool = lint_pool()?;
-    let mut diagnostics: Vec<Diagnostic> = pool.install(|| lint_files(&files, settings));
+    let outcomes: Vec<FileOutcome> = pool.install(|| {
+        files
+            .par_iter()
+            .map(|path| lint_file(path, settings))
+            .collect()
+    });
+    let mut diagnostics = finish(outcomes);
     diagnostics.sort_by(|a, b| {
         (&a.path, a.line, a.column, a.rule).cmp(&(&b.path, b.line, b.column, b.rule))
     });
@@ -154,33 +252,39 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
 
 /// Like [`lint_paths`], but each file gets the settings of the nearest
 /// `pyproject.toml` with a `[tool.memlens.lint]` table above it (as ruff
-/// resolves configuration): its selection, and its `exclude` globs for the
-/// files under it. Command-line `select` and `ignore` are layered over every
-/// file's configuration as [`Settings::resolve`] describes; files with no
-/// configuration above them get those alone. Files named directly are linted
-/// whatever the excludes say.
+/// resolves configuration): its selection, its `exclude` globs and its
+/// `include-tests` for the files under it. Command-line `select` and
+/// `ignore` are layered over every file's configuration as
+/// [`Settings::resolve`] describes, and `include_tests` (the command line's
+/// `--include-tests`) turns test files on everywhere; files with no
+/// configuration above them get those alone. Files named directly are
+/// linted whatever the excludes and the test-file default say.
 ///
 /// A malformed configuration that applies to any of the files is an error.
 pub fn lint_paths_with_nearest_config(
     paths: &[PathBuf],
     select: Option<Vec<String>>,
     ignore: Vec<String>,
+    include_tests: bool,
 ) -> Result<Report, Error> {
-    let configs = nearest_config::NearestConfigs::new(select, ignore)?;
+    let configs = nearest_config::NearestConfigs::new(select, ignore, include_tests)?;
     let mut jobs = Vec::new();
-    for (path, named) in files::discover_all(paths)? {
-        let (config, absolute) = configs.for_file(&path)?;
-        if !named && config.excludes(&absolute) {
+    for found in files::discover_all(paths)? {
+        let (config, absolute) = configs.for_file(&found.path)?;
+        if !found.named
+            && (config.excludes(&absolute) || (found.test && !config.settings.include_tests))
+        {
             continue;
         }
-        jobs.push((path, config));
+        jobs.push((found.path, config));
     }
     let pool = lint_pool()?;
-    let mut diagnostics: Vec<Diagnostic> = pool.install(|| {
+    let outcomes: Vec<FileOutcome> = pool.install(|| {
         jobs.par_iter()
-            .flat_map_iter(|(path, config)| lint_file(path, &config.settings))
+            .map(|(path, config)| lint_file(path, &config.settings))
             .collect()
     });
+    let mut diagnostics = finish(outcomes);
     diagnostics.sort_by(|a, b| {
         (&a.path, a.line, a.column, a.rule).cmp(&(&b.path, b.line, b.column, b.rule))
     });
@@ -204,17 +308,10 @@ fn lint_pool() -> Result<rayon::ThreadPool, Error> {
 /// Stack size of lint threads: see [`lint_paths`].
 const LINT_THREAD_STACK: usize = 1 << 30;
 
-fn lint_files(files: &[PathBuf], settings: &Settings) -> Vec<Diagnostic> {
-    files
-        .par_iter()
-        .flat_map_iter(|path| lint_file(path, settings))
-        .collect()
-}
-
-fn lint_file(path: &Path, settings: &Settings) -> Vec<Diagnostic> {
+fn lint_file(path: &Path, settings: &Settings) -> FileOutcome {
     match std::fs::read(path) {
-        Ok(bytes) => lint_source(path, &bytes, settings),
-        Err(err) => vec![Diagnostic {
+        Ok(bytes) => lint_one(path, &bytes, settings),
+        Err(err) => FileOutcome::error(Diagnostic {
             rule: Rule::UnreadableSource,
             message: format!("cannot read file: {err}"),
             path: path.to_path_buf(),
@@ -223,6 +320,6 @@ fn lint_file(path: &Path, settings: &Settings) -> Vec<Diagnostic> {
             end_line: 1,
             end_column: 1,
             source_line: String::new(),
-        }],
+        }),
     }
 }

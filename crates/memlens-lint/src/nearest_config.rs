@@ -22,8 +22,9 @@ impl ResolvedConfig {
         config: Option<(PathBuf, crate::FileConfig)>,
         select: &Option<Vec<String>>,
         ignore: &[String],
+        include_tests: bool,
     ) -> Result<Self, Error> {
-        let settings = Settings::resolve(config, select.clone(), ignore.to_vec())?;
+        let settings = Settings::resolve(config, select.clone(), ignore.to_vec(), include_tests)?;
         let excludes = match (&settings.root, settings.exclude.is_empty()) {
             (Some(root), false) => {
                 let mut builder = GitignoreBuilder::new(root);
@@ -65,18 +66,24 @@ impl ResolvedConfig {
 pub(crate) struct NearestConfigs {
     select: Option<Vec<String>>,
     ignore: Vec<String>,
+    include_tests: bool,
     by_directory: Mutex<HashMap<PathBuf, Arc<ResolvedConfig>>>,
     without_file: Arc<ResolvedConfig>,
 }
 
 impl NearestConfigs {
     /// Command-line `select` and `ignore` are layered over every file's
-    /// configuration as [`Settings::resolve`] does.
-    pub(crate) fn new(select: Option<Vec<String>>, ignore: Vec<String>) -> Result<Self, Error> {
-        let without_file = Arc::new(ResolvedConfig::new(None, &select, &ignore)?);
+    /// configuration as [`Settings::resolve`] does, and so is `include_tests`.
+    pub(crate) fn new(
+        select: Option<Vec<String>>,
+        ignore: Vec<String>,
+        include_tests: bool,
+    ) -> Result<Self, Error> {
+        let without_file = Arc::new(ResolvedConfig::new(None, &select, &ignore, include_tests)?);
         Ok(Self {
             select,
             ignore,
+            include_tests,
             by_directory: Mutex::new(HashMap::new()),
             without_file,
         })
@@ -107,6 +114,7 @@ impl NearestConfigs {
                 Some((candidate, file)),
                 &self.select,
                 &self.ignore,
+                self.include_tests,
             )?),
             None => match directory.parent() {
                 Some(parent) => self.for_directory(parent)?,

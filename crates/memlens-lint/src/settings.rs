@@ -16,6 +16,11 @@ pub struct Settings {
     pub exclude: Vec<String>,
     /// Directory the `exclude` globs are relative to (the pyproject's).
     pub root: Option<PathBuf>,
+    /// Lint test files found while walking directories (`tests/` and `test/`
+    /// folders, `test_*.py`, `*_test.py`, `conftest.py`). Off by default:
+    /// what a test registers or caches lives for one test, so findings there
+    /// are not process-lifetime leaks.
+    pub include_tests: bool,
 }
 
 /// The `[tool.memlens.lint]` table.
@@ -30,6 +35,8 @@ pub struct FileConfig {
     /// Globs to skip while walking directories.
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// Also lint test files (see [`Settings::include_tests`]).
+    pub include_tests: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -89,10 +96,13 @@ impl Settings {
     /// layered as ruff does: a command-line `select` starts afresh (the
     /// file's select and ignore no longer apply); otherwise the file's
     /// selection applies and command-line `ignore` adds to its ignores.
+    /// Test files are linted when the file's `include-tests` says so or
+    /// `include_tests` (the command line's `--include-tests`) is set.
     pub fn resolve(
         config: Option<(PathBuf, FileConfig)>,
         select: Option<Vec<String>>,
         ignore: Vec<String>,
+        include_tests: bool,
     ) -> Result<Self, Error> {
         let (root, file) = match config {
             Some((path, file)) => (path.parent().map(Path::to_path_buf), file),
@@ -110,6 +120,7 @@ impl Settings {
             selection: RuleSelection::new(select.as_deref(), &ignores)?,
             exclude: file.exclude,
             root,
+            include_tests: include_tests || file.include_tests.unwrap_or(false),
         })
     }
 }

@@ -16,7 +16,7 @@ fn write(root: &Path, files: &[(&str, &str)]) {
 }
 
 fn reported(root: &Path, paths: &[PathBuf], select: Option<Vec<String>>) -> Vec<String> {
-    let report = lint_paths_with_nearest_config(paths, select, Vec::new()).unwrap();
+    let report = lint_paths_with_nearest_config(paths, select, Vec::new(), false).unwrap();
     report
         .diagnostics
         .iter()
@@ -130,7 +130,8 @@ fn given_a_malformed_nested_configuration_when_linted_then_it_is_an_error() {
             ("sub/b.py", GROWS),
         ],
     );
-    let err = lint_paths_with_nearest_config(&[root.to_path_buf()], None, Vec::new()).unwrap_err();
+    let err =
+        lint_paths_with_nearest_config(&[root.to_path_buf()], None, Vec::new(), false).unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains("pyproject.toml") && message.contains("selekt"),

@@ -11,19 +11,26 @@ use pyo3::types::PyDict;
 /// `end_column`, `source_line`, `is_error`).
 ///
 /// Each file gets the settings of the nearest `[tool.memlens.lint]` above
-/// it; `select` replaces its selection and `ignore` adds to it. The GIL is
+/// it; `select` replaces its selection and `ignore` adds to it;
+/// `include_tests` lints test files found in directories too. The GIL is
 /// released while files are linted.
 #[pyfunction]
-#[pyo3(signature = (paths, select=None, ignore=None))]
+#[pyo3(signature = (paths, select=None, ignore=None, include_tests=false))]
 pub fn lint_paths<'py>(
     py: Python<'py>,
     paths: Vec<PathBuf>,
     select: Option<Vec<String>>,
     ignore: Option<Vec<String>>,
+    include_tests: bool,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let report = py
         .detach(|| {
-            memlens_lint::lint_paths_with_nearest_config(&paths, select, ignore.unwrap_or_default())
+            memlens_lint::lint_paths_with_nearest_config(
+                &paths,
+                select,
+                ignore.unwrap_or_default(),
+                include_tests,
+            )
         })
         .map_err(to_python_error)?;
     report

@@ -17,7 +17,8 @@ use crate::ExitCode;
 /// is linted with the `[tool.memlens.lint]` table (select, ignore, exclude) of
 /// the nearest pyproject.toml above it, unless --config names one file for
 /// all; `# noqa` and `# noqa: ML001` on a line
-/// suppress findings there. Exit status: 0 clean, 1 findings, 2 error
+/// suppress findings there. Test files found in directories are skipped
+/// unless --include-tests (or `include-tests = true`) asks for them. Exit status: 0 clean, 1 findings, 2 error
 /// (including files that could not be parsed).
 #[derive(Args, Debug)]
 pub struct LintArgs {
@@ -33,6 +34,11 @@ pub struct LintArgs {
     /// Skip these rules (codes or prefixes, comma separated), on top of the configured ones.
     #[arg(long, value_delimiter = ',')]
     pub ignore: Vec<String>,
+    /// Also lint test files found in directories (tests/ and test/ folders,
+    /// test_*.py, *_test.py, conftest.py), skipped by default: what a test
+    /// makes lives for one test.
+    #[arg(long)]
+    pub include_tests: bool,
     /// Read settings for every file from this pyproject.toml instead of the nearest one above each file.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -56,10 +62,15 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
     let report = match &args.config {
         Some(path) => {
             let config = read_config(path)?.map(|file| (path.clone(), file));
-            let settings = Settings::resolve(config, args.select, args.ignore)?;
+            let settings = Settings::resolve(config, args.select, args.ignore, args.include_tests)?;
             lint_paths(&args.paths, &settings)?
         }
-        None => lint_paths_with_nearest_config(&args.paths, args.select, args.ignore)?,
+        None => lint_paths_with_nearest_config(
+            &args.paths,
+            args.select,
+            args.ignore,
+            args.include_tests,
+        )?,
     };
     let rendered = match args.format {
         OutputFormat::Text => render_text(&report),

@@ -4,10 +4,14 @@
 //! Finds an unbounded method cache — `functools.cache` or
 //! `functools.lru_cache(maxsize=None)` — decorating a method that takes
 //! `self` (not a `staticmethod`, `classmethod`, `__new__`, or a method whose
-//! first parameter is `cls`). Classes the module itself instantiates at top
-//! level (singletons such as `registry = Registry()`) and enums (their
-//! members live as long as the class) are not reported: their instances
-//! live as long as the module anyway. Nor are methods whose cache the module
+//! first parameter is `cls`). Enums (their members live as long as the
+//! class) are not reported, nor are classes made only once per process —
+//! decided by the cross-module pass over every linted file: each place that
+//! makes the class is at import (`registry = Registry()`), in `main` or a
+//! plug-in's `setup`, or in the constructor of another such class, and the
+//! class is never passed around as a value. Their one instance lives as long
+//! as the module anyway. (Before that pass this rule skipped any class the
+//! module made at top level, even one also made per call elsewhere.) Nor are methods whose cache the module
 //! clears (`self.resolver.cache_clear()` when the configuration changes):
 //! on the application corpus of `benches/lint_precision.py` that was 6 of
 //! the 11 new findings (mitmproxy, Home Assistant).
@@ -21,6 +25,11 @@
 //! engine or process), rich's `Color` values and module-level palettes,
 //! `ipaddress` addresses (tiny values, at most 128 of them). memlens reports
 //! growth without bound.
+//!
+//! Test files found while walking directories (`tests/` and `test/`
+//! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless
+//! `--include-tests` or `include-tests = true` asks: what a test makes lives
+//! for one test, so its growth is not a process-lifetime leak.
 //!
 //! ## Why is this bad?
 //! The cache belongs to the function object, which lives in the class, which
@@ -52,7 +61,6 @@ use crate::scope::for_each_function;
 use crate::{Rule, Violation};
 
 pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
-    let singletons = instantiated_at_top_level(module.body);
     let cleared_cell = std::cell::OnceCell::new();
     let cleared = || cleared_cell.get_or_init(|| cleared_caches(module.body));
     let is_enum = |class: &ruff_python_ast::StmtClassDef| {
@@ -94,12 +102,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             func.name.as_str(),
             "__new__" | "__init_subclass__" | "__class_getitem__"
         );
-        if not_instance_method
-            || implicit_classmethod
-            || !takes_self
-            || singletons.contains(class.name.as_str())
-            || is_enum(class)
-        {
+        if not_instance_method || implicit_classmethod || !takes_self || is_enum(class) {
             return;
         }
         // `self.method.cache_clear()` somewhere in the module: the cache is
@@ -129,29 +132,6 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         }
     });
     violations
-}
-
-/// Classes instantiated by a top-level statement of the module
-/// (`apps = Apps()`): such instances live as long as the module, so a cache
-/// pinning them pins nothing extra.
-fn instantiated_at_top_level(body: &[ruff_python_ast::Stmt]) -> std::collections::HashSet<&str> {
-    let mut classes = std::collections::HashSet::new();
-    crate::scope::for_each_shallow_stmt(body, &mut |stmt| {
-        let value = match stmt {
-            ruff_python_ast::Stmt::Assign(assign) => &*assign.value,
-            ruff_python_ast::Stmt::AnnAssign(ann) => match ann.value.as_deref() {
-                Some(value) => value,
-                None => return,
-            },
-            _ => return,
-        };
-        if let Expr::Call(call) = value {
-            if let Expr::Name(name) = &*call.func {
-                classes.insert(name.id.as_str());
-            }
-        }
-    });
-    classes
 }
 
 /// How many entries an `lru_cache` decorator keeps.

@@ -24,6 +24,20 @@
 //! appends, extends and inserts are always reported. `NamedTuple` classes are
 //! skipped: their class-level values are field defaults.
 //!
+//! Growth in a constructor or start-up method (`__init__`, `__post_init__`,
+//! `start…`, `init…`, `setup…`) of a class made only once per process is
+//! not reported either: the cross-module pass over every linted file
+//! (`crate::instances`) sees that each place making the class is at import
+//! (module constants such as `RED = Colour("red")`), in `main` or a
+//! plug-in's `setup`/`async_setup`, or in the constructor of another such
+//! class, and that the class is never passed on as a value nor subclassed
+//! and made elsewhere. The container then holds one entry per constant.
+//!
+//! Test files found while walking directories (`tests/` and `test/`
+//! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless
+//! `--include-tests` or `include-tests = true` asks: what a test makes lives
+//! for one test, so its growth is not a process-lifetime leak.
+//!
 //! ## Why is this bad?
 //! The class body runs once; the container it creates is stored in the
 //! class's `__dict__`. `self.items` finds no instance attribute and falls back

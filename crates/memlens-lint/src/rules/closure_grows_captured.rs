@@ -21,6 +21,11 @@
 //! closures made in tests and fixtures (`test_*`, `setUp`, `@fixture`,
 //! methods of `Test…`/`…Tests`/`TestCase` classes), which live for one test.
 //!
+//! Test files found while walking directories (`tests/` and `test/`
+//! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless
+//! `--include-tests` or `include-tests = true` asks: what a test makes lives
+//! for one test, so its growth is not a process-lifetime leak.
+//!
 //! ## Why is this bad?
 //! The closure keeps the container alive through a cell in its
 //! `__closure__`. Once the closure escapes, it lives as long as whoever holds

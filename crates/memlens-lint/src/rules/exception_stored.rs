@@ -14,6 +14,11 @@
 //! (through `cls`, `self` or the class name). A store that the module undoes
 //! (the same attribute set to `None` or deleted somewhere) is not reported.
 //!
+//! Test files found while walking directories (`tests/` and `test/`
+//! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless
+//! `--include-tests` or `include-tests = true` asks: what a test makes lives
+//! for one test, so its growth is not a process-lifetime leak.
+//!
 //! ## Why is this bad?
 //! An exception holds its traceback (`__traceback__`), the traceback holds a
 //! frame per level, and every frame holds all of its local variables. Storing

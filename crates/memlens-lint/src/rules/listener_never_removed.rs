@@ -55,6 +55,22 @@
 //! Registrations at module level run once at import and are not reported;
 //! `addHandler` is reported by ML006.
 //!
+//! A registration directly in a constructor or start-up method (`__init__`,
+//! `start…`, `async_start…`, `init…`/`initialize`, `setup…`) of a class made
+//! only once per process is not reported: the cross-module pass over every
+//! linted file (`crate::instances`) sees that each place making the class
+//! is at import, in `main` or a plug-in's `setup`/`async_setup`, or in the
+//! constructor of another such class (a singleton's scanner, its feeder),
+//! and that the class is never passed on as a value nor subclassed and made
+//! elsewhere. One instance registered once pins nothing that grows. A class
+//! made in `async_setup_entry` is not once: a config entry can be reloaded
+//! any number of times, which is how entities and coordinators leak.
+//!
+//! Test files found while walking directories (`tests/` and `test/`
+//! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless
+//! `--include-tests` or `include-tests = true` asks: what a test makes lives
+//! for one test, so its growth is not a process-lifetime leak.
+//!
 //! ## Why is this bad?
 //! The registry (an event emitter, a signal, a long-lived future) holds a strong reference to the callback. A bound method holds
 //! its `__self__`, a closure holds its cells, so the object that registered

@@ -32,6 +32,11 @@
 //! passes in (`def add_default_handler(logger)`), where the caller decides
 //! whether the add repeats.
 //!
+//! Test files found while walking directories (`tests/` and `test/`
+//! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless
+//! `--include-tests` or `include-tests = true` asks: what a test makes lives
+//! for one test, so its growth is not a process-lifetime leak.
+//!
 //! ## Why is this bad?
 //! `logging` keeps every logger it ever created in
 //! `logging.Logger.manager.loggerDict` and never frees one: a name per

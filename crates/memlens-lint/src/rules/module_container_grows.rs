@@ -23,6 +23,11 @@
 //! and import-time helpers deleted at the top level, which grow with the
 //! code, not the data.
 //!
+//! Test files found while walking directories (`tests/` and `test/`
+//! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless
+//! `--include-tests` or `include-tests = true` asks: what a test makes lives
+//! for one test, so its growth is not a process-lifetime leak.
+//!
 //! ## Why is this bad?
 //! A module object lives until the interpreter exits: `sys.modules` holds
 //! it, its `__dict__` holds the container, and the container holds every
