@@ -186,14 +186,19 @@ impl SampledSet {
 /// storage, costs no `__tls_get_addr` call on the hot path. The stack cache
 /// belongs to the thread state in `tstate` and is dropped when another
 /// thread takes the GIL.
+///
+/// `repr(C)` keeps the two fields of sampled mode's hot path, `countdown`
+/// and `busy`, on one cache line at the start (left to itself, rustc put
+/// `busy` after the 17 KiB of caches: 1.085× → 1.049× sampled on 3.11).
+#[repr(C)]
 struct GilState {
+    /// Bytes left before the next sample (sampled mode).
+    countdown: i64,
     /// Set while a GIL holder is inside a traced call or memlens' own work
     /// (reentrancy guard: pymalloc's own RAW calls are not traced twice).
     busy: bool,
     /// The session the fields below belong to.
     generation: u64,
-    /// Bytes left before the next sample (sampled mode).
-    countdown: i64,
     rng: u64,
     /// The thread state the cache and thread id belong to.
     tstate: *mut ffi::PyThreadState,
@@ -218,9 +223,9 @@ struct GilCell(UnsafeCell<GilState>);
 unsafe impl Sync for GilCell {}
 
 static GIL_STATE: GilCell = GilCell(UnsafeCell::new(GilState {
+    countdown: 0,
     busy: false,
     generation: 0,
-    countdown: 0,
     rng: 0,
     tstate: ptr::null_mut(),
     thread: 0,
