@@ -37,8 +37,6 @@ seeing every allocation. Stopping the standard module while memlens traces
 standard module restores the allocators it found: memlens then sees no more
 allocations until it is restarted. Nothing crashes in any order.
 """
-import fnmatch
-import linecache
 import os.path
 import struct
 import zlib
@@ -57,6 +55,20 @@ __all__ = [
 _MAX_NFRAME = 65535
 _sample_bytes = None
 _limit = [1]  # the traceback limit last given to start(), as get_traceback_limit() reports it
+
+
+def _fnmatch():
+    # Imported on first use: fnmatch brings re and enum, 4 ms of start-up
+    # that every traced program would otherwise pay before its first line.
+    import fnmatch
+
+    return fnmatch.fnmatch
+
+
+def _linecache():
+    import linecache
+
+    return linecache
 
 
 class SnapshotFormatError(ValueError):
@@ -241,7 +253,7 @@ class Traceback(Sequence):
         lines = []
         for frame in frames:
             lines.append(f'  File "{frame.filename}", line {frame.lineno}')
-            source = linecache.getline(frame.filename, frame.lineno).strip()
+            source = _linecache().getline(frame.filename, frame.lineno).strip()
             if source:
                 lines.append(f"    {source}")
         return lines
@@ -401,7 +413,7 @@ class Filter(BaseFilter):
         return self._filename_pattern
 
     def _frame_matches(self, filename, lineno):
-        if not fnmatch.fnmatch(_normalize_filename(filename), self._filename_pattern):
+        if not _fnmatch()(_normalize_filename(filename), self._filename_pattern):
             return False
         return self.lineno is None or lineno == self.lineno
 
