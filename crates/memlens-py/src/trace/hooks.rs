@@ -46,6 +46,10 @@ const MAX: usize = MAX_FRAMES as usize;
 struct Layer {
     prev: PyMemAllocatorEx,
     enabled: AtomicBool,
+    /// The sampled session's free filter (its counters), null in exact
+    /// mode: the free hook probes it without loading the tracer. Only read
+    /// while `enabled`, i.e. while the session that owns it runs.
+    filter: *const AtomicU8,
 }
 
 /// The running trace.
@@ -440,7 +444,7 @@ extern "C" fn realloc_hook<const D: u8>(
     }
     // Sampled mode: moving a block sampling never picked is an allocation
     // like any other for the countdown.
-    let allocate = if old.is_null() || surely_untraced::<D>(old) {
+    let allocate = if old.is_null() || surely_untraced::<D>(layer, old) {
         match allocate_unsampled::<D, _>(size, allocate) {
             Ok(block) => return block,
             Err(allocate) => allocate,
@@ -460,7 +464,10 @@ extern "C" fn free_hook<const D: u8>(ctx: *mut c_void, block: *mut c_void) {
     let layer = layer_of(ctx);
     // Both ways out are tail calls, so the untraced paths (pass-through
     // hooks, a sampled session's unsampled blocks) need no stack frame.
-    if !block.is_null() && layer.enabled.load(Ordering::Relaxed) && !surely_untraced::<D>(block) {
+    if !block.is_null()
+        && layer.enabled.load(Ordering::Relaxed)
+        && !surely_untraced::<D>(layer, block)
+    {
         return free_traced::<D>(layer, block);
     }
     if let Some(free) = layer.prev.free {
@@ -468,24 +475,18 @@ extern "C" fn free_hook<const D: u8>(ctx: *mut c_void, block: *mut c_void) {
     }
 }
 
-/// Whether a GIL holder's free is surely of no traced block: no session
-/// runs, or sampling never picked a block at this address (one filter
-/// probe). False when it may be traced, and for RAW frees.
+/// Whether a GIL holder's free is surely of no traced block: sampling
+/// never picked a block at this address (one probe of the layer's filter).
+/// False when it may be traced, in exact mode, and for RAW frees.
 #[inline(always)]
-fn surely_untraced<const D: u8>(block: *mut c_void) -> bool {
-    if D == RAW {
+fn surely_untraced<const D: u8>(layer: &Layer, block: *mut c_void) -> bool {
+    if D == RAW || layer.filter.is_null() {
         return false;
     }
-    let tracer = ACTIVE.load(Ordering::Acquire);
-    if tracer.is_null() {
-        return true;
-    }
-    // SAFETY: the caller holds the GIL and `stop` (which frees the tracer)
-    // needs it too.
-    match &unsafe { &*tracer }.sampled {
-        Some(sampled) => !sampled.maybe_contains(block as u64),
-        None => false,
-    }
+    // SAFETY: the filter has 1 << FILTER_BITS counters, `slot` is below
+    // that, and it lives while the layer is enabled (checked by the caller
+    // under the GIL, which `stop` needs too).
+    unsafe { &*layer.filter.add(SampledSet::slot(block as u64)) }.load(Ordering::Relaxed) == 0
 }
 
 /// A free that may be of a traced block: reported, then given back.
@@ -931,13 +932,13 @@ fn hook_table<const D: u8>(layer: *mut Layer) -> PyMemAllocatorEx {
 }
 
 /// Installs one layer per domain, on top of the current allocators.
-fn install(py: Python<'_>) -> [usize; 3] {
-    install_layers(py, true)
+fn install(py: Python<'_>, filter: *const AtomicU8) -> [usize; 3] {
+    install_layers(py, true, filter)
 }
 
 /// Installs one layer per domain, recording when `enabled` (a disabled
 /// layer only forwards).
-fn install_layers(_py: Python<'_>, enabled: bool) -> [usize; 3] {
+fn install_layers(_py: Python<'_>, enabled: bool, filter: *const AtomicU8) -> [usize; 3] {
     let mut installed = [0usize; 3];
     for (index, domain) in DOMAINS.into_iter().enumerate() {
         let mut prev = PyMemAllocatorEx {
@@ -952,6 +953,7 @@ fn install_layers(_py: Python<'_>, enabled: bool) -> [usize; 3] {
         let layer: *mut Layer = Box::leak(Box::new(Layer {
             prev,
             enabled: AtomicBool::new(enabled),
+            filter,
         }));
         let mut table = match index as u8 {
             RAW => hook_table::<RAW>(layer),
@@ -1047,7 +1049,13 @@ pub(super) fn start(
         totals,
     });
     ACTIVE.store(Box::into_raw(tracer), Ordering::SeqCst);
-    *installed = install(py);
+    // SAFETY: ACTIVE holds the tracer just stored; its filter lives until
+    // `stop`, which disables these layers first.
+    let filter = unsafe { &*ACTIVE.load(Ordering::SeqCst) }
+        .sampled
+        .as_ref()
+        .map_or(ptr::null(), |sampled| sampled.counts.as_ptr());
+    *installed = install(py, filter);
     Ok(())
 }
 
@@ -1085,7 +1093,7 @@ pub(super) fn set_passthrough(py: Python<'_>, on: bool) -> Result<(), TraceError
     }
     let mut passthrough = PASSTHROUGH.lock();
     match (on, passthrough[0] != 0) {
-        (true, false) => *passthrough = install_layers(py, false),
+        (true, false) => *passthrough = install_layers(py, false, ptr::null()),
         (false, true) => {
             uninstall(py, *passthrough);
             *passthrough = [0; 3];
