@@ -7,8 +7,8 @@ How children are followed:
   an ``os.register_at_fork`` hook starts the child's own capture,
   ``<prefix>.<child pid>.mlc``.
 - New interpreters (multiprocessing spawn and forkserver, ``subprocess``
-  running Python): ``memlens run`` exports ``MEMLENS_RUN`` (the settings, as
-  JSON) and puts ``memlens/_bootstrap`` first on ``PYTHONPATH``. Its
+  running Python): ``memlens run`` exports ``MEMLENS_RUN`` (the settings,
+  see :func:`encode_settings`) and puts ``memlens/_bootstrap`` first on ``PYTHONPATH``. Its
   ``sitecustomize`` starts tracing before the child runs any of its own code,
   then hands over to any other ``sitecustomize`` on the path. No ``.pth``
   file is installed and nothing outside the traced run's environment changes.
@@ -17,11 +17,10 @@ How children are followed:
   signal leaves a capture readable up to its last complete block.
 """
 import atexit
-import json
 import os
 import sys
 
-from memlens import _core, _numpy_watch
+from memlens import _core, _import_watch
 
 ENV = "MEMLENS_RUN"
 BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
@@ -48,7 +47,7 @@ def _command_line():
 def start(settings, path, argv):
     """Start tracing this process into ``path`` with ``settings``."""
     global _settings
-    _numpy_watch.watch()
+    _import_watch.watch_numpy()
     # A child started with a cleared environment has no interposer: it is
     # traced without native allocations rather than not at all.
     native = bool(settings.get("native")) and _core.native_available()
@@ -63,18 +62,16 @@ def _name_this_thread(name=None):
     try:
         if name is None:
             threading = sys.modules.get("threading")
-            if threading is None:
-                return
-            name = threading.current_thread().name
+            # Without threading, the thread starting a capture is the one
+            # threading would call the main thread (after a fork too).
+            name = "MainThread" if threading is None else threading.current_thread().name
         _core.capture_thread_name(name)
     except Exception:  # naming is cosmetic: never break the program
         pass
 
 
-def _name_threads_when_they_start():
+def _name_threads_when_they_start(threading):
     """Wrap ``Thread._bootstrap_inner`` (3.9-3.13) so that each new thread names itself first."""
-    import threading
-
     original = getattr(threading.Thread, "_bootstrap_inner", None)
     if original is None or getattr(original, "_memlens", False):
         return
@@ -121,20 +118,64 @@ def _install_hooks():
     if _hooks_installed:
         return
     _hooks_installed = True
-    _name_threads_when_they_start()
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        _name_threads_when_they_start(threading)
+    else:
+        # Not imported for the program: it may never use threads.
+        _import_watch.when_imported("threading", _name_threads_when_they_start)
     os._exit = _exit_closing_capture
     os.register_at_fork(after_in_child=_after_fork_in_child)
     atexit.register(stop)
 
 
+# The settings a child needs, in the order encode_settings writes them.
+_EXPORTED = ("mode", "interval", "frames", "native", "dir", "prefix")
+_SETTINGS_VERSION = "1"
+
+
+def encode_settings(settings):
+    """``settings`` as one environment value (no json: its import costs every run).
+
+    A version, then ``mode``, ``interval``, ``frames`` and ``native`` as
+    words, then ``dir`` and ``prefix`` as length-prefixed text, so that any
+    path (spaces, separators, undecodable bytes) survives::
+
+        1 sampled 524288 1 0 8:/tmp/out11:memlens-job
+    """
+    words = [_SETTINGS_VERSION, str(settings["mode"]), str(int(settings["interval"])),
+             str(int(settings["frames"])), "1" if settings.get("native") else "0"]
+    texts = "".join("%d:%s" % (len(settings[k]), settings[k]) for k in ("dir", "prefix"))
+    return " ".join(words) + " " + texts
+
+
+def decode_settings(value):
+    """The settings ``encode_settings`` wrote; ValueError says what is wrong with ``value``."""
+    parts = value.split(" ", 5)
+    if len(parts) != 6 or parts[0] != _SETTINGS_VERSION:
+        raise ValueError("%s is not a memlens run setting (version %s expected): %r" % (ENV, _SETTINGS_VERSION, value[:80]))
+    _, mode, interval, frames, native, rest = parts
+    if mode not in ("exact", "sampled") or native not in ("0", "1") or not (interval.isdigit() and frames.isdigit()):
+        raise ValueError("%s has an unknown mode, number or flag: %r" % (ENV, value[:80]))
+    settings = {"mode": mode, "interval": int(interval), "frames": int(frames), "native": native == "1"}
+    for key in ("dir", "prefix"):
+        length, colon, rest = rest.partition(":")
+        if not colon or not length.isdigit() or int(length) > len(rest):
+            raise ValueError("%s has a malformed %s: %r" % (ENV, key, value[:80]))
+        settings[key], rest = rest[:int(length)], rest[int(length):]
+    if rest:
+        raise ValueError("%s has trailing text: %r" % (ENV, rest[:80]))
+    return settings
+
+
 def export_to_children(settings):
     """Make Python processes started from here trace themselves (see the module doc)."""
-    os.environ[ENV] = json.dumps({k: settings[k] for k in ("mode", "interval", "frames", "dir", "prefix", "native") if k in settings})
+    os.environ[ENV] = encode_settings(settings)
     path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = BOOTSTRAP_DIR + (os.pathsep + path if path else "")
 
 
 def start_from_environment():
     """Called by the bootstrap ``sitecustomize`` in a child interpreter."""
-    settings = json.loads(os.environ[ENV])
+    settings = decode_settings(os.environ[ENV])
     start(settings, capture_path(settings, os.getpid()), _command_line())

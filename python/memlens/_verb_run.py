@@ -5,15 +5,16 @@ Runs the program in this interpreter as ``python script.py`` or
 where the captures are and which reports to run.
 """
 import os
-import pkgutil  # runpy imports it lazily; imported here, before tracing starts
-import runpy
-import shlex
 import sys
-import threading
 import time
-import traceback
 
 from memlens import _core, _run
+
+# Only what every run needs is imported up front: the traced program pays
+# for the launcher's start-up in its CPU time. runpy (and the pkgutil,
+# importlib.util and typing it pulls in) serves only `-m` and scripts that
+# are directories or zip files; shlex and traceback are imported after the
+# trace stops.
 
 PRELOAD_LIBRARY = "libmemlens_preload.so"
 # Set in the environment of the re-executed memlens, so that a preload that
@@ -57,8 +58,13 @@ def _exit_code(exc):
 
 
 def _print_program_traceback(exc):
+    import traceback
+
     tb = exc.__traceback__
-    ours = {os.path.abspath(__file__), os.path.abspath(runpy.__file__)}
+    ours = {os.path.abspath(__file__)}
+    runpy = sys.modules.get("runpy")
+    if runpy is not None:
+        ours.add(os.path.abspath(runpy.__file__))
     while tb is not None and (os.path.abspath(tb.tb_frame.f_code.co_filename) in ours
                               or tb.tb_frame.f_code.co_filename.startswith("<frozen runpy")):
         tb = tb.tb_next
@@ -66,10 +72,27 @@ def _print_program_traceback(exc):
 
 
 def _join_threads():
+    # A program that never imported threading has no threads to wait for
+    # (threads of the bare _thread module are not waited for by Python either).
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return
     main = threading.main_thread()
     for thread in threading.enumerate():
         if thread is not main and not thread.daemon and thread is not threading.current_thread():
             thread.join()
+
+
+_SHELL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
+
+
+def _quote(word):
+    """``shlex.quote(word)``, without importing shlex (and re) for the usual plain path."""
+    if word and all(c in _SHELL_SAFE for c in word):
+        return word
+    import shlex
+
+    return shlex.quote(word)
 
 
 def _report(result, settings, started):
@@ -96,8 +119,8 @@ def _report(result, settings, started):
     if children:
         out.write("memlens: %d child process capture%s: %s\n" % (
             len(children), "s" if len(children) > 1 else "", " ".join(files[1:])))
-    quoted = " ".join(shlex.quote(f) for f in files)
-    html = shlex.quote(os.path.splitext(path)[0] + ".html")
+    quoted = " ".join(_quote(f) for f in files)
+    html = _quote(os.path.splitext(path)[0] + ".html")
     out.write(
         "Reports:\n"
         "  memlens summary %s\n"
@@ -106,6 +129,39 @@ def _report(result, settings, started):
         "  memlens table --leaks %s    # what was still live at exit\n"
         "  memlens tree %s  |  memlens stats %s\n" % (quoted, quoted, html, quoted, quoted, quoted, quoted)
     )
+
+
+def _path_importer(path):
+    """The importer of ``path`` as ``python path`` finds it (a directory or a zip file
+    with a ``__main__``), or None for a plain script (pkgutil.get_importer, without
+    importing pkgutil)."""
+    try:
+        return sys.path_importer_cache[path]
+    except KeyError:
+        pass
+    for hook in sys.path_hooks:
+        try:
+            importer = hook(path)
+        except ImportError:
+            continue
+        sys.path_importer_cache[path] = importer
+        return importer
+    return None
+
+
+def _fresh_main(path):
+    """A new ``__main__`` module for the script at ``path``, set up as ``python path``
+    sets it up (absolute ``__file__``, a source loader, no spec), in ``sys.modules``."""
+    main = type(sys)("__main__")
+    main.__file__ = os.path.abspath(path)
+    main.__cached__ = None
+    main.__package__ = None
+    main.__spec__ = None
+    main.__builtins__ = sys.modules["builtins"]
+    loader = getattr(sys.modules.get("_frozen_importlib_external"), "SourceFileLoader", None)
+    main.__loader__ = loader("__main__", main.__file__) if loader is not None else None
+    sys.modules["__main__"] = main
+    return main
 
 
 def _reexec_with_preload(library):
@@ -181,8 +237,22 @@ def main(args):
         argv = [script] + program_args
         sys.path[0] = os.path.dirname(os.path.abspath(script))
     sys.argv = argv
-    if script is not None:
-        pkgutil.get_importer(script)  # runpy's lookup, cached now so that it is not traced
+    # A plain script is read here, before tracing starts (as `python script.py`
+    # reads it before running anything), compiled and run in this frame, below
+    # which stack walks stop. A module, a directory or a zip file goes through
+    # runpy, imported now so that its own imports are not traced.
+    source = None
+    if module:
+        import runpy
+    elif _path_importer(script) is not None or script.endswith((".pyc", ".pyo")):
+        import pkgutil  # noqa: F401  (runpy.run_path imports it on first use)
+        import runpy
+    else:
+        try:
+            with open(script, "rb") as f:
+                source = f.read()
+        except OSError as exc:
+            return _error("cannot run %s: %s" % (script, exc.strerror or exc))
     started = time.time()
     _run.export_to_children(settings)
     try:
@@ -198,8 +268,13 @@ def main(args):
     try:
         if module:
             runpy.run_module(module, run_name="__main__", alter_sys=True)
-        else:
+        elif source is None:
             runpy.run_path(script, run_name="__main__")
+        else:
+            main_module = _fresh_main(script)
+            program = compile(source, main_module.__file__, "exec", dont_inherit=True)
+            source = None
+            exec(program, main_module.__dict__)
         _join_threads()
     except SystemExit as exc:
         code = _exit_code(exc)

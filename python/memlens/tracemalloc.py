@@ -43,7 +43,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from functools import total_ordering
 
-from memlens import _core, _numpy_watch
+from memlens import _core, _import_watch
 
 __all__ = [
     "BaseFilter", "DomainFilter", "Filter", "Frame", "Snapshot", "SnapshotFormatError", "Statistic",
@@ -96,7 +96,7 @@ def start(nframe=1, *, sample_bytes=None, count_frames=False):
         raise ValueError("sample_bytes must be a positive number of bytes")
     if _core._trace_is_tracing():
         return
-    _numpy_watch.watch()
+    _import_watch.watch_numpy()
     _core._trace_start(min(nframe, 128), sample_bytes, bool(count_frames))
     _limit[0] = nframe
     _sample_bytes = sample_bytes

@@ -54,7 +54,8 @@ def test_a_script_runs_with_its_own_argv_and_the_capture_holds_its_allocations(m
     assert table.returncode == 0, table.stderr
     rows = table.stdout.split("╞")[1].splitlines()[1:]
     top = rows[0]
-    assert "remember (leaky.py:" in top, table.stdout
+    # (named by its absolute path, as `python leaky.py` names it since 3.9)
+    assert "remember (%s:" % (tmp_path / "leaky.py") in top, table.stdout
     assert "1.9 MiB" in top or "2.0 MiB" in top, table.stdout
     summary = memlens("summary", "leaky.mlc")
     assert summary.returncode == 0 and "was cut short" not in summary.stderr, summary.stderr
@@ -97,6 +98,111 @@ def test_a_program_that_raises_or_exits_abruptly_leaves_a_complete_capture(memle
     assert summary.returncode == 0, summary.stderr
     assert "was cut short" not in summary.stderr
     assert "<module>" in summary.stdout
+
+
+MAIN_MODULE = """
+import pickle, sys
+
+class Point:
+    pass
+
+main = sys.modules["__main__"]
+seen = [
+    ("file", __file__),
+    ("spec", repr(__spec__)),
+    ("package", repr(__package__)),
+    ("cached", repr(__cached__)),
+    ("loader", type(__loader__).__name__),
+    ("is main", repr(main.__dict__ is globals())),
+    ("builtins", type(__builtins__).__name__),
+    ("pickles", repr(type(pickle.loads(pickle.dumps(Point()))) is Point)),
+]
+with open(sys.argv[1], "w") as out:
+    out.write("\\n".join("%s=%s" % pair for pair in seen))
+"""
+
+
+def test_a_script_gets_the_main_module_python_gives_it(memlens, tmp_path):
+    # GIVEN a script that describes its __main__ module and pickles a class of its own
+    memlens.script("describe.py", MAIN_MODULE)
+    # WHEN it runs under python and under memlens
+    plain = subprocess.run([sys.executable, "describe.py", "plain.txt"], cwd=tmp_path, capture_output=True, text=True)
+    traced = memlens("run", "-o", "d.mlc", "describe.py", "traced.txt")
+    # THEN it sees the same module either way (absolute __file__, a source loader, no spec)
+    assert plain.returncode == 0 and traced.returncode == 0, (plain.stderr, traced.stderr)
+    assert (tmp_path / "traced.txt").read_text() == (tmp_path / "plain.txt").read_text()
+    assert "file=%s" % (tmp_path / "describe.py") in (tmp_path / "traced.txt").read_text()
+
+
+LOADED_MODULES = """
+import sys
+with open("modules.txt", "w") as out:
+    out.write("\\n".join(sorted(sys.modules)))
+"""
+
+
+def test_the_launcher_imports_nothing_the_program_would_not(memlens, tmp_path):
+    # GIVEN a script that lists the modules loaded when it starts
+    memlens.script("modules.py", LOADED_MODULES)
+    plain = subprocess.run([sys.executable, "modules.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert plain.returncode == 0, plain.stderr
+    before = set((tmp_path / "modules.txt").read_text().split())
+    # WHEN it runs under memlens (started without `-m`, whose runpy imports
+    # contextlib, or pip's console script, which imports re: neither is ours)
+    launcher = "import sys; from memlens.__main__ import main; sys.exit(main(sys.argv))"
+    result = subprocess.run([sys.executable, "-c", launcher, "run", "-o", "m.mlc", "modules.py"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    extra = set((tmp_path / "modules.txt").read_text().split()) - before
+    # THEN memlens adds its own modules, but none of the standard library's
+    # heavier ones: a program that never uses threads or regular expressions
+    # does not pay for them (nor behaves differently for having them)
+    heavy = {"threading", "pkgutil", "typing", "re", "json", "shlex", "traceback", "enum", "contextlib"}
+    assert not extra & heavy, sorted(extra)
+
+
+@pytest.mark.parametrize("kind", ["directory", "zip"])
+def test_a_directory_or_zip_with_a_main_runs_like_python_runs_it(memlens, tmp_path, kind):
+    # GIVEN an application as a directory, or a zip file, with a __main__.py
+    source = "import sys\ndata = [bytes(1000) for _ in range(100)]\nopen(sys.argv[1], 'w').write(__name__)\n"
+    if kind == "directory":
+        (tmp_path / "app").mkdir()
+        (tmp_path / "app" / "__main__.py").write_text(source)
+        target = "app"
+    else:
+        import zipfile
+
+        with zipfile.ZipFile(tmp_path / "app.pyz", "w") as archive:
+            archive.writestr("__main__.py", source)
+        target = "app.pyz"
+    # WHEN memlens runs it
+    result = memlens("run", "-o", "app.mlc", target, "name.txt")
+    # THEN it ran as __main__ and its allocations are in the capture
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "name.txt").read_text() == "__main__"
+    table = memlens("table", "--limit", "200", "app.mlc")
+    assert table.returncode == 0 and "__main__.py:2)" in table.stdout, table.stdout
+
+
+def test_a_script_with_a_syntax_error_is_reported_like_python_reports_it(memlens, tmp_path):
+    # GIVEN a script that does not compile
+    memlens.script("broken.py", "x = [1, 2\n")
+    # WHEN memlens runs it
+    result = memlens("run", "-o", "b.mlc", "broken.py")
+    # THEN the program fails as under python, naming the file, without memlens's frames
+    assert result.returncode == 1
+    assert "SyntaxError" in result.stderr and "broken.py" in result.stderr, result.stderr
+    assert "_verb_run.py" not in result.stderr, result.stderr
+
+
+def test_an_unreadable_script_is_a_clear_error(memlens):
+    # GIVEN a script path that exists but cannot be read (even by root)
+    # WHEN memlens runs it
+    result = memlens("run", "-o", "s.mlc", "/proc/self/mem")
+    # THEN it says so and exits with 2, before any capture is started
+    assert result.returncode == 2
+    assert "cannot run /proc/self/mem: Input/output error" in result.stderr, result.stderr
+    assert not (memlens.cwd / "s.mlc").exists()
 
 
 def test_a_killed_program_leaves_a_readable_capture(memlens):

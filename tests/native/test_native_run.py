@@ -76,18 +76,19 @@ def test_libc_malloc_and_mmap_are_reported_at_their_python_lines(tmp_path):
     stats = run(tmp_path, "stats", "c.mlc").stdout
     summary = run(tmp_path, "summary", "c.mlc").stdout
     # THEN the kept blocks are leaks at their lines, with their sizes
-    kept = site_rows(leaks, "(cprog.py:%d)" % line_of(lines, "# KEPT"))
+    kept = site_rows(leaks, "/cprog.py:%d)" % line_of(lines, "# KEPT"))
     assert kept and "2.9 MiB" in kept[0], leaks
-    mapped = site_rows(leaks, "(cprog.py:%d)" % line_of(lines, "# MAPPED"))
+    mapped = site_rows(leaks, "/cprog.py:%d)" % line_of(lines, "# MAPPED"))
     assert mapped and "8.0 MiB" in mapped[0], leaks
     # AND so is a block allocated while ctypes had released the GIL
-    released = site_rows(leaks, "(cprog.py:%d)" % line_of(lines, "# RELEASED"))
+    released = site_rows(leaks, "/cprog.py:%d)" % line_of(lines, "# RELEASED"))
     assert released and "5.7 MiB" in released[0], leaks
-    # AND the freed ones were allocated but are not leaks
+    # AND the freed ones were allocated but are not leaks (the int that
+    # ctypes returned for the address stays, a module global until exit)
     for marker, size in (("# FREED", "4.8 MiB"), ("# UNMAPPED", "4.0 MiB")):
-        site = "(cprog.py:%d)" % line_of(lines, marker)
+        site = "/cprog.py:%d)" % line_of(lines, marker)
         assert site_rows(everything, site) and size in site_rows(everything, site)[0], everything
-        assert not site_rows(leaks, site), leaks
+        assert not any("MiB" in row for row in site_rows(leaks, site)), leaks
     # AND the allocator breakdown and the header say native
     assert "malloc (native)" in stats and "mmap (native)" in stats, stats
     assert "native" in summary.splitlines()[1], summary
@@ -101,8 +102,8 @@ def test_without_native_libc_blocks_are_not_seen(tmp_path):
     assert result.returncode == 0, result.stderr
     leaks = run(tmp_path, "table", "--leaks", "--limit", "200", "c.mlc").stdout
     stats = run(tmp_path, "stats", "c.mlc").stdout
-    # THEN libc's block is invisible
-    assert not site_rows(leaks, "(cprog.py:%d)" % line_of(lines, "# KEPT")), leaks
+    # THEN libc's block is invisible (only the int holding its address is seen)
+    assert not any("MiB" in row for row in site_rows(leaks, "/cprog.py:%d)" % line_of(lines, "# KEPT"))), leaks
     assert "(native)" not in stats, stats
 
 
@@ -167,7 +168,7 @@ def test_threads_calling_malloc_without_the_gil(tmp_path):
     # AND only the four kept blocks are still live, at their Python line
     # although the GIL was released (the threads read their own frames),
     # the freed ones are gone
-    kept = site_rows(leaks, "worker (threads.py:%d)" % line_of(lines, "# KEPT"))
+    kept = site_rows(leaks, "/threads.py:%d)" % line_of(lines, "# KEPT"))
     assert kept and "3.0 MiB" in kept[0], leaks
     assert not any("MiB" in row for row in site_rows(leaks, "[no Python frame]")), leaks
     assert "live at exit: 3." in leaks.splitlines()[0], leaks
@@ -192,7 +193,7 @@ def test_fork_child_and_subprocess_inherit_native_tracing(tmp_path):
     # THEN the child's capture holds its libc block at its line
     children = [p for p in tmp_path.glob("f.*.mlc")]
     child_reports = [run(tmp_path, "table", "--leaks", "--limit", "200", p.name).stdout for p in children]
-    site = "(forks.py:%d)" % line_of(lines, "# CHILD")
+    site = "/forks.py:%d)" % line_of(lines, "# CHILD")
     assert any(site_rows(report, site) and "1.9 MiB" in site_rows(report, site)[0]
                for report in child_reports), (children, child_reports)
     # AND the subprocess ran with the interposer in LD_PRELOAD
@@ -278,5 +279,5 @@ def test_part_of_a_mapping_unmapped_leaves_the_rest_live_at_its_line(tmp_path):
     expected = {"# MIDDLE": "4.0 MiB", "# HEAD": "1.0 MiB", "# FIRST": "2.0 MiB", "# SECOND": "2.0 MiB",
                 "# BASE": "3.0 MiB", "# OVER": "1.0 MiB"}
     for marker, size in expected.items():
-        rows = site_rows(leaks, "(cuts.py:%d)" % line_of(lines, marker))
+        rows = site_rows(leaks, "/cuts.py:%d)" % line_of(lines, marker))
         assert rows and size in rows[0], (marker, leaks)
