@@ -40,8 +40,12 @@ allocations until it is restarted. Nothing crashes in any order.
 import os.path
 import struct
 import zlib
-from collections.abc import Iterable, Sequence
-from functools import total_ordering
+
+# collections.abc re-exports these from _collections_abc, which every
+# interpreter has loaded at start-up; importing them from collections.abc
+# (and functools.total_ordering, below) would load collections and
+# functools, 3 ms of start-up that every traced program would pay.
+from _collections_abc import Iterable, Sequence
 
 from memlens import _core, _import_watch
 
@@ -69,6 +73,28 @@ def _linecache():
     import linecache
 
     return linecache
+
+
+def _total_ordering(cls):
+    """The other comparisons from ``__lt__`` and ``__eq__``, as ``functools.total_ordering``
+    derives them (NotImplemented passed on), without importing functools."""
+
+    def __le__(self, other):
+        less = type(self).__lt__(self, other)
+        return less if less is NotImplemented else (less or self == other)
+
+    def __gt__(self, other):
+        less = type(self).__lt__(self, other)
+        return less if less is NotImplemented else (not less and self != other)
+
+    def __ge__(self, other):
+        less = type(self).__lt__(self, other)
+        return less if less is NotImplemented else not less
+
+    for method in (__le__, __gt__, __ge__):
+        method.__qualname__ = "%s.%s" % (cls.__qualname__, method.__name__)
+        setattr(cls, method.__name__, method)
+    return cls
 
 
 class SnapshotFormatError(ValueError):
@@ -170,7 +196,7 @@ def _format_size(size, sign):
 
 # --- frames, tracebacks, traces ---------------------------------------------
 
-@total_ordering
+@_total_ordering
 class Frame:
     """One frame of a traceback: a file name and a line number."""
 
@@ -198,7 +224,7 @@ class Frame:
         return f"<Frame filename={self.filename!r} lineno={self.lineno!r}>"
 
 
-@total_ordering
+@_total_ordering
 class Traceback(Sequence):
     """Frames from the oldest to the most recent (built from a most-recent-first tuple)."""
 

@@ -271,6 +271,7 @@ BUILTIN_VALUES = {
     "array d": array.array("d", [1.5] * 33),
     "array shrunk": _array_shrunk(),
     "array subclass": ArraySub("l", range(10)),
+    "a class named array.array": type("array.array", (), {})(),
     "code small": _small_function.__code__,
     "code large": _large_function.__code__,
     "code with cells": _frame_of_cells.__code__,
@@ -365,3 +366,23 @@ def test_objects_whose_itemsize_is_not_a_length_get_a_sane_size():
     # THEN the sizes are exactly what sys.getsizeof says (never garbage)
     for obj, size in zip((generator, coro, gen.__code__), sizes):
         assert size == sys.getsizeof(obj)
+
+
+def test_arrays_of_an_array_module_imported_after_memlens_are_sized_as_arrays():
+    # GIVEN memlens imported first (it does not import array itself)
+    program = (
+        "import sys\n"
+        "from memlens import _heap\n"
+        "assert 'array' not in sys.modules\n"
+        "import array\n"
+        "a = array.array('q', range(1000))\n"
+        "print(_heap.sizeof(a), sys.getsizeof(a))\n"
+    )
+    import subprocess
+
+    # WHEN an array made later is sized
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    # THEN its item buffer is counted, as sys.getsizeof counts it
+    assert result.returncode == 0, result.stderr
+    ours, theirs = result.stdout.split()
+    assert ours == theirs and int(ours) > 8000

@@ -18,6 +18,7 @@ use pyo3::ffi;
 const TPFLAGS_INLINE_VALUES: c_ulong = 1 << 2; // 3.13+
 const TPFLAGS_MANAGED_WEAKREF: c_ulong = 1 << 3; // 3.12+
 const TPFLAGS_MANAGED_DICT: c_ulong = 1 << 4; // 3.11+
+const TPFLAGS_IMMUTABLETYPE: c_ulong = 1 << 8; // 3.10+
 const TPFLAGS_HEAPTYPE: c_ulong = 1 << 9;
 const TPFLAGS_HAVE_GC: c_ulong = 1 << 14;
 
@@ -163,13 +164,15 @@ enum SizeRule {
 }
 
 /// Type objects with their own `__sizeof__` that live outside the static
-/// builtins pyo3 exposes, resolved once by [`init`] (attribute lookups on
-/// stdlib modules, never during a walk). 0 when not resolved.
+/// builtins pyo3 exposes, resolved once by [`init`] (never during a walk):
+/// deque and OrderedDict from the built-in `_collections` module, the rest
+/// are static types of the interpreter. 0 when not resolved. (`array.array`
+/// is recognized by [`is_array_type`]: importing `array` to learn its
+/// address would cost every `import memlens`.)
 #[derive(Default)]
 struct ExtraTypes {
     ordered_dict: usize,
     deque: usize,
-    array: usize,
     code: usize,
     frame: usize,
     generators: [usize; 3],
@@ -200,8 +203,6 @@ unsafe fn size_rule(mut tp: *mut ffi::PyTypeObject) -> SizeRule {
             Some(SizeRule::OrderedDict)
         } else if tp == extra.deque {
             Some(SizeRule::Deque)
-        } else if tp == extra.array {
-            Some(SizeRule::Array)
         } else if tp == extra.code {
             Some(SizeRule::Code)
         } else if tp == extra.frame {
@@ -219,10 +220,32 @@ unsafe fn size_rule(mut tp: *mut ffi::PyTypeObject) -> SizeRule {
         if let Some(rule) = extra_rule(tp as usize) {
             return rule;
         }
+        // SAFETY: tp is a live type.
+        if unsafe { is_array_type(tp) } {
+            return SizeRule::Array;
+        }
         // SAFETY: tp is a live type; tp_base is NULL or a live type.
         tp = unsafe { (*tp).tp_base };
     }
     SizeRule::Object
+}
+
+/// Whether `tp` is the `array` module's `array.array`: named so, and a
+/// static type (3.9) or an immutable one made from a spec (3.10+), which a
+/// Python class (`type("array.array", …)`) never is.
+///
+/// # Safety
+/// `tp` is a live type object.
+unsafe fn is_array_type(tp: *mut ffi::PyTypeObject) -> bool {
+    // SAFETY: a live type's tp_name is a NUL-terminated string.
+    let name = unsafe { (*tp).tp_name };
+    // SAFETY: as above.
+    if name.is_null() || unsafe { CStr::from_ptr(name) }.to_bytes() != b"array.array" {
+        return false;
+    }
+    // SAFETY: tp is live.
+    let flags = unsafe { type_flags(tp) };
+    flags & TPFLAGS_HEAPTYPE == 0 || (minor() >= 10 && flags & TPFLAGS_IMMUTABLETYPE != 0)
 }
 
 /// What the size of an instance depends on, computed once per type.
@@ -852,11 +875,10 @@ pub(crate) fn init(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
         .call1((builtins.getattr("object")?,))?
         .extract()?;
     let _ = STATIC_TYPE_SIZE.set(size);
-    // Type objects with their own `__sizeof__`: attribute lookups on stdlib
-    // modules (C modules for deque, array; `collections` re-exports the C
-    // OrderedDict), done once here, then compared by address in a walk.
-    // A module that cannot be imported (an interpreter built without it)
-    // leaves 0: its objects cannot exist, so no rule is needed.
+    // Type objects with their own `__sizeof__`: deque and OrderedDict from
+    // the built-in C module (`collections` re-exports them; importing it
+    // would cost every `import memlens`), the others by address. A module
+    // that cannot be imported leaves 0: its objects cannot exist.
     let address = |module: &str, name: &str| -> pyo3::PyResult<usize> {
         Ok(py
             .import(module)
@@ -865,15 +887,14 @@ pub(crate) fn init(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
             .unwrap_or(0))
     };
     let _ = EXTRA_TYPES.set(ExtraTypes {
-        ordered_dict: address("collections", "OrderedDict")?,
-        deque: address("collections", "deque")?,
-        array: address("array", "array")?,
-        code: address("types", "CodeType")?,
-        frame: address("types", "FrameType")?,
+        ordered_dict: address("_collections", "OrderedDict")?,
+        deque: address("_collections", "deque")?,
+        code: &raw mut ffi::PyCode_Type as usize,
+        frame: &raw mut ffi::PyFrame_Type as usize,
         generators: [
-            address("types", "GeneratorType")?,
-            address("types", "CoroutineType")?,
-            address("types", "AsyncGeneratorType")?,
+            &raw mut ffi::PyGen_Type as usize,
+            &raw mut ffi::PyCoro_Type as usize,
+            &raw mut ffi::PyAsyncGen_Type as usize,
         ],
     });
     find_general_lookup(py)?;
