@@ -102,14 +102,17 @@ fn given_two_classes_of_the_same_name_when_linted_then_imports_tell_them_apart()
     assert_eq!(found, ["b/feeder.py:3:ML004"]);
 }
 
-/// GIVEN a same-named class made per call through a star import
+/// GIVEN a same-named class made per call through star imports of both
+///       packages that define one
 /// WHEN the tree is linted
-/// THEN the reference cannot be resolved, counts for every `Feeder`, and
-///      both stay reported.
+/// THEN the reference cannot be resolved, counts for every `Feeder` of
+///      those packages, and both stay reported.
 #[test]
 fn given_an_unresolvable_reference_when_linted_then_it_counts_for_every_class_of_that_name() {
     let found = lint(&[
+        ("a/__init__.py", "from .feeder import *\n"),
         ("a/feeder.py", FEEDER),
+        ("b/__init__.py", ""),
         ("b/feeder.py", FEEDER),
         (
             "a/wiring.py",
@@ -117,10 +120,32 @@ fn given_an_unresolvable_reference_when_linted_then_it_counts_for_every_class_of
         ),
         (
             "c/handlers.py",
-            "from somewhere import *\n\ndef handle(request):\n    return Feeder(request.bus)\n",
+            "from a import *\nfrom b import *\n\ndef handle(request):\n    return Feeder(request.bus)\n",
         ),
     ]);
     assert_eq!(found, ["a/feeder.py:3:ML004", "b/feeder.py:3:ML004"]);
+}
+
+/// GIVEN a same-named class made per call in a module whose only star
+///       import comes from a module outside the linted files (a C
+///       extension's `Error`, as `locale` does with `_locale`)
+/// WHEN the tree is linted
+/// THEN that reference cannot name the linted class, which is made once.
+#[test]
+fn given_a_star_import_from_elsewhere_when_linted_then_it_does_not_count_for_linted_classes() {
+    let found = lint(&[
+        ("a/__init__.py", ""),
+        ("a/feeder.py", FEEDER),
+        (
+            "a/wiring.py",
+            "from a.feeder import Feeder\n\nFEEDER = Feeder(None)\n",
+        ),
+        (
+            "lib/locale.py",
+            "from _locale import *\n\ndef setlocale(name):\n    raise Feeder(name)\n",
+        ),
+    ]);
+    assert!(found.is_empty(), "{found:?}");
 }
 
 /// GIVEN the class made at import but also passed on as a value, or a
@@ -299,4 +324,195 @@ fn given_a_nested_main_when_linted_then_it_is_not_an_entry_point() {
         ),
     ]);
     assert_eq!(found, ["app/feeder.py:3:ML004"]);
+}
+
+/// GIVEN a registration in a helper method that only the constructor calls
+///       (`self._wire()`), of a class made at import
+/// WHEN the tree is linted
+/// THEN the helper runs once per instance, the class is made once, and the
+///      registration is not reported; called from a per-event method as
+///      well, it is.
+#[test]
+fn given_a_helper_called_only_from_the_constructor_when_linted_then_it_runs_once() {
+    let wired = |extra: &str| {
+        format!(
+            "class Feeder:\n    def __init__(self, bus):\n        self._wire(bus)\n\n    def _wire(self, bus):\n        bus.subscribe('tick', self.on_tick)\n\n    def on_tick(self, event):\n        pass\n{extra}\nFEEDER = Feeder(None)\n"
+        )
+    };
+    let once = lint(&[("app/feeder.py", &wired(""))]);
+    assert!(once.is_empty(), "{once:?}");
+    let per_event = lint(&[(
+        "app/feeder.py",
+        &wired("\n    def on_reconnect(self, bus):\n        self._wire(bus)\n"),
+    )]);
+    assert_eq!(per_event, ["app/feeder.py:6:ML004"]);
+}
+
+/// GIVEN a module-level list grown in a function that only `main` calls
+///       (through an import), and the same function also called per request
+/// WHEN the tree is linted
+/// THEN called from `main` alone it runs once and is not reported; called
+///      per request too, it is.
+#[test]
+fn given_a_function_called_only_from_main_when_linted_then_it_runs_once() {
+    let state = "_plugins = []\n\ndef load(name):\n    _plugins.append(name)\n";
+    let once = lint(&[
+        ("app/__init__.py", ""),
+        ("app/state.py", state),
+        (
+            "app/cli.py",
+            "from app.state import load\n\ndef main():\n    load('core')\n",
+        ),
+    ]);
+    assert!(once.is_empty(), "{once:?}");
+    let per_request = lint(&[
+        ("app/__init__.py", ""),
+        ("app/state.py", state),
+        (
+            "app/cli.py",
+            "from app import state\n\ndef main():\n    state.load('core')\n\ndef handle(request):\n    state.load(request.plugin)\n",
+        ),
+    ]);
+    assert_eq!(per_request, ["app/state.py:4:ML001"]);
+}
+
+/// GIVEN a function called only from `main`, but also passed on as a value
+///       (`callback=load`), or decorated, or called on an object the pass
+///       cannot type (`plugin.load(…)`) in a per-call function of the package
+/// WHEN the tree is linted
+/// THEN it may run any number of times and stays reported.
+#[test]
+fn given_a_function_used_as_a_value_or_called_unknowingly_when_linted_then_it_is_reported() {
+    let state = "_plugins = []\n\ndef load(name):\n    _plugins.append(name)\n";
+    for cli in [
+        "from app.state import load\n\ndef main(bus):\n    load('core')\n    bus.on('plugin', load)\n",
+        "from app.state import load\n\ndef main():\n    load('core')\n\ndef reload(registry):\n    registry.load('core')\n",
+    ] {
+        let found = lint(&[
+            ("app/__init__.py", ""),
+            ("app/state.py", state),
+            ("app/cli.py", cli),
+        ]);
+        assert_eq!(found, ["app/state.py:4:ML001"], "{cli}");
+    }
+    let decorated = lint(&[
+        ("app/__init__.py", ""),
+        (
+            "app/state.py",
+            "import app.router as router\n\n_plugins = []\n\n@router.route('/load')\ndef load(name):\n    _plugins.append(name)\n",
+        ),
+        (
+            "app/cli.py",
+            "from app.state import load\n\ndef main():\n    load('core')\n",
+        ),
+    ]);
+    assert_eq!(decorated, ["app/state.py:7:ML001"]);
+}
+
+/// GIVEN a class made in `main`, whose `run` method (called on that fresh
+///       instance) makes a second class that registers in its constructor
+/// WHEN the tree is linted
+/// THEN `run` runs once per instance of a class made once, so the second
+///      class is made once and its registration is not reported.
+#[test]
+fn given_a_method_called_on_a_fresh_instance_in_main_when_linted_then_it_runs_once() {
+    let found = lint(&[
+        ("app/__init__.py", ""),
+        ("app/feeder.py", FEEDER),
+        (
+            "app/server.py",
+            "from app.feeder import Feeder\n\nclass Server:\n    def run(self, bus):\n        self.feeder = Feeder(bus)\n\ndef main(bus):\n    server = Server()\n    server.run(bus)\n",
+        ),
+    ]);
+    assert!(found.is_empty(), "{found:?}");
+    let looped = lint(&[
+        ("app/__init__.py", ""),
+        ("app/feeder.py", FEEDER),
+        (
+            "app/server.py",
+            "from app.feeder import Feeder\n\nclass Server:\n    def run(self, bus):\n        self.feeder = Feeder(bus)\n\ndef main(bus):\n    server = Server()\n    while True:\n        server.run(bus)\n",
+        ),
+    ]);
+    assert_eq!(looped, ["app/feeder.py:3:ML004"]);
+}
+
+/// GIVEN a class made lazily in a per-call method of a class made once
+///       (`if self._feeder is None: self._feeder = Feeder()`, or after
+///       `if self._feeder is not None: return self._feeder`), and a
+///       class made under a global `is None` test, or by a `singleton`
+///       function
+/// WHEN the tree is linted
+/// THEN each is made once per process and not reported; made without the
+///      guard, it is.
+#[test]
+fn given_a_lazily_made_class_when_linted_then_it_is_made_once() {
+    for getter in [
+        "    def feeder(self, bus):\n        if self._feeder is None:\n            self._feeder = Feeder(bus)\n        return self._feeder\n",
+        "    def feeder(self, bus):\n        if self._feeder is not None:\n            return self._feeder\n        self._feeder = Feeder(bus)\n        return self._feeder\n",
+    ] {
+        let found = lint(&[
+            ("app/__init__.py", ""),
+            ("app/feeder.py", FEEDER),
+            (
+                "app/hub.py",
+                &format!("from app.feeder import Feeder\n\nclass Hub:\n    _feeder = None\n\n{getter}\nHUB = Hub()\n"),
+            ),
+        ]);
+        assert!(found.is_empty(), "{getter}: {found:?}");
+    }
+    let global = lint(&[
+        ("app/__init__.py", ""),
+        ("app/feeder.py", FEEDER),
+        (
+            "app/hub.py",
+            "from app.feeder import Feeder\n\n_feeder = None\n\ndef feeder(bus):\n    global _feeder\n    if _feeder is None:\n        _feeder = Feeder(bus)\n    return _feeder\n",
+        ),
+    ]);
+    assert!(global.is_empty(), "{global:?}");
+    let singleton = lint(&[
+        ("app/__init__.py", ""),
+        ("app/feeder.py", FEEDER),
+        (
+            "app/hub.py",
+            "from app.feeder import Feeder\nfrom app.util import singleton\n\n@singleton('feeder')\ndef get_feeder(bus):\n    return Feeder(bus)\n",
+        ),
+    ]);
+    assert!(singleton.is_empty(), "{singleton:?}");
+    let unguarded = lint(&[
+        ("app/__init__.py", ""),
+        ("app/feeder.py", FEEDER),
+        (
+            "app/hub.py",
+            "from app.feeder import Feeder\n\nclass Hub:\n    def feeder(self, bus):\n        self._feeder = Feeder(bus)\n        return self._feeder\n\nHUB = Hub()\n",
+        ),
+    ]);
+    assert_eq!(unguarded, ["app/feeder.py:3:ML004"]);
+}
+
+/// GIVEN a class made at import that another module reaches only through a
+///       local alias (`kind = A if x else B`) to read class attributes
+/// WHEN the tree is linted
+/// THEN the alias does not pass the class on, and it stays made once;
+///      an alias that is called makes instances there.
+#[test]
+fn given_a_class_read_through_a_local_alias_when_linted_then_it_stays_made_once() {
+    let issue = "class Issue:\n    codes = []\n\n    def __init__(self, code):\n        self.codes.append(code)\n\n    @classmethod\n    def get(cls, code):\n        return code\n";
+    let read = lint(&[
+        ("app/__init__.py", ""),
+        ("app/issue.py", issue),
+        (
+            "app/codes.py",
+            "from app.issue import Issue\n\nE1 = Issue(1)\n\ndef lookup(code, strict):\n    kind = Issue if strict else Issue\n    return kind.get(code)\n",
+        ),
+    ]);
+    assert!(read.is_empty(), "{read:?}");
+    let called = lint(&[
+        ("app/__init__.py", ""),
+        ("app/issue.py", issue),
+        (
+            "app/codes.py",
+            "from app.issue import Issue\n\nE1 = Issue(1)\n\ndef make(code, strict):\n    kind = Issue if strict else Issue\n    return kind(code)\n",
+        ),
+    ]);
+    assert_eq!(called, ["app/issue.py:5:ML002"]);
 }
