@@ -15,8 +15,12 @@
 //! method, a `functools.partial`, or a callback parameter (`callback`,
 //! `handler`, …); a module-level function pins nothing and is not reported.
 //! A generic `.register(…)` (singledispatch, codecs, tkinter) is reported
-//! only with a bound method; `add_done_callback` only on a module-level
-//! future (futures drop their callbacks when they complete). Not reported
+//! only with a bound method, and not under a name given before it
+//! (`services.register("light", f"{name}_on", self.turn_on)`: a second
+//! registration of a name replaces the first, so it grows with the distinct
+//! names, which ML001 and ML002 do not report either); `add_done_callback`
+//! only on a module-level future (futures drop their callbacks when they
+//! complete). Not reported
 //! either: registrations into the object's own registry (`self.x.register`,
 //! collected with it, and so through a parameter the method keeps on the
 //! object: `self._button = button; button.subscribe(self.on_press)` is
@@ -321,6 +325,20 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             // callbacks when it completes, so only a module-level one keeps them.
             if label == "register" && !matches!(callback, Expr::Attribute(_)) {
                 return;
+            }
+            // `services.register(DOMAIN, f"{name}_create", entity.create)`:
+            // registered under a name, which a second registration replaces;
+            // it grows with the distinct names, as keyed inserts do (ML001).
+            if label == "register" {
+                let named = call
+                    .arguments
+                    .args
+                    .iter()
+                    .take_while(|arg| !std::ptr::eq(*arg, callback))
+                    .any(|arg| matches!(arg, Expr::StringLiteral(_) | Expr::FString(_)));
+                if named {
+                    return;
+                }
             }
             if label == "add_done_callback" {
                 let global_future = matches!(&*call.func, Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if !scope().is_local(n.id.as_str())));
