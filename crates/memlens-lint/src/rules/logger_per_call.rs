@@ -161,7 +161,7 @@ impl<'a> Visitor<'a> for Finder<'_, 'a> {
                     && is_managed_logger(&attr.value, self.function, self.imports)
                 {
                     let where_ = if self.function.name.as_str() == "__init__" {
-                        "per instance in `__init__`"
+                        "per instance"
                     } else {
                         "per call"
                     };
