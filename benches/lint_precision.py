@@ -164,7 +164,7 @@ def sample(args):
     first_holdout = ", ".join(HOLDOUT_PINS)
     with LABELS.open("w", newline="") as f:
         f.write(f"# memlens lint findings on CPython 3.11 Lib/ + libraries {packages} + applications {apps} + first held-out applications {first_holdout} (read 2026-11-25, tuning data since 2026-12-03); totals: {totals}\n")
-        f.write(f"# fresh held-out applications {', '.join(HOLDOUT2_PINS)} (pinned 2026-12-03 before that round's rule changes, linted and labelled once after the rules were final; since then only the wording of ML006's message for __init__ changed, no finding added or removed); held-out totals: {held}\n")
+        f.write(f"# fresh held-out applications {', '.join(HOLDOUT2_PINS)} (pinned 2026-12-03 before that round's rule changes, linted and labelled once after the rules were final; since then ML006's message for __init__ was reworded and the cross-module pass stopped following calls (that part removed no finding on any corpus), with every finding on all corpora checked unchanged); held-out totals: {held}\n")
         f.write(f"# all findings when a rule has at most {PER_RULE}, else the {PER_RULE} ranked first by sha256('{SEED}:rule:path:line'); verdict true = a real leak risk (growth over the process lifetime, or objects kept alive past their use), each read by hand\n")
         writer = csv.DictWriter(f, FIELDS, delimiter="\t", lineterminator="\n")
         writer.writeheader()

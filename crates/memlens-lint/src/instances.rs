@@ -1,49 +1,49 @@
-//! The cross-module pass: where each class is made and how often each
-//! function and method runs, over every linted file.
+//! The cross-module pass: where each class is made, over every linted file.
 //!
-//! Some findings are bounded when the code around them runs once per
-//! process: a listener registered in a constructor (ML004), a class-level
-//! registry filled per instance (ML002), a cache on a method keeping `self`
-//! alive (ML005), a module-level list appended to (ML001), a handler added
-//! to a logger (ML006). One file cannot show how often that code runs, so
-//! every file contributes [`FileFacts`] while it is linted, and
-//! [`Index::runs_once`] decides once all files are in.
+//! Some findings leak once per *instance* of a class: a listener registered
+//! in a constructor (ML004), a class-level registry filled in `__init__`
+//! (ML002), a cache on a method keeping `self` alive (ML005), a module list
+//! or a logger handler added in a constructor (ML001, ML006). When the class
+//! is made once per process those findings pin one object for the process,
+//! not one per use, and are dropped; so are findings directly in a program
+//! entry point. One file cannot show this, so every file contributes
+//! [`FileFacts`] while it is linted, and [`Index::runs_once`] decides once
+//! all files are in.
 //!
-//! What runs once:
+//! A class is made once when every place that makes it (at least one) runs
+//! once:
 //! - code at import (module level and class bodies; a module-level `for`
 //!   builds import-time tables), in a program entry point (a module-level
 //!   `main`, a plug-in's `setup` / `async_setup`), or in a module-level
-//!   function whose decorator runs its body once (`functools.cache` on a
-//!   function without parameters, a `singleton` decorator);
-//! - a module-level function that has at least one call in the linted
-//!   files, every call of which runs once, and that is never used as a value
-//!   (passed, stored, decorated: whoever holds it may call it again);
-//! - a method of a class made once, when the method runs once per instance:
-//!   a constructor or start-up method by name (`__init__`, `start…`,
-//!   `setup…`, …), or a method whose every call is `self.m(…)` from a
-//!   method that runs once per instance, or `x.m(…)` on a fresh instance
-//!   (`x = C(…)` in the same block), or a call that runs once per process;
-//! - a class made only in places that run once, or in a method guarded so
-//!   that it runs once per instance (`if self.x is None: self.x = C()`, or
-//!   after `if self.x is not None: return self.x`).
+//!   function whose decorator runs its body once (a `singleton` decorator,
+//!   `functools.cache` on a function without parameters);
+//! - a constructor or start-up method (`__init__`, `start…`, `setup…`, …)
+//!   of a class that is itself made once;
+//! - a lazy initialisation, which runs once per instance (in any method:
+//!   `if self._agent is None: self._agent = Agent()`, or after
+//!   `if self._agent is not None: return self._agent`) or once per process
+//!   (the same on a `global`), when the owner is made once.
 //!
 //! The bodies of loops and comprehensions in functions, of `while` loops
 //! anywhere, of lambdas and nested functions run any number of times.
 //!
-//! The pass is conservative. A class never made in the linted files, made
+//! The pass is conservative: a class never made in the linted files, made
 //! anywhere else, passed around as a value (`factory=Handler`, `[A, B]`),
 //! that makes copies of itself (`type(self)(…)`), or whose subclasses are
-//! made elsewhere is not made once. A function or method with no call in
-//! the linted files (a framework's hook) does not run once. A method name
-//! called, or read as a value, on a receiver the pass cannot type
-//! (`conn.start()`, `callback=obj.run`) anywhere in the same package (the
-//! tree of folders with an `__init__.py` around the file) counts against
-//! every method of that name there, outside code that runs at import.
-//! Names are resolved through each file's imports (relative imports to
-//! files, absolute ones to module suffixes); classes and functions of the
-//! same name in different modules are told apart that way, and a reference
-//! that cannot be resolved counts for all of them. Only CapWords names are
-//! followed as classes (PEP 8 class names).
+//! made elsewhere is not made once. A local alias read only for class
+//! attributes (`kind = Error if strict else Warning; kind.get(code)`) does
+//! not pass the class on; calling it makes instances there. Names are
+//! resolved through each file's imports (relative imports to files,
+//! absolute ones to module suffixes); classes of the same name in different
+//! modules are told apart that way. A name a star import may have bound
+//! counts for every class of that name the star-imported module's package
+//! could re-export (for `from x.y import *`, anything in `x`). Only CapWords names are followed (PEP 8 class names).
+//!
+//! (A wider version that also followed calls — functions every call of
+//! which runs once, methods called only through `self` from a constructor
+//! or on a fresh instance — was measured on the precision corpora of
+//! `benches/lint_precision.py` and removed no finding there, at about 15%
+//! more CPU; it was not kept.)
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -62,9 +62,9 @@ enum Target {
     File(PathBuf),
     /// An absolutely imported module, by its dotted parts.
     Module(Vec<String>),
-    /// Any module of the distributions these star imports come from
-    /// (`from x import *` may have bound the name, re-exported from
-    /// anywhere in `x`'s top-level package).
+    /// What these star imports may have bound: a name defined or
+    /// re-exported in the package around a relative one, or anywhere in the
+    /// top-level package of an absolute one.
     Star(Vec<Target>),
 }
 
@@ -81,19 +81,15 @@ enum Context {
     /// At import (module level, class bodies), in a program entry point, or
     /// in a function whose decorator runs it once.
     Once,
-    /// Directly in this module's top-level function of that name.
-    Function(String),
-    /// Directly in a method (second field) of this module's top-level class.
-    Method(String, String),
-    /// In a method of this module's top-level class, guarded to run once per
-    /// instance (`if self.x is None: self.x = C()`).
+    /// In a constructor or start-up method of this module's top-level class
+    /// of that name, or in a lazy initialisation in any of its methods: once
+    /// per instance.
     Instance(String),
     /// Anywhere else: may run any number of times.
     Elsewhere,
 }
 
-/// A context, as an index into [`FileFacts::contexts`] (sites are many,
-/// contexts few: one per function and method).
+/// A context, as an index into [`FileFacts::contexts`].
 type ContextId = u32;
 
 /// Where a class is instantiated.
@@ -105,39 +101,11 @@ struct Site {
     via: Option<String>,
 }
 
-/// A call of a module-level function, resolved through imports.
-#[derive(Debug)]
-struct Call {
-    callee: NameRef,
-    context: ContextId,
-}
-
-/// `self.m(…)` or `super().m(…)` in a method of this module's top-level class.
-#[derive(Debug)]
-struct SelfCall {
-    class: String,
-    method: u64,
-    context: ContextId,
-}
-
-/// `x.m(…)` where `x` is a local bound to `C(…)` in the same function.
-#[derive(Debug)]
-struct InstanceCall {
-    class: NameRef,
-    method: u64,
-    context: ContextId,
-    /// The call runs exactly where the instance is made (same block kind),
-    /// so it runs once per instance.
-    fresh: bool,
-}
-
 #[derive(Debug)]
 struct ClassFact {
     name: String,
     bases: Vec<NameRef>,
     methods: HashSet<String>,
-    /// Methods with a decorator that may hand them to a framework.
-    decorated: HashSet<String>,
     /// Class methods that call `cls(…)`: factories.
     factories: HashSet<String>,
     /// Makes instances of itself from an instance (`type(self)(…)`,
@@ -150,44 +118,32 @@ struct FunctionFact {
     name: String,
     /// An entry point, or a decorator that runs the body once.
     once: bool,
-    /// A decorator that may hand the function to a framework.
-    decorated: bool,
 }
 
 /// What one file tells the cross-module pass.
 #[derive(Debug, Default)]
 pub(crate) struct FileFacts {
     stem: PathBuf,
-    /// The outermost package folder around the file (its own folder when it
-    /// is not in a package): unknown receivers are matched within it.
-    root: PathBuf,
     classes: Vec<ClassFact>,
     functions: Vec<FunctionFact>,
-    /// The contexts sites and calls refer to.
+    /// The contexts sites refer to.
     contexts: Vec<Context>,
     sites: Vec<Site>,
     /// Classes used as values (passed, stored, returned): made who knows where.
     escapes: Vec<NameRef>,
-    calls: Vec<Call>,
-    /// Module-level functions used as values.
-    function_escapes: Vec<NameRef>,
-    self_calls: Vec<SelfCall>,
-    instance_calls: Vec<InstanceCall>,
-    /// Hashes of attribute names called on a receiver the pass cannot type
-    /// outside import-time code, or read as values (`callback=obj.run`):
-    /// sorted, without duplicates.
-    unknown: Vec<u64>,
 }
 
 /// The code a finding sits in, whose run count bounds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum FindingScope {
-    /// Directly in a method of this file's top-level class.
+    /// Directly in a method of this file's top-level class (counted only
+    /// in a constructor or start-up method).
     Method { class: String, method: String },
     /// Anywhere in this file's top-level class (a cache on a method keeps
     /// one entry per instance, whatever the method).
     Class(String),
-    /// Directly in this file's top-level function.
+    /// Directly in this file's top-level function (counted only in an
+    /// entry point or a function run once by its decorator).
     Function(String),
 }
 
@@ -214,17 +170,6 @@ fn is_class_name(name: &str) -> bool {
         && name.chars().any(|c| c.is_ascii_lowercase())
 }
 
-/// A stable 64-bit FNV-1a hash of a name (method names are kept as hashes:
-/// a collision only makes the pass more conservative).
-fn name_hash(name: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in name.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
-}
-
 /// Which rules' findings are bounded by how often their code runs.
 pub(crate) fn uses_the_pass(rule: Rule) -> bool {
     matches!(
@@ -241,8 +186,10 @@ pub(crate) fn uses_the_pass(rule: Rule) -> bool {
 ///
 /// ML005 counts anywhere in a class (it keeps `self` alive whatever the
 /// method); ML002 directly in a method; ML001, ML004 and ML006 directly in a
-/// method or a module-level function. Inside a nested function or lambda
-/// the finding may run any number of times, and no scope is returned.
+/// method or a module-level function ([`Index::runs_once`] counts only
+/// constructors and start-up methods, and entry points). Inside a nested
+/// function or lambda the finding may run any number of times, and no
+/// scope is returned.
 pub(crate) fn scope_of(body: &[Stmt], rule: Rule, offset: usize) -> Option<FindingScope> {
     if !uses_the_pass(rule) {
         return None;
@@ -343,37 +290,6 @@ fn module_stem(path: &Path) -> PathBuf {
     }
 }
 
-/// The outermost folder with an `__init__.py` in the chain of folders
-/// around `path`, or the file's own folder.
-fn package_root(path: &Path) -> PathBuf {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let Some(mut root) = absolute.parent().map(Path::to_path_buf) else {
-        return absolute;
-    };
-    let mut folder = root.clone();
-    while folder.join("__init__.py").is_file() {
-        root = folder.clone();
-        if !folder.pop() {
-            break;
-        }
-    }
-    root
-}
-
-/// Decorators that neither hand a function to anyone nor change how often
-/// its body runs.
-fn is_marker_decorator(expr: &Expr) -> bool {
-    let name = match expr {
-        Expr::Name(n) => n.id.as_str(),
-        Expr::Attribute(a) => a.attr.as_str(),
-        _ => return false,
-    };
-    matches!(
-        name,
-        "staticmethod" | "classmethod" | "abstractmethod" | "override" | "final"
-    )
-}
-
 /// A decorator that runs the function's body once per process: a
 /// `singleton` decorator, or `functools.cache` / `lru_cache` on a function
 /// without parameters.
@@ -435,7 +351,6 @@ struct Collector<'a> {
     package: PathBuf,
     bindings: HashMap<&'a str, Binding>,
     local_classes: HashSet<&'a str>,
-    local_functions: HashSet<&'a str>,
     star_imports: Vec<Target>,
     context: Context,
     /// `context` interned in `facts.contexts`, once a site needs it.
@@ -449,9 +364,6 @@ struct Collector<'a> {
     /// being visited, and that method's instance parameter.
     class: Option<&'a str>,
     receiver: Option<&'a str>,
-    /// Locals of the current function bound once to `C(…)`, with the
-    /// context of that binding (`None` once rebound).
-    fresh: HashMap<&'a str, Option<(NameRef, ContextId)>>,
     /// Locals of the current function bound to a class (`kind = A if x else B`).
     class_aliases: HashMap<&'a str, Vec<NameRef>>,
     /// Names the current function declares `global`.
@@ -459,7 +371,6 @@ struct Collector<'a> {
     /// Attributes of the receiver (`self.x`) and globals known to be unset
     /// at this point (inside `if self.x is None:`, after `if self.x: return`).
     unset: Vec<(bool, &'a str)>,
-    unknown: HashSet<u64>,
     facts: FileFacts,
 }
 
@@ -528,14 +439,8 @@ impl<'a> Collector<'a> {
         }
         visitor::walk_body(&mut Imports(self), body);
         for stmt in body {
-            match stmt {
-                Stmt::ClassDef(class) => {
-                    self.local_classes.insert(class.name.as_str());
-                }
-                Stmt::FunctionDef(func) => {
-                    self.local_functions.insert(func.name.as_str());
-                }
-                _ => {}
+            if let Stmt::ClassDef(class) = stmt {
+                self.local_classes.insert(class.name.as_str());
             }
         }
     }
@@ -582,27 +487,6 @@ impl<'a> Collector<'a> {
         }
     }
 
-    /// The module-level function a name refers to (`f` defined here or
-    /// imported by name), if it is not a class name.
-    fn function_ref(&self, name: &str) -> Option<NameRef> {
-        if is_class_name(name) {
-            return None;
-        }
-        if self.local_functions.contains(name) {
-            return Some(NameRef {
-                name: name.to_string(),
-                target: Target::File(self.stem.clone()),
-            });
-        }
-        match self.bindings.get(name)? {
-            Binding::Name(target, original) => Some(NameRef {
-                name: original.clone(),
-                target: target.clone(),
-            }),
-            Binding::Module(_) => None,
-        }
-    }
-
     /// The module an expression names (`mod`, `pkg.mod`), through imports.
     fn module_of(&self, expr: &Expr) -> Option<Target> {
         match expr {
@@ -612,19 +496,6 @@ impl<'a> Collector<'a> {
             },
             Expr::Attribute(attr) => Some(self.module_of(&attr.value)?.child(attr.attr.as_str())),
             _ => None,
-        }
-    }
-
-    /// Whether `expr` certainly names a module (`import x` binds it), rather
-    /// than an object imported from one.
-    fn is_module(&self, expr: &Expr) -> bool {
-        match expr {
-            Expr::Name(name) => matches!(
-                self.bindings.get(name.id.as_str()),
-                Some(Binding::Module(_))
-            ),
-            Expr::Attribute(attr) => self.is_module(&attr.value),
-            _ => false,
         }
     }
 
@@ -652,14 +523,6 @@ impl<'a> Collector<'a> {
         self.context_id = id;
     }
 
-    /// An attribute name used on a receiver the pass cannot type.
-    fn unknown_use(&mut self, name: &str, called: bool) {
-        if called && self.context == Context::Once {
-            return;
-        }
-        self.unknown.insert(name_hash(name));
-    }
-
     fn visit_function(&mut self, func: &'a ast::StmtFunctionDef, context: Context) {
         for decorator in &func.decorator_list {
             self.visit_expr(&decorator.expression);
@@ -678,7 +541,6 @@ impl<'a> Collector<'a> {
         let outer = self.swap_context(context);
         let outer_function = std::mem::replace(&mut self.in_function, true);
         let outer_class_body = std::mem::replace(&mut self.in_class_body, false);
-        let outer_fresh = std::mem::take(&mut self.fresh);
         let outer_aliases = std::mem::take(&mut self.class_aliases);
         let outer_globals = std::mem::replace(&mut self.globals, globals);
         let outer_unset = std::mem::take(&mut self.unset);
@@ -686,7 +548,6 @@ impl<'a> Collector<'a> {
         self.restore_context(outer);
         self.in_function = outer_function;
         self.in_class_body = outer_class_body;
-        self.fresh = outer_fresh;
         self.class_aliases = outer_aliases;
         self.globals = outer_globals;
         self.unset = outer_unset;
@@ -729,8 +590,8 @@ impl<'a> Collector<'a> {
         for stmt in &class.body {
             match stmt {
                 Stmt::FunctionDef(method) => {
-                    let context = if top_level {
-                        Context::Method(class.name.to_string(), method.name.to_string())
+                    let context = if top_level && is_lifecycle_method(method.name.as_str()) {
+                        Context::Instance(class.name.to_string())
                     } else {
                         Context::Elsewhere
                     };
@@ -767,18 +628,10 @@ impl<'a> Collector<'a> {
             .filter_map(|base| self.class_ref(base))
             .collect();
         let mut methods = HashSet::new();
-        let mut decorated = HashSet::new();
         let mut factories = HashSet::new();
         for stmt in &class.body {
             if let Stmt::FunctionDef(func) = stmt {
                 methods.insert(func.name.to_string());
-                if func
-                    .decorator_list
-                    .iter()
-                    .any(|d| !is_marker_decorator(&d.expression))
-                {
-                    decorated.insert(func.name.to_string());
-                }
                 let classmethod = func.decorator_list.iter().any(
                     |d| matches!(&d.expression, Expr::Name(n) if n.id.as_str() == "classmethod"),
                 );
@@ -809,7 +662,6 @@ impl<'a> Collector<'a> {
             name: class.name.to_string(),
             bases,
             methods,
-            decorated,
             factories,
             replicates,
         }
@@ -822,40 +674,16 @@ impl<'a> Collector<'a> {
                 .decorator_list
                 .iter()
                 .any(|d| is_once_decorator(&d.expression, func));
-        let decorated = !once
-            && func
-                .decorator_list
-                .iter()
-                .any(|d| !is_marker_decorator(&d.expression));
         self.facts.functions.push(FunctionFact {
             name: func.name.to_string(),
             once,
-            decorated,
         });
         let context = if once {
             Context::Once
         } else {
-            Context::Function(func.name.to_string())
+            Context::Elsewhere
         };
         self.visit_function(func, context);
-    }
-
-    /// An expression whose value is only used as a receiver (`x` in `x.y`,
-    /// `x[i]`, `x.m()`): reading an attribute of it does not pass it on.
-    fn visit_receiver(&mut self, expr: &'a Expr) {
-        match expr {
-            // `C.attribute`, `alias.attribute`, `module.f(…)`: reads, no escape.
-            Expr::Name(_) => {}
-            // `self.x.y`: `x` is read to reach `y`, not passed on.
-            Expr::Attribute(attr) => {
-                if self.class_ref(expr).is_some() || self.class_ref(&attr.value).is_some() {
-                    return;
-                }
-                self.visit_receiver(&attr.value);
-            }
-            Expr::Subscript(subscript) => self.visit_subscript(subscript),
-            other => self.visit_expr(other),
-        }
     }
 
     /// `x[i]`: `x` is a receiver, except that `C[int]` may be called or
@@ -863,12 +691,13 @@ impl<'a> Collector<'a> {
     fn visit_subscript(&mut self, subscript: &'a ast::ExprSubscript) {
         match self.class_ref(&subscript.value) {
             Some(class) => self.facts.escapes.push(class),
-            None => self.visit_receiver(&subscript.value),
+            None => self.visit_expr(&subscript.value),
         }
         self.visit_expr(&subscript.slice);
     }
 
-    /// A call of `func(…)`: instantiations, function calls, method calls.
+    /// The callee of a call: instantiations (`C(…)`, `alias(…)`, a factory
+    /// `C.make(…)`).
     fn visit_callee(&mut self, func: &'a Expr) {
         let here = self.here();
         if let Some(class) = self.class_ref(func) {
@@ -880,20 +709,12 @@ impl<'a> Collector<'a> {
             return;
         }
         match func {
-            Expr::Name(name) => {
-                let id = name.id.as_str();
-                if let Some(classes) = self.class_aliases.get(id) {
-                    for class in classes.clone() {
-                        self.facts.sites.push(Site {
-                            class,
-                            context: here,
-                            via: None,
-                        });
-                    }
-                } else if let Some(callee) = self.function_ref(id) {
-                    self.facts.calls.push(Call {
-                        callee,
+            Expr::Name(name) if self.class_aliases.contains_key(name.id.as_str()) => {
+                for class in self.class_aliases[name.id.as_str()].clone() {
+                    self.facts.sites.push(Site {
+                        class,
                         context: here,
+                        via: None,
                     });
                 }
             }
@@ -907,67 +728,24 @@ impl<'a> Collector<'a> {
                     }
                     _ => self.class_ref(value).into_iter().collect(),
                 };
-                if !classes.is_empty() {
-                    for class in classes {
-                        self.facts.sites.push(Site {
-                            class,
-                            context: here,
-                            via: Some(method.to_string()),
-                        });
-                    }
-                    self.unknown_use(method, true);
-                    return;
+                if classes.is_empty() {
+                    self.visit_expr(func);
                 }
-                let is_receiver =
-                    matches!(value, Expr::Name(n) if Some(n.id.as_str()) == self.receiver);
-                let is_super = matches!(value, Expr::Call(c) if is_name(&c.func, "super"));
-                if let (true, Some(class)) = (is_receiver || is_super, self.class) {
-                    self.facts.self_calls.push(SelfCall {
-                        class: class.to_string(),
-                        method: name_hash(method),
+                for class in classes {
+                    self.facts.sites.push(Site {
+                        class,
                         context: here,
+                        via: Some(method.to_string()),
                     });
-                    if is_super {
-                        self.visit_expr(value);
-                    }
-                    return;
                 }
-                if let Expr::Name(n) = value {
-                    if let Some(Some((class, made_in))) = self.fresh.get(n.id.as_str()) {
-                        let made_in = *made_in;
-                        let fresh = made_in == here;
-                        self.facts.instance_calls.push(InstanceCall {
-                            class: class.clone(),
-                            method: name_hash(method),
-                            context: here,
-                            fresh,
-                        });
-                        return;
-                    }
-                }
-                if let Some(target) = self.module_of(value) {
-                    self.facts.calls.push(Call {
-                        callee: NameRef {
-                            name: method.to_string(),
-                            target,
-                        },
-                        context: here,
-                    });
-                    if self.is_module(value) {
-                        return;
-                    }
-                }
-                self.unknown_use(method, true);
-                self.visit_receiver(value);
             }
             other => self.visit_expr(other),
         }
     }
 
-    /// Records `x = C(…)` (a fresh instance) and `x = A if t else B` (a
-    /// class alias) for the current function; any other binding of `x`
-    /// forgets both. Returns whether the value was an alias (not a use of
-    /// the classes as values).
+    /// Records `x = A if t else B` (a class alias) for the current function;
+    /// any other binding of `x` forgets it. Returns whether the value was an
+    /// alias (not a use of the classes as values).
     fn bind_local(&mut self, target: &'a Expr, value: Option<&'a Expr>) -> bool {
         let Expr::Name(name) = target else {
             self.forget_targets(target);
@@ -988,30 +766,15 @@ impl<'a> Collector<'a> {
         });
         if let Some(classes) = aliased {
             self.class_aliases.insert(id, classes);
-            self.fresh.insert(id, None);
             return true;
         }
         self.class_aliases.remove(id);
-        let made = value.and_then(|value| match value {
-            Expr::Call(call) => self.class_ref(&call.func),
-            _ => None,
-        });
-        match (made, self.fresh.contains_key(id)) {
-            (Some(class), false) => {
-                let here = self.here();
-                self.fresh.insert(id, Some((class, here)));
-            }
-            _ => {
-                self.fresh.insert(id, None);
-            }
-        }
         false
     }
 
     fn forget_targets(&mut self, target: &'a Expr) {
         match target {
             Expr::Name(name) => {
-                self.fresh.insert(name.id.as_str(), None);
                 self.class_aliases.remove(name.id.as_str());
             }
             Expr::Tuple(t) => t.elts.iter().for_each(|e| self.forget_targets(e)),
@@ -1235,34 +998,18 @@ impl<'a> Visitor<'a> for Collector<'a> {
                     self.facts.escapes.extend(classes.iter().cloned());
                 } else if let Some(class) = self.class_ref(expr) {
                     self.facts.escapes.push(class);
-                } else if let Some(function) = self.function_ref(id) {
-                    self.facts.function_escapes.push(function);
                 }
             }
             Expr::Attribute(attr) => {
-                if attr.ctx != ExprContext::Load {
-                    self.visit_receiver(&attr.value);
-                    return;
-                }
                 if let Some(class) = self.class_ref(expr) {
                     self.facts.escapes.push(class);
                     return;
                 }
-                // `C.attribute` reads the class; it does not pass it on.
-                if self.class_ref(&attr.value).is_some() {
-                    return;
+                // `C.attribute`, `alias.attribute` read the class; they do not pass it on.
+                let alias = matches!(&*attr.value, Expr::Name(n) if self.class_aliases.contains_key(n.id.as_str()));
+                if !alias && self.class_ref(&attr.value).is_none() {
+                    self.visit_expr(&attr.value);
                 }
-                if let Some(target) = self.module_of(&attr.value) {
-                    self.facts.function_escapes.push(NameRef {
-                        name: attr.attr.to_string(),
-                        target,
-                    });
-                    if self.is_module(&attr.value) {
-                        return;
-                    }
-                }
-                self.unknown_use(attr.attr.as_str(), false);
-                self.visit_receiver(&attr.value);
             }
             _ => visitor::walk_expr(self, expr),
         }
@@ -1286,7 +1033,6 @@ pub(crate) fn collect(path: &Path, body: &[Stmt]) -> FileFacts {
         package,
         bindings: HashMap::new(),
         local_classes: HashSet::new(),
-        local_functions: HashSet::new(),
         star_imports: Vec::new(),
         context: Context::Once,
         context_id: None,
@@ -1295,14 +1041,11 @@ pub(crate) fn collect(path: &Path, body: &[Stmt]) -> FileFacts {
         in_class_body: false,
         class: None,
         receiver: None,
-        fresh: HashMap::new(),
         class_aliases: HashMap::new(),
         globals: HashSet::new(),
         unset: Vec::new(),
-        unknown: HashSet::new(),
         facts: FileFacts {
             stem,
-            root: package_root(path),
             ..FileFacts::default()
         },
     };
@@ -1313,34 +1056,22 @@ pub(crate) fn collect(path: &Path, body: &[Stmt]) -> FileFacts {
             other => collector.visit_stmt(other),
         }
     }
-    let mut unknown: Vec<u64> = collector.unknown.into_iter().collect();
-    unknown.sort_unstable();
-    collector.facts.unknown = unknown;
     collector.facts
 }
 
 /// A class or function definition: (file, index into its classes or functions).
 type DefId = (usize, usize);
 
-/// Every file's facts, indexed by name.
+/// Every file's facts, indexed by class name.
 pub(crate) struct Index<'f> {
     files: &'f [&'f FileFacts],
     definitions: HashMap<&'f str, Vec<DefId>>,
-    functions: HashMap<&'f str, Vec<DefId>>,
     /// Sites by class name: (file, index into its sites).
     sites: HashMap<&'f str, Vec<(usize, usize)>>,
     escapes: HashMap<&'f str, Vec<(usize, usize)>>,
-    calls: HashMap<&'f str, Vec<(usize, usize)>>,
-    function_escapes: HashMap<&'f str, Vec<(usize, usize)>>,
-    self_calls: HashMap<u64, Vec<(usize, usize)>>,
-    instance_calls: HashMap<u64, Vec<(usize, usize)>>,
     /// Subclass definitions by the name of a base.
     subclasses: HashMap<&'f str, Vec<(DefId, usize)>>,
-    /// Files by package root.
-    roots: HashMap<&'f Path, Vec<usize>>,
-    classes_memo: RefCell<HashMap<DefId, bool>>,
-    methods_memo: RefCell<HashMap<(DefId, u64), bool>>,
-    functions_memo: RefCell<HashMap<DefId, bool>>,
+    memo: RefCell<HashMap<DefId, bool>>,
 }
 
 impl<'f> Index<'f> {
@@ -1348,21 +1079,12 @@ impl<'f> Index<'f> {
         let mut index = Index {
             files,
             definitions: HashMap::new(),
-            functions: HashMap::new(),
             sites: HashMap::new(),
             escapes: HashMap::new(),
-            calls: HashMap::new(),
-            function_escapes: HashMap::new(),
-            self_calls: HashMap::new(),
-            instance_calls: HashMap::new(),
             subclasses: HashMap::new(),
-            roots: HashMap::new(),
-            classes_memo: RefCell::new(HashMap::new()),
-            methods_memo: RefCell::new(HashMap::new()),
-            functions_memo: RefCell::new(HashMap::new()),
+            memo: RefCell::new(HashMap::new()),
         };
         for (f, facts) in files.iter().enumerate() {
-            index.roots.entry(facts.root.as_path()).or_default().push(f);
             for (c, class) in facts.classes.iter().enumerate() {
                 index
                     .definitions
@@ -1376,13 +1098,6 @@ impl<'f> Index<'f> {
                         .or_default()
                         .push(((f, c), b));
                 }
-            }
-            for (i, function) in facts.functions.iter().enumerate() {
-                index
-                    .functions
-                    .entry(function.name.as_str())
-                    .or_default()
-                    .push((f, i));
             }
             for (s, site) in facts.sites.iter().enumerate() {
                 index
@@ -1398,34 +1113,6 @@ impl<'f> Index<'f> {
                     .or_default()
                     .push((f, e));
             }
-            for (i, call) in facts.calls.iter().enumerate() {
-                index
-                    .calls
-                    .entry(call.callee.name.as_str())
-                    .or_default()
-                    .push((f, i));
-            }
-            for (i, escape) in facts.function_escapes.iter().enumerate() {
-                index
-                    .function_escapes
-                    .entry(escape.name.as_str())
-                    .or_default()
-                    .push((f, i));
-            }
-            for (i, call) in facts.self_calls.iter().enumerate() {
-                index
-                    .self_calls
-                    .entry(call.method)
-                    .or_default()
-                    .push((f, i));
-            }
-            for (i, call) in facts.instance_calls.iter().enumerate() {
-                index
-                    .instance_calls
-                    .entry(call.method)
-                    .or_default()
-                    .push((f, i));
-            }
         }
         index
     }
@@ -1434,23 +1121,26 @@ impl<'f> Index<'f> {
         &self.files[f].classes[c]
     }
 
-    /// Whether a reference to `name` in `target` points at the definition in
-    /// the file `def_file`, among `same_name` definitions of that name. A
-    /// reference to a module no definition of that name lives in (a
-    /// re-export through a package, `from pkg import C`) counts for every
-    /// definition below it.
-    fn points_to(&self, target: &Target, def_file: usize, same_name: &[DefId]) -> bool {
-        let def = self.files[def_file];
+    /// Whether a reference points at this definition. A reference to a
+    /// module no definition of that name lives in (a re-export through a
+    /// package, `from pkg import C`) counts for every definition below it.
+    fn refers_to(&self, reference: &NameRef, def: DefId) -> bool {
+        let stem = &self.files[def.0].stem;
+        let target = &reference.target;
         if let Target::Star(targets) = target {
-            // Whatever the star-imported modules define or re-export, from
-            // anywhere in their top-level package.
+            // Whatever the star-imported modules define or re-export: from
+            // the package around a relative one, from anywhere in the
+            // top-level package of an absolute one.
             return targets.iter().any(|t| match t {
-                Target::File(path) => path.starts_with(&def.root),
-                Target::Module(parts) => contains_parts(&def.stem, &parts[..1.min(parts.len())]),
+                Target::File(path) => path.parent().is_some_and(|folder| stem.starts_with(folder)),
+                Target::Module(parts) => contains_parts(stem, &parts[..1.min(parts.len())]),
                 Target::Star(_) => true,
             });
         }
-        let stem = &def.stem;
+        let same_name: &[DefId] = self
+            .definitions
+            .get(reference.name.as_str())
+            .map_or(&[], Vec::as_slice);
         let exact = |stem: &Path| match target {
             Target::File(path) => stem == path,
             Target::Module(parts) => ends_with_parts(stem, parts),
@@ -1467,22 +1157,6 @@ impl<'f> Index<'f> {
             Target::Module(parts) => contains_parts(stem, parts),
             Target::Star(_) => true,
         }
-    }
-
-    fn refers_to(&self, reference: &NameRef, def: DefId) -> bool {
-        let same_name = self
-            .definitions
-            .get(reference.name.as_str())
-            .map_or(&[][..], Vec::as_slice);
-        self.points_to(&reference.target, def.0, same_name)
-    }
-
-    fn refers_to_function(&self, reference: &NameRef, def: DefId) -> bool {
-        let same_name = self
-            .functions
-            .get(reference.name.as_str())
-            .map_or(&[][..], Vec::as_slice);
-        self.points_to(&reference.target, def.0, same_name)
     }
 
     /// The definition and its subclasses, transitively.
@@ -1504,42 +1178,9 @@ impl<'f> Index<'f> {
         family
     }
 
-    /// The definition's bases, transitively, as far as the linted files define them.
-    fn ancestors(&self, def: DefId) -> Vec<DefId> {
-        let mut ancestors: Vec<DefId> = Vec::new();
-        let mut pending = vec![def];
-        while let Some(member) = pending.pop() {
-            for base in &self.class(member).bases {
-                for &candidate in self
-                    .definitions
-                    .get(base.name.as_str())
-                    .map_or(&[][..], Vec::as_slice)
-                {
-                    if candidate != def
-                        && !ancestors.contains(&candidate)
-                        && self.refers_to(base, candidate)
-                    {
-                        ancestors.push(candidate);
-                        pending.push(candidate);
-                    }
-                }
-            }
-        }
-        ancestors
-    }
-
     /// The class `name` as this file defines it (the last definition is in force).
     fn class_in(&self, file: usize, name: &str) -> Option<DefId> {
         self.definitions
-            .get(name)?
-            .iter()
-            .rev()
-            .find(|&&(f, _)| f == file)
-            .copied()
-    }
-
-    fn function_in(&self, file: usize, name: &str) -> Option<DefId> {
-        self.functions
             .get(name)?
             .iter()
             .rev()
@@ -1556,57 +1197,42 @@ impl<'f> Index<'f> {
                 .class_in(file, class)
                 .is_some_and(|def| self.made_once(def)),
             FindingScope::Method { class, method } => {
-                self.context_once(file, &Context::Method(class.clone(), method.clone()))
+                is_lifecycle_method(method)
+                    && self
+                        .class_in(file, class)
+                        .is_some_and(|def| self.made_once(def))
             }
-            FindingScope::Function(name) => self
-                .function_in(file, name)
-                .is_some_and(|def| self.function_once(def)),
+            FindingScope::Function(name) => self.files[file]
+                .functions
+                .iter()
+                .rev()
+                .find(|f| f.name == *name)
+                .is_some_and(|f| f.once),
         }
     }
 
-    fn context_at(&self, file: usize, id: ContextId) -> &'f Context {
-        &self.files[file].contexts[id as usize]
-    }
-
-    fn context_once(&self, file: usize, context: &Context) -> bool {
-        match context {
+    fn context_once(&self, file: usize, id: ContextId) -> bool {
+        match &self.files[file].contexts[id as usize] {
             Context::Once => true,
             Context::Elsewhere => false,
-            Context::Function(name) => self
-                .function_in(file, name)
-                .is_some_and(|def| self.function_once(def)),
-            Context::Method(class, method) => self
-                .class_in(file, class)
-                .is_some_and(|def| self.made_once(def) && self.once_per_instance(def, method)),
             Context::Instance(class) => self
                 .class_in(file, class)
                 .is_some_and(|def| self.made_once(def)),
         }
     }
 
-    /// Whether an attribute of this name is used on a receiver the pass
-    /// cannot type anywhere in the package of `file`.
-    fn used_unknowingly(&self, file: usize, name: u64) -> bool {
-        let root = self.files[file].root.as_path();
-        self.roots
-            .get(root)
-            .into_iter()
-            .flatten()
-            .any(|&f| self.files[f].unknown.binary_search(&name).is_ok())
-    }
-
     fn made_once(&self, def: DefId) -> bool {
-        if let Some(&known) = self.classes_memo.borrow().get(&def) {
+        if let Some(&known) = self.memo.borrow().get(&def) {
             return known;
         }
         // A cycle (A made in B's constructor, B in A's) is not once.
-        self.classes_memo.borrow_mut().insert(def, false);
-        let answer = self.decide_class(def);
-        self.classes_memo.borrow_mut().insert(def, answer);
+        self.memo.borrow_mut().insert(def, false);
+        let answer = self.decide(def);
+        self.memo.borrow_mut().insert(def, answer);
         answer
     }
 
-    fn decide_class(&self, def: DefId) -> bool {
+    fn decide(&self, def: DefId) -> bool {
         if !is_class_name(&self.class(def).name) {
             return false;
         }
@@ -1635,128 +1261,9 @@ impl<'f> Index<'f> {
                     }
                 }
                 seen = true;
-                if !self.context_once(f, self.context_at(f, site.context)) {
+                if !self.context_once(f, site.context) {
                     return false;
                 }
-            }
-        }
-        seen
-    }
-
-    /// Whether the method `method` of the class runs at most once per
-    /// instance: by name (constructors, start-up methods), or because every
-    /// call of it does.
-    fn once_per_instance(&self, def: DefId, method: &str) -> bool {
-        if is_lifecycle_method(method) {
-            return true;
-        }
-        if method.starts_with("__") && method.ends_with("__") {
-            return false;
-        }
-        let hash = name_hash(method);
-        if let Some(&known) = self.methods_memo.borrow().get(&(def, hash)) {
-            return known;
-        }
-        self.methods_memo.borrow_mut().insert((def, hash), false);
-        let answer = self.decide_method(def, method, hash);
-        self.methods_memo.borrow_mut().insert((def, hash), answer);
-        answer
-    }
-
-    fn decide_method(&self, def: DefId, method: &str, hash: u64) -> bool {
-        let family = self.family(def);
-        let mut lineage = family.clone();
-        lineage.extend(self.ancestors(def));
-        if lineage
-            .iter()
-            .any(|&member| self.class(member).decorated.contains(method))
-        {
-            return false;
-        }
-        if lineage.iter().any(|&(f, _)| self.used_unknowingly(f, hash)) {
-            return false;
-        }
-        let mut seen = false;
-        for &(f, i) in self.self_calls.get(&hash).map_or(&[][..], Vec::as_slice) {
-            let call = &self.files[f].self_calls[i];
-            let Some(caller) = self.class_in(f, &call.class) else {
-                continue;
-            };
-            if !lineage.contains(&caller) {
-                continue;
-            }
-            seen = true;
-            let once = match self.context_at(f, call.context) {
-                Context::Method(class, from) => self
-                    .class_in(f, class)
-                    .is_some_and(|from_def| self.once_per_instance(from_def, from)),
-                Context::Instance(_) | Context::Once => true,
-                other => self.context_once(f, other),
-            };
-            if !once {
-                return false;
-            }
-        }
-        for &(f, i) in self
-            .instance_calls
-            .get(&hash)
-            .map_or(&[][..], Vec::as_slice)
-        {
-            let call = &self.files[f].instance_calls[i];
-            if !family
-                .iter()
-                .any(|&member| self.refers_to(&call.class, member))
-            {
-                continue;
-            }
-            seen = true;
-            if !(call.fresh || self.context_once(f, self.context_at(f, call.context))) {
-                return false;
-            }
-        }
-        seen
-    }
-
-    fn function_once(&self, def: DefId) -> bool {
-        if let Some(&known) = self.functions_memo.borrow().get(&def) {
-            return known;
-        }
-        self.functions_memo.borrow_mut().insert(def, false);
-        let answer = self.decide_function(def);
-        self.functions_memo.borrow_mut().insert(def, answer);
-        answer
-    }
-
-    fn decide_function(&self, def: DefId) -> bool {
-        let function = &self.files[def.0].functions[def.1];
-        if function.once {
-            return true;
-        }
-        if function.decorated {
-            return false;
-        }
-        let name = function.name.as_str();
-        if self.used_unknowingly(def.0, name_hash(name)) {
-            return false;
-        }
-        for &(f, e) in self
-            .function_escapes
-            .get(name)
-            .map_or(&[][..], Vec::as_slice)
-        {
-            if self.refers_to_function(&self.files[f].function_escapes[e], def) {
-                return false;
-            }
-        }
-        let mut seen = false;
-        for &(f, c) in self.calls.get(name).map_or(&[][..], Vec::as_slice) {
-            let call = &self.files[f].calls[c];
-            if !self.refers_to_function(&call.callee, def) {
-                continue;
-            }
-            seen = true;
-            if !self.context_once(f, self.context_at(f, call.context)) {
-                return false;
             }
         }
         seen

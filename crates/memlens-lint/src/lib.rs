@@ -9,11 +9,11 @@
 //! tree always finishes.
 //!
 //! A run over several files ends with a cross-module pass (`instances`):
-//! findings bounded by how often their code runs (ML001, ML002, ML004 and
-//! ML006 in a function or method, ML005 in a class) are dropped when the
-//! files of the run show that code runs once per process — at import, in
-//! `main` or a plug-in's `setup`, in a function every call of which runs
-//! once, in a method that runs once per instance of a class made once.
+//! findings that leak once per instance of a class (ML001, ML002, ML004 and
+//! ML006 in a constructor or start-up method, ML005 anywhere in the class)
+//! are dropped when every file of the run makes that class only once per
+//! process — at import, in `main` or a plug-in's `setup`, in the
+//! constructor of another such class, or under a lazy-initialisation guard.
 //!
 //! ```
 //! use memlens_lint::{lint_source, Rule, Settings};

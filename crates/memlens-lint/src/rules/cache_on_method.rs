@@ -8,11 +8,10 @@
 //! class) are not reported, nor are classes made only once per process —
 //! decided by the cross-module pass over every linted file (`crate::instances`):
 //! each place that makes the class runs once — at import
-//! (`registry = Registry()`), in `main` or a plug-in's `setup`, in a
-//! function every call of which runs once, in a method that runs once per
-//! instance of a class made once, or under a lazy-initialisation guard
-//! (`if self._registry is None: self._registry = Registry()`) — and the
-//! class is never passed around as a value. Their one instance lives as long
+//! (`registry = Registry()`), in `main` or a plug-in's `setup`, in the
+//! constructor of another class made once, or under a lazy-initialisation
+//! guard (`if self._registry is None: self._registry = Registry()`) — and
+//! the class is never passed around as a value. Their one instance lives as long
 //! as the module anyway. (Before that pass this rule skipped any class the
 //! module made at top level, even one also made per call elsewhere.) Nor are methods whose cache the module
 //! clears (`self.resolver.cache_clear()` when the configuration changes):

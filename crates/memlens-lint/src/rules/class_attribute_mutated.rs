@@ -24,15 +24,13 @@
 //! appends, extends and inserts are always reported. `NamedTuple` classes are
 //! skipped: their class-level values are field defaults.
 //!
-//! Growth in a method that runs once per instance — a constructor or
-//! start-up method (`__init__`, `__post_init__`, `start…`, `init…`,
-//! `setup…`), or a method only ever called as `self.m(…)` from one of
-//! those or on a fresh instance — of a class made only once per process is
+//! Growth in a constructor or start-up method (`__init__`, `__post_init__`,
+//! `start…`, `init…`, `setup…`) of a class made only once per process is
 //! not reported either: the cross-module pass over every linted file
 //! (`crate::instances`) sees that each place making the class runs once (at
 //! import, as module constants such as `RED = Colour("red")`; in `main` or
-//! a plug-in's `setup`/`async_setup`; in a function or method that itself
-//! runs once; under a lazy-initialisation guard), and that the class is
+//! a plug-in's `setup`/`async_setup`; in the constructor of another class
+//! made once; under a lazy-initialisation guard), and that the class is
 //! never passed on as a value nor subclassed and made elsewhere. A class
 //! reached through a local alias only to read its attributes
 //! (`kind = Error if strict else Warning; kind.get_by_code(c)`) is not

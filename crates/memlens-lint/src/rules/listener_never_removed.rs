@@ -64,22 +64,17 @@
 //! Registrations at module level run once at import and are not reported;
 //! `addHandler` is reported by ML006.
 //!
-//! A registration in code that runs once per process is not reported: the
-//! cross-module pass over every linted file (`crate::instances`) decides
-//! it. Directly in a method, the method must run once per instance — a
-//! constructor or start-up method (`__init__`, `start…`, `async_start…`,
-//! `init…`/`initialize`, `setup…`), or a method only ever called as
-//! `self.m(…)` from one of those, or on a fresh instance (`s = Server();
-//! s.run()`) — of a class made only once: each place making it runs once
-//! (at import, in `main` or a plug-in's `setup`/`async_setup`, in a
-//! function every call of which runs once, in such a method of another
-//! class made once, or under a lazy-initialisation guard such as
-//! `if self._agent is None: self._agent = Agent()` or a `singleton`
-//! decorator), and the class is never passed on as a value nor subclassed
-//! and made elsewhere. Directly in a module-level function, every call of
-//! the function must run once (and it must never be passed on, decorated,
-//! or called on an object the pass cannot type in its package). One
-//! instance registered once pins nothing that grows. A class made in
+//! A registration directly in a constructor or start-up method (`__init__`,
+//! `start…`, `async_start…`, `init…`/`initialize`, `setup…`) of a class made
+//! only once per process is not reported: the cross-module pass over every
+//! linted file (`crate::instances`) sees that each place making the class
+//! runs once — at import, in `main` or a plug-in's `setup`/`async_setup`
+//! or a function a `singleton` decorator runs once, in the constructor of
+//! another class made once (a singleton's scanner, its feeder), or under a
+//! lazy-initialisation guard (`if self._agent is None: self._agent =
+//! Agent()`) in a class made once — and that the class is never passed on
+//! as a value nor subclassed and made elsewhere. One instance registered
+//! once pins nothing that grows. A class made in
 //! `async_setup_entry` is not once: a config entry can be reloaded any
 //! number of times, which is how entities and coordinators leak.
 //!

@@ -32,13 +32,10 @@
 //! passes in (`def add_default_handler(logger)`), where the caller decides
 //! whether the add repeats.
 //!
-//! A logger or handler added in code that runs once per process is added
-//! once and not reported: the cross-module pass over every linted file
-//! (`crate::instances`) sees that the function runs once — an entry point (`main`), a function every
-//! call of which runs once (`load_plugins()` called only from `main`) and
-//! that is never passed on, decorated, or called on an object the pass
-//! cannot type in its package — or that the method runs once per instance
-//! of a class made only once.
+//! A logger or handler added directly in a constructor or start-up method
+//! of a class made only once per process is added once and not reported:
+//! the cross-module pass over every linted file (`crate::instances`)
+//! decides it (see ML004).
 //!
 //! Test files found while walking directories (`tests/` and `test/`
 //! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless

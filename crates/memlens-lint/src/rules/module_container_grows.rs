@@ -23,13 +23,10 @@
 //! and import-time helpers deleted at the top level, which grow with the
 //! code, not the data.
 //!
-//! Growth in code that runs once per process is bounded and not reported:
-//! the cross-module pass over every linted file (`crate::instances`) sees
-//! that the function runs once — an entry point (`main`), a function every
-//! call of which runs once (`load_plugins()` called only from `main`) and
-//! that is never passed on, decorated, or called on an object the pass
-//! cannot type in its package — or that the method runs once per instance
-//! of a class made only once.
+//! Growth directly in a constructor or start-up method of a class made
+//! only once per process, or in a program entry point, is bounded and not
+//! reported: the cross-module pass over every linted file
+//! (`crate::instances`) decides it (see ML004).
 //!
 //! Test files found while walking directories (`tests/` and `test/`
 //! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless
