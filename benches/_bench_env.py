@@ -29,6 +29,13 @@ long-running applications (servers, bots, schedulers, daemons) chosen
 before the tuning and labelled only after it, so that its column of the
 precision table measures the rules on code they were not fitted to. It is
 fetched the same way as ``APP_PINS``, into ``benches/.corpus-apps``.
+
+That corpus was read (its findings labelled) at the end of the round that
+pinned it, so it no longer measures anything unseen: from 2026-12-03 it is
+part of the tuning corpora. ``HOLDOUT2_PINS`` is the fresh held-out corpus
+that replaces it — twenty more long-running applications, pinned before
+any rule change of the round that added them and linted only once the
+rules were final.
 """
 import subprocess
 import sys
@@ -118,6 +125,34 @@ HOLDOUT_PINS = {
     "radicale==3.9.0": {"radicale": "radicale"},
 }
 
+# The fresh held-out corpus, pinned 2026-12-03 before any rule change of
+# that round: the newest release of each that admits CPython 3.11 (what
+# `pip download --no-deps` picks on 3.11), none of them in the pins above.
+# Servers, daemons, task queues, schedulers, dashboards, home automation,
+# chat bots. Wheels where they exist (opsdroid ships only an sdist).
+HOLDOUT2_PINS = {
+    "hypercorn==0.18.0": {"hypercorn": "hypercorn"},
+    "daphne==4.2.3": {"daphne": "daphne"},
+    "waitress==3.0.2": {"waitress": "waitress"},
+    "huey==3.5.4": {"huey": "huey"},
+    "arq==0.28.0": {"arq": "arq"},
+    "flower==2.2.0": {"flower": "flower"},
+    "circus==0.19.0": {"circus": "circus"},
+    "appdaemon==4.5.13": {"appdaemon": "appdaemon"},
+    "maubot==0.6.0": {"maubot": "maubot"},
+    "opsdroid==0.31.0": {"opsdroid": "opsdroid-0.31.0/opsdroid"},
+    "streamlit==1.67.0": {"streamlit": "streamlit"},
+    "kopf==1.45.2": {"kopf": "kopf"},
+    "scrapyd==1.6.0": {"scrapyd": "scrapyd"},
+    "aiosmtpd==1.4.6": {"aiosmtpd": "aiosmtpd"},
+    "irc==20.5.0": {"irc": "irc"},
+    "luigi==3.8.1": {"luigi": "luigi"},
+    "mailman==3.3.10": {"mailman": "mailman"},
+    "xandikos==0.4.10": {"xandikos": "xandikos"},
+    "pyTelegramBotAPI==4.37.1": {"telebot": "telebot"},
+    "slixmpp==1.17.0": {"slixmpp": "slixmpp"},
+}
+
 
 def bench_venv() -> Path:
     """Create the bench venv if needed and return its python."""
@@ -161,6 +196,11 @@ def holdout_corpus() -> dict:
     return _unpacked(HOLDOUT_PINS, "holdout-pins.txt")
 
 
+def holdout2_corpus() -> dict:
+    """Display name -> folder of each package of the fresh held-out corpus, fetched and unpacked on first use."""
+    return _unpacked(HOLDOUT2_PINS, "holdout2-pins.txt")
+
+
 def _unpacked(pins: dict, stamp_name: str) -> dict:
     stamp = APPS / stamp_name
     wanted = "\n".join(pins) + "\n"
@@ -184,7 +224,7 @@ def _fetch_apps(pins: dict) -> None:
         fetched = downloads / pin
         fetched.mkdir(parents=True, exist_ok=True)
         if not any(fetched.iterdir()):
-            # A wheel where one exists; Limnoria and Salt ship only sdists.
+            # A wheel where one exists; Limnoria, Salt and opsdroid ship only sdists.
             wheel = subprocess.run([str(python), "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps", "--only-binary", ":all:", "-d", str(fetched), pin], capture_output=True)
             if wheel.returncode != 0:
                 subprocess.run([str(python), "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps", "--no-binary", ":all:", "-d", str(fetched), pin], check=True)

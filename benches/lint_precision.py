@@ -5,15 +5,18 @@ Two steps::
     .venv-3.11/bin/python benches/lint_precision.py sample   # lint the corpus, draw the sample
     .venv-3.11/bin/python benches/lint_precision.py score    # precision per rule from the labels
 
-``sample --holdout`` also lints the held-out corpus (``HOLDOUT_PINS``):
-run it only once the rules are final. Without it, the held-out rows
-already in the file are kept as they are, so tuning never shows them.
+``sample --holdout2`` also lints the fresh held-out corpus
+(``HOLDOUT2_PINS``): run it only once the rules are final. Without it, the
+held-out rows already in the file are kept as they are, so tuning never
+shows them.
 
 ``sample`` lints CPython 3.11's Lib/ (site-packages excluded) plus the
 pinned third-party packages of ``_bench_env.py`` (requests, flask, django,
-click, rich and sixteen more, installed from PyPI into the bench venv) and
-its pinned application corpus (Home Assistant, bots, servers, daemons:
-``APP_PINS``, unpacked from PyPI, not installed), draws up to 40 findings
+click, rich and sixteen more, installed from PyPI into the bench venv), its
+pinned application corpus (Home Assistant, bots, servers, daemons:
+``APP_PINS``, unpacked from PyPI, not installed) and the first held-out
+corpus (``HOLDOUT_PINS``: read and labelled on 2026-11-25, so since
+2026-12-03 it is tuning data like the rest), draws up to 40 findings
 per rule (test files skipped, as ``memlens lint`` does by default), and
 writes them to ``lint_precision.tsv``, keeping the labels
 already there (a row is keyed by rule, path and line). The draw is a seeded
@@ -39,7 +42,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_env import APPS, APP_PINS, HOLDOUT_PINS, THIRD_PARTY_PINS, app_corpus, holdout_corpus, stdlib_dir, stdlib_entries, third_party_dirs  # noqa: E402
+from _bench_env import APPS, APP_PINS, HOLDOUT2_PINS, HOLDOUT_PINS, THIRD_PARTY_PINS, app_corpus, holdout2_corpus, holdout_corpus, stdlib_dir, stdlib_entries, third_party_dirs  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 LABELS = HERE / "lint_precision.tsv"
@@ -48,27 +51,34 @@ PER_RULE = 40
 FIELDS = ["rule", "path", "line", "verdict", "why"]
 
 
-def corpus(holdout=False):
-    """(label, root) pairs: the stdlib entries, each third-party package, each application package (and each held-out one)."""
+def corpus(holdout2=False):
+    """(label, root) pairs: the stdlib entries, each third-party package, each application package, the first held-out corpus (and the fresh held-out one)."""
     lib = stdlib_dir()
     roots = [("stdlib", Path(p)) for p in stdlib_entries(lib)]
     roots += [(Path(p).name, Path(p)) for p in third_party_dirs()]
     roots += list(app_corpus().items())
-    if holdout:
-        roots += list(holdout_corpus().items())
+    roots += list(holdout_corpus().items())
+    if holdout2:
+        roots += list(holdout2_corpus().items())
     return lib, roots
 
 
 def apps_and_holdout() -> dict:
-    """Display name -> folder of every application package, tuning and held-out (held-out fetched only if already there)."""
+    """Display name -> folder of every application package, tuning and held-out (the fresh held-out corpus only if already fetched)."""
     names = dict(app_corpus())
-    if (APPS / "holdout-pins.txt").exists():
-        names.update(holdout_corpus())
+    names.update(holdout_corpus())
+    if (APPS / "holdout2-pins.txt").exists():
+        names.update(holdout2_corpus())
     return names
 
 
+def names_of(pins: dict) -> set:
+    return {name for names in pins.values() for name in names}
+
+
 def is_holdout(display: str) -> bool:
-    return display.split("/", 1)[0] in {name for names in HOLDOUT_PINS.values() for name in names}
+    """Whether a finding is in the fresh held-out corpus (``HOLDOUT2_PINS``)."""
+    return display.split("/", 1)[0] in names_of(HOLDOUT2_PINS)
 
 
 def display_path(path: str, lib: Path) -> str:
@@ -114,7 +124,7 @@ def source_path(display: str, lib: Path, site: Path) -> Path:
 def sample(args):
     import memlens
 
-    lib, roots = corpus(args.holdout)
+    lib, roots = corpus(args.holdout2)
     findings = [d for d in memlens.lint([str(r) for _, r in roots]) if not d.is_error]
     by_rule = defaultdict(list)
     for d in findings:
@@ -123,11 +133,12 @@ def sample(args):
     known = {(r["rule"], r["path"], r["line"]): r for r in old}
     rows = []
     unlabelled = []
-    # Without --holdout the held-out rows (and their totals) stay as they were.
-    kept_holdout = [] if args.holdout else [r for r in old if is_holdout(r["path"])]
+    # Without --holdout2 the held-out rows (and their totals) stay as they were.
+    kept_holdout = [] if args.holdout2 else [r for r in old if is_holdout(r["path"])]
     holdout_totals = Counter()
     for line in old_header:
-        if "held-out totals:" in line and not args.holdout:
+        # (A header from before 2026-12-03 counted the first held-out corpus: not these.)
+        if line.startswith("# fresh held-out") and "held-out totals:" in line and not args.holdout2:
             holdout_totals = Counter({k: int(v) for k, v in (item.split("=") for item in line.split("held-out totals:")[1].split())})
     tuning_totals = Counter()
     for rule in sorted(by_rule):
@@ -150,9 +161,10 @@ def sample(args):
     held = " ".join(f"{rule}={n}" for rule, n in sorted(holdout_totals.items()))
     packages = ", ".join(THIRD_PARTY_PINS)
     apps = ", ".join(APP_PINS)
+    first_holdout = ", ".join(HOLDOUT_PINS)
     with LABELS.open("w", newline="") as f:
-        f.write(f"# memlens lint findings on CPython 3.11 Lib/ + libraries {packages} + applications {apps}; totals: {totals}\n")
-        f.write(f"# held-out applications {', '.join(HOLDOUT_PINS)} (labelled after the rules were final); held-out totals: {held}\n")
+        f.write(f"# memlens lint findings on CPython 3.11 Lib/ + libraries {packages} + applications {apps} + first held-out applications {first_holdout} (read 2026-11-25, tuning data since 2026-12-03); totals: {totals}\n")
+        f.write(f"# fresh held-out applications {', '.join(HOLDOUT2_PINS)} (pinned 2026-12-03 before that round's rule changes, linted and labelled once after the rules were final; since then ML006's message for __init__ was reworded and the cross-module pass stopped following calls (that part removed no finding on any corpus), with every finding on all corpora checked unchanged); held-out totals: {held}\n")
         f.write(f"# all findings when a rule has at most {PER_RULE}, else the {PER_RULE} ranked first by sha256('{SEED}:rule:path:line'); verdict true = a real leak risk (growth over the process lifetime, or objects kept alive past their use), each read by hand\n")
         writer = csv.DictWriter(f, FIELDS, delimiter="\t", lineterminator="\n")
         writer.writeheader()
@@ -193,7 +205,7 @@ def score(_args):
     for r in rows:
         if not is_holdout(r["path"]):
             verdicts[r["rule"]][r["verdict"]] += 1
-    print("tuning corpora (Lib/, the libraries, APP_PINS)")
+    print("tuning corpora (Lib/, the libraries, APP_PINS, HOLDOUT_PINS)")
     print(f"| {'rule':<6} | {'findings':>8} | {'labelled':>8} | {'true':>4} | {'false':>5} | {'precision':>9} |")
     print(f"|{'-' * 8}|{'-' * 9}:|{'-' * 9}:|{'-' * 5}:|{'-' * 6}:|{'-' * 10}:|")
     for rule in sorted(set(verdicts) | set(totals) | {f"ML00{i}" for i in range(1, 8)}):
@@ -214,36 +226,38 @@ def score(_args):
             return "held-out"
         if top == "stdlib" or top in named:
             return "issue"
+        if top in names_of(HOLDOUT_PINS):
+            return "first held-out"
         return "libraries" if top in THIRD_PARTY_PINS.values() else "applications"
 
     split = defaultdict(Counter)
     for r in rows:
         if r["verdict"] in ("true", "false"):
             split[(r["rule"], corpus_of(r["path"]))][r["verdict"]] += 1
-    corpora = ["issue", "libraries", "applications", "tuning", "held-out"]
+    corpora = ["issue", "libraries", "applications", "first held-out", "tuning", "held-out"]
     for (rule, c), v in list(split.items()):
         if c != "held-out":
             split[(rule, "tuning")] += v
     unlabelled_holdout = sum(1 for r in rows if is_holdout(r["path"]) and r["verdict"] not in ("true", "false"))
     if unlabelled_holdout:
         print(f"\n{unlabelled_holdout} held-out rows still unlabelled")
-    print("\ntrue/labelled by corpus (issue: Lib/ + requests, flask, django, click, rich; libraries: the 16 other pinned projects; applications: APP_PINS; tuning: the three together; held-out: HOLDOUT_PINS)")
-    print("| rule   | " + " | ".join(f"{c:>12}" for c in corpora) + " |")
-    print("|--------|" + "|".join("-" * 13 + ":" for _ in corpora) + "|")
+    print("\ntrue/labelled by corpus (issue: Lib/ + requests, flask, django, click, rich; libraries: the 16 other pinned projects; applications: APP_PINS; first held-out: HOLDOUT_PINS, tuning data since 2026-12-03; tuning: those four together; held-out: HOLDOUT2_PINS)")
+    print("| rule   | " + " | ".join(f"{c:>14}" for c in corpora) + " |")
+    print("|--------|" + "|".join("-" * 15 + ":" for _ in corpora) + "|")
     for rule in sorted({rule for rule, _ in split}):
         cells = []
         for c in corpora:
             v = split[(rule, c)]
             n = v["true"] + v["false"]
             cells.append(f"{v['true']}/{n} ({100 * v['true'] / n:.0f}%)" if n else "—")
-        print(f"| {rule:<6} | " + " | ".join(f"{cell:>12}" for cell in cells) + " |")
+        print(f"| {rule:<6} | " + " | ".join(f"{cell:>14}" for cell in cells) + " |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(required=True)
     sample_parser = sub.add_parser("sample")
-    sample_parser.add_argument("--holdout", action="store_true", help="also lint and sample the held-out corpus (only once the rules are final)")
+    sample_parser.add_argument("--holdout2", action="store_true", help="also lint and sample the fresh held-out corpus, HOLDOUT2_PINS (only once the rules are final)")
     sample_parser.set_defaults(func=sample)
     sub.add_parser("score").set_defaults(func=score)
     todo_parser = sub.add_parser("todo")

@@ -9,10 +9,11 @@
 //! tree always finishes.
 //!
 //! A run over several files ends with a cross-module pass (`instances`):
-//! findings that leak once per instance of a class (ML002, ML004 in a
-//! constructor or start-up method, ML005) are dropped when every file of
-//! the run makes that class only once per process — at import, in `main` or
-//! a plug-in's `setup`, or in the constructor of another such class.
+//! findings that leak once per instance of a class (ML001, ML002, ML004 and
+//! ML006 in a constructor or start-up method, ML005 anywhere in the class)
+//! are dropped when every file of the run makes that class only once per
+//! process — at import, in `main` or a plug-in's `setup`, in the
+//! constructor of another such class, or under a lazy-initialisation guard.
 //!
 //! ```
 //! use memlens_lint::{lint_source, Rule, Settings};
@@ -63,8 +64,8 @@ pub fn lint_source(path: &Path, bytes: &[u8], settings: &Settings) -> Vec<Diagno
 /// One file's findings before the cross-module pass.
 struct FileOutcome {
     diagnostics: Vec<Diagnostic>,
-    /// For each diagnostic, the class of this file whose instances it scales with.
-    per_instance: Vec<Option<instances::PerInstance>>,
+    /// For each diagnostic, the code of this file whose run count bounds it.
+    per_instance: Vec<Option<instances::FindingScope>>,
     /// What the file tells the cross-module pass (none if it did not parse
     /// or no rule that uses the pass ran on it).
     facts: Option<instances::FileFacts>,
@@ -79,13 +80,6 @@ impl FileOutcome {
         }
     }
 }
-
-/// Rules whose findings the cross-module pass may drop.
-const PER_INSTANCE_RULES: [Rule; 3] = [
-    Rule::ClassAttributeMutated,
-    Rule::ListenerNeverRemoved,
-    Rule::CacheOnMethod,
-];
 
 fn lint_one(path: &Path, bytes: &[u8], settings: &Settings) -> FileOutcome {
     let text = match source::decode(bytes) {
@@ -122,12 +116,11 @@ fn lint_one(path: &Path, bytes: &[u8], settings: &Settings) -> FileOutcome {
         }
     };
     let body = &parsed.syntax().body;
-    let mut found: Vec<(Diagnostic, Option<instances::PerInstance>)> =
+    let mut found: Vec<(Diagnostic, Option<instances::FindingScope>)> =
         rules::check_module(body, &settings.selection)
             .into_iter()
             .map(|violation| {
-                let per_instance =
-                    instances::per_instance(body, violation.rule, violation.range.start);
+                let per_instance = instances::scope_of(body, violation.rule, violation.range.start);
                 let diagnostic = locate(
                     path,
                     &index,
@@ -140,9 +133,11 @@ fn lint_one(path: &Path, bytes: &[u8], settings: &Settings) -> FileOutcome {
             .filter(|(diagnostic, _)| !noqa::suppresses(&diagnostic.source_line, diagnostic.rule))
             .collect();
     found.sort_by_key(|(d, _)| (d.line, d.column, d.rule));
-    let facts = PER_INSTANCE_RULES
+    let facts = settings
+        .selection
+        .rules()
         .iter()
-        .any(|&rule| settings.selection.is_enabled(rule))
+        .any(|&rule| instances::uses_the_pass(rule))
         .then(|| instances::collect(path, body));
     let (diagnostics, per_instance) = found.into_iter().unzip();
     FileOutcome {
@@ -152,8 +147,8 @@ fn lint_one(path: &Path, bytes: &[u8], settings: &Settings) -> FileOutcome {
     }
 }
 
-/// The cross-module pass over every file of a run: drops the findings that
-/// scale with instances of a class made once per process.
+/// The cross-module pass over every file of a run: drops the findings whose
+/// code runs once per process.
 fn finish(outcomes: Vec<FileOutcome>) -> Vec<Diagnostic> {
     let conditional = outcomes
         .iter()
@@ -173,7 +168,7 @@ fn finish(outcomes: Vec<FileOutcome>) -> Vec<Diagnostic> {
         }
         for (diagnostic, per_instance) in outcome.diagnostics.iter().zip(&outcome.per_instance) {
             let once = match (per_instance, file) {
-                (Some(p), Some(file)) => index.is_made_once(file, &p.class),
+                (Some(scope), Some(file)) => index.runs_once(file, scope),
                 _ => false,
             };
             if !once {

@@ -6,10 +6,12 @@
 //! `self` (not a `staticmethod`, `classmethod`, `__new__`, or a method whose
 //! first parameter is `cls`). Enums (their members live as long as the
 //! class) are not reported, nor are classes made only once per process —
-//! decided by the cross-module pass over every linted file: each place that
-//! makes the class is at import (`registry = Registry()`), in `main` or a
-//! plug-in's `setup`, or in the constructor of another such class, and the
-//! class is never passed around as a value. Their one instance lives as long
+//! decided by the cross-module pass over every linted file (`crate::instances`):
+//! each place that makes the class runs once — at import
+//! (`registry = Registry()`), in `main` or a plug-in's `setup`, in the
+//! constructor of another class made once, or under a lazy-initialisation
+//! guard (`if self._registry is None: self._registry = Registry()`) — and
+//! the class is never passed around as a value. Their one instance lives as long
 //! as the module anyway. (Before that pass this rule skipped any class the
 //! module made at top level, even one also made per call elsewhere.) Nor are methods whose cache the module
 //! clears (`self.resolver.cache_clear()` when the configuration changes):

@@ -27,11 +27,14 @@
 //! Growth in a constructor or start-up method (`__init__`, `__post_init__`,
 //! `start…`, `init…`, `setup…`) of a class made only once per process is
 //! not reported either: the cross-module pass over every linted file
-//! (`crate::instances`) sees that each place making the class is at import
-//! (module constants such as `RED = Colour("red")`), in `main` or a
-//! plug-in's `setup`/`async_setup`, or in the constructor of another such
-//! class, and that the class is never passed on as a value nor subclassed
-//! and made elsewhere. The container then holds one entry per constant.
+//! (`crate::instances`) sees that each place making the class runs once (at
+//! import, as module constants such as `RED = Colour("red")`; in `main` or
+//! a plug-in's `setup`/`async_setup`; in the constructor of another class
+//! made once; under a lazy-initialisation guard), and that the class is
+//! never passed on as a value nor subclassed and made elsewhere. A class
+//! reached through a local alias only to read its attributes
+//! (`kind = Error if strict else Warning; kind.get_by_code(c)`) is not
+//! passed on. The container then holds one entry per constant.
 //!
 //! Test files found while walking directories (`tests/` and `test/`
 //! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless

@@ -17,8 +17,10 @@
 //! not, and neither is returning such a result (`return p.sub(closure, s)`).
 //! Not reported: containers ever shrunk in the enclosing function, item
 //! assignment into a captured list (which cannot grow it), a registration
-//! undone in the same function (`add_handler` … `remove_handler`), and
-//! closures made in tests and fixtures (`test_*`, `setUp`, `@fixture`,
+//! undone in the same function (`add_handler` … `remove_handler`), a
+//! closure stored on `self` only until a `finally` of the same call deletes
+//! or replaces that attribute (`self.notify = hold` … `finally: del
+//! self.notify`: it lives as long as the call), and closures made in tests and fixtures (`test_*`, `setUp`, `@fixture`,
 //! methods of `Test…`/`…Tests`/`TestCase` classes), which live for one test.
 //!
 //! Test files found while walking directories (`tests/` and `test/`
@@ -275,6 +277,29 @@ fn removed_in(outer: &ast::StmtFunctionDef, method: Option<&str>) -> bool {
     removed
 }
 
+/// Attributes of `self` that a `finally` block of `func` deletes or rebinds.
+fn released_in_finally(func: &ast::StmtFunctionDef) -> std::collections::HashSet<&str> {
+    let mut released = std::collections::HashSet::new();
+    for_each_shallow_stmt(&func.body, &mut |stmt| {
+        let Stmt::Try(try_stmt) = stmt else { return };
+        for_each_shallow_stmt(&try_stmt.finalbody, &mut |inner| {
+            let targets: Vec<&Expr> = match inner {
+                Stmt::Delete(delete) => delete.targets.iter().collect(),
+                Stmt::Assign(assign) => assign.targets.iter().collect(),
+                _ => return,
+            };
+            for target in targets {
+                if let Expr::Attribute(a) = target {
+                    if matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "self") {
+                        released.insert(a.attr.as_str());
+                    }
+                }
+            }
+        });
+    });
+    released
+}
+
 /// How the closure leaves the enclosing call, if it does.
 fn escapes(
     closure: &Closure<'_>,
@@ -302,7 +327,14 @@ fn escapes(
                 how = Some("returned");
             }
             Stmt::Assign(assign) => {
-                let stored_on_self = assign.targets.iter().any(|t| matches!(t, Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "self")));
+                // Stored on `self` until a `finally` of this call deletes or
+                // replaces it (`self.notify = hold` … `finally: del self.notify`):
+                // the closure lives only as long as the call.
+                let stored_on_self = assign.targets.iter().any(|t| {
+                    matches!(t, Expr::Attribute(a)
+                    if matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "self")
+                        && !released_in_finally(outer).contains(a.attr.as_str()))
+                });
                 if stored_on_self && holds(&assign.value, &is_closure) {
                     how = Some("stored on `self`");
                 }

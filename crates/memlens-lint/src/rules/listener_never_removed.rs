@@ -15,15 +15,24 @@
 //! method, a `functools.partial`, or a callback parameter (`callback`,
 //! `handler`, …); a module-level function pins nothing and is not reported.
 //! A generic `.register(…)` (singledispatch, codecs, tkinter) is reported
-//! only with a bound method; `add_done_callback` only on a module-level
-//! future (futures drop their callbacks when they complete). Not reported
+//! only with a bound method, and not under a name given before it
+//! (`services.register("light", f"{name}_on", self.turn_on)`: a second
+//! registration of a name replaces the first, so it grows with the distinct
+//! names, which ML001 and ML002 do not report either); `add_done_callback`
+//! only on a module-level future (futures drop their callbacks when they
+//! complete). Not reported
 //! either: registrations into the object's own registry (`self.x.register`,
-//! collected with it), onto an emitter the function itself creates
+//! collected with it, and so through a parameter the method keeps on the
+//! object: `self._button = button; button.subscribe(self.on_press)` is
+//! `self._button.subscribe(…)`), onto an emitter the function itself creates
 //! (`button = Button(); button.clicked.connect(self.apply)`: the emitter is
 //! owned by whoever keeps it, usually the registering object), in set-up
 //! functions named for registering or plug-in set-up (`setup`, `init_…`,
 //! Home Assistant's `async_setup_entry`), under an `if` that checks a
-//! registered/connected flag, registrations whose result is kept
+//! registered/connected flag, one-shots (`…_once`) under a test of the
+//! application's run state or after an `if` on it that returns
+//! (`if hass.state is running: …; return` — they fire at start-up and are
+//! dropped), registrations whose result is kept
 //! (`unsub = bus.subscribe(…)`, `entry.async_on_unload(node.on(…))`, a list
 //! of them: APIs that return an unsubscribe handle are undone through it,
 //! which no removal call by name shows — on the application corpus of
@@ -59,12 +68,15 @@
 //! `start…`, `async_start…`, `init…`/`initialize`, `setup…`) of a class made
 //! only once per process is not reported: the cross-module pass over every
 //! linted file (`crate::instances`) sees that each place making the class
-//! is at import, in `main` or a plug-in's `setup`/`async_setup`, or in the
-//! constructor of another such class (a singleton's scanner, its feeder),
-//! and that the class is never passed on as a value nor subclassed and made
-//! elsewhere. One instance registered once pins nothing that grows. A class
-//! made in `async_setup_entry` is not once: a config entry can be reloaded
-//! any number of times, which is how entities and coordinators leak.
+//! runs once — at import, in `main` or a plug-in's `setup`/`async_setup`
+//! or a function a `singleton` decorator runs once, in the constructor of
+//! another class made once (a singleton's scanner, its feeder), or under a
+//! lazy-initialisation guard (`if self._agent is None: self._agent =
+//! Agent()`) in a class made once — and that the class is never passed on
+//! as a value nor subclassed and made elsewhere. One instance registered
+//! once pins nothing that grows. A class made in
+//! `async_setup_entry` is not once: a config entry can be reloaded any
+//! number of times, which is how entities and coordinators leak.
 //!
 //! Test files found while walking directories (`tests/` and `test/`
 //! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless
@@ -191,6 +203,13 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
         };
         let made_cell = std::cell::OnceCell::new();
         let made_here = || made_cell.get_or_init(|| locals_bound_to_calls(func));
+        let kept_cell = std::cell::OnceCell::new();
+        let kept_parameters = || {
+            kept_cell.get_or_init(|| match receiver {
+                Some(receiver) => parameters_kept_on(func, receiver),
+                None => HashSet::new(),
+            })
+        };
         // Scopes of the function and its closures, on first need.
         let local_cell = std::cell::OnceCell::new();
         let local = || local_cell.get_or_init(|| LocalCallables::of(func));
@@ -254,6 +273,12 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             }
             let own_registry = !handed_in_only
                 && matches!(&*call.func, Expr::Attribute(a) if dotted_name(&a.value).is_some_and(|d| d == "self" || d.starts_with("self.")));
+            // `self._button = button; button.subscribe(self.on_press)`: the
+            // object keeps the emitter it was handed, as `self._button`, and
+            // registering through that name is its own registry (above).
+            let kept_emitter = !handed_in_only
+                && matches!(&*call.func, Expr::Attribute(a)
+                    if matches!(&*a.value, Expr::Name(n) if kept_parameters().contains(n.id.as_str())));
             // `button = Button(); button.clicked.connect(self.apply)`: the
             // emitter is made here and owned by whoever keeps it (usually the
             // registering object), so it does not outlive the callback's owner.
@@ -265,6 +290,7 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             let result_kept = !discarded().contains(&call_range);
             if registers_by_name
                 || own_registry
+                || kept_emitter
                 || local_emitter
                 || result_kept
                 || guarded.iter().any(|g| g.contains_range(call_range))
@@ -294,6 +320,20 @@ pub(crate) fn check(module: &Module<'_>) -> Vec<Violation> {
             // callbacks when it completes, so only a module-level one keeps them.
             if label == "register" && !matches!(callback, Expr::Attribute(_)) {
                 return;
+            }
+            // `services.register(DOMAIN, f"{name}_create", entity.create)`:
+            // registered under a name, which a second registration replaces;
+            // it grows with the distinct names, as keyed inserts do (ML001).
+            if label == "register" {
+                let named = call
+                    .arguments
+                    .args
+                    .iter()
+                    .take_while(|arg| !std::ptr::eq(*arg, callback))
+                    .any(|arg| matches!(arg, Expr::StringLiteral(_) | Expr::FString(_)));
+                if named {
+                    return;
+                }
             }
             if label == "add_done_callback" {
                 let global_future = matches!(&*call.func, Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if !scope().is_local(n.id.as_str())));
@@ -486,6 +526,25 @@ fn root_name(expr: &Expr) -> Option<&str> {
         Expr::Attribute(attr) => root_name(&attr.value),
         _ => None,
     }
+}
+
+/// Parameters the method stores on its instance (`self._button = button`).
+fn parameters_kept_on<'a>(func: &'a ast::StmtFunctionDef, receiver: &str) -> HashSet<&'a str> {
+    let parameters: HashSet<&str> = func.parameters.iter().map(|p| p.name().as_str()).collect();
+    let mut kept = HashSet::new();
+    for_each_shallow_stmt(&func.body, &mut |stmt| {
+        let Stmt::Assign(assign) = stmt else { return };
+        let Expr::Name(value) = &*assign.value else {
+            return;
+        };
+        let on_instance = assign.targets.iter().any(|t| {
+            matches!(t, Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if n.id.as_str() == receiver))
+        });
+        if on_instance && parameters.contains(value.id.as_str()) && value.id.as_str() != receiver {
+            kept.insert(value.id.as_str());
+        }
+    });
+    kept
 }
 
 /// Names the function binds to the result of a call (`click = Gtk.GestureClick()`,
@@ -715,29 +774,83 @@ fn discarded_calls(func: &ast::StmtFunctionDef) -> HashSet<ruff_text_size::TextR
     calls
 }
 
-/// Ranges of `if` statements whose test checks a registration flag
-/// (`if not self._registered:`, `if not connected:`), inside which a
-/// registration runs once.
 /// Ranges of `if` statements whose test checks the application's run state
 /// (`if self.hass.state is not CoreState.running:`, `… else:` included): a
 /// one-shot start-up listener registered there fires, and is dropped, soon.
+/// After such an `if` whose body always leaves the function
+/// (`if hass.state is running: …; return`), the rest of the block runs only
+/// in that state too, and is included.
 fn run_state_ranges(func: &ast::StmtFunctionDef) -> Vec<ruff_text_size::TextRange> {
+    let names_state = |test: &Expr| {
+        let mut found = false;
+        for_each_name(test, &mut |id| {
+            let id = id.to_ascii_lowercase();
+            if id == "state" || id.contains("running") || id.contains("started") {
+                found = true;
+            }
+        });
+        found
+    };
     let mut ranges = Vec::new();
-    for_each_shallow_stmt(&func.body, &mut |stmt| {
-        if let Stmt::If(if_stmt) = stmt {
-            let mut names_state = false;
-            for_each_name(&if_stmt.test, &mut |id| {
-                let id = id.to_ascii_lowercase();
-                if id == "state" || id.contains("running") || id.contains("started") {
-                    names_state = true;
+    for_each_block(&func.body, &mut |block| {
+        for (i, stmt) in block.iter().enumerate() {
+            let Stmt::If(if_stmt) = stmt else { continue };
+            if !names_state(&if_stmt.test) {
+                continue;
+            }
+            ranges.push(if_stmt.range);
+            let leaves = matches!(if_stmt.body.last(), Some(Stmt::Return(_) | Stmt::Raise(_)));
+            if leaves && if_stmt.elif_else_clauses.is_empty() {
+                if let (Some(first), Some(last)) = (block.get(i + 1), block.last()) {
+                    ranges.push(ruff_text_size::TextRange::new(
+                        ruff_text_size::Ranged::start(first),
+                        ruff_text_size::Ranged::end(last),
+                    ));
                 }
-            });
-            if names_state {
-                ranges.push(if_stmt.range);
             }
         }
     });
     ranges
+}
+
+/// Calls `f` on `body` and on every block nested in its compound statements
+/// (not in nested `def` or `class` bodies).
+fn for_each_block<'a>(body: &'a [Stmt], f: &mut dyn FnMut(&'a [Stmt])) {
+    f(body);
+    for stmt in body {
+        match stmt {
+            Stmt::If(s) => {
+                for_each_block(&s.body, f);
+                for clause in &s.elif_else_clauses {
+                    for_each_block(&clause.body, f);
+                }
+            }
+            Stmt::For(s) => {
+                for_each_block(&s.body, f);
+                for_each_block(&s.orelse, f);
+            }
+            Stmt::While(s) => {
+                for_each_block(&s.body, f);
+                for_each_block(&s.orelse, f);
+            }
+            Stmt::With(s) => for_each_block(&s.body, f),
+            Stmt::Try(s) => {
+                for_each_block(&s.body, f);
+                for handler in &s.handlers {
+                    let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                    for_each_block(&handler.body, f);
+                }
+                for_each_block(&s.orelse, f);
+                for_each_block(&s.finalbody, f);
+            }
+            Stmt::Match(s) => {
+                for case in &s.cases {
+                    for_each_block(&case.body, f);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Every name and attribute name in `expr`.
@@ -756,6 +869,9 @@ fn for_each_name(expr: &Expr, f: &mut dyn FnMut(&str)) {
     Names(f).visit_expr(expr);
 }
 
+/// Ranges of `if` statements whose test checks a registration flag
+/// (`if not self._registered:`, `if not connected:`), inside which a
+/// registration runs once.
 fn guarded_ranges(func: &ast::StmtFunctionDef) -> Vec<ruff_text_size::TextRange> {
     let mut ranges = Vec::new();
     for_each_shallow_stmt(&func.body, &mut |stmt| {

@@ -32,6 +32,11 @@
 //! passes in (`def add_default_handler(logger)`), where the caller decides
 //! whether the add repeats.
 //!
+//! A logger or handler added directly in a constructor or start-up method
+//! of a class made only once per process is added once and not reported:
+//! the cross-module pass over every linted file (`crate::instances`)
+//! decides it (see ML004).
+//!
 //! Test files found while walking directories (`tests/` and `test/`
 //! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless
 //! `--include-tests` or `include-tests = true` asks: what a test makes lives
@@ -153,7 +158,7 @@ impl<'a> Visitor<'a> for Finder<'_, 'a> {
                     && is_managed_logger(&attr.value, self.function, self.imports)
                 {
                     let where_ = if self.function.name.as_str() == "__init__" {
-                        "per instance in `__init__`"
+                        "per instance"
                     } else {
                         "per call"
                     };

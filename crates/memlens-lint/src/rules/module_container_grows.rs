@@ -23,6 +23,11 @@
 //! and import-time helpers deleted at the top level, which grow with the
 //! code, not the data.
 //!
+//! Growth directly in a constructor or start-up method of a class made
+//! only once per process, or in a program entry point, is bounded and not
+//! reported: the cross-module pass over every linted file
+//! (`crate::instances`) decides it (see ML004).
+//!
 //! Test files found while walking directories (`tests/` and `test/`
 //! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless
 //! `--include-tests` or `include-tests = true` asks: what a test makes lives
