@@ -10,9 +10,11 @@ interleaving the configurations within each repetition so that a noisy host
 affects them alike. Reports, per interpreter, the median CPU time (user+sys of
 the child) and its ratio to the plain run, the cost per allocation in
 nanoseconds (the extra CPU time over the plain run divided by the
-allocations), and the tracers' own memory for the same live traces
-(``get_tracemalloc_memory()`` of stdlib tracemalloc and memlens with 200 000
-live blocks).
+allocations), the median of each repetition's own ratio to the plain run
+measured just before it (steadier on a noisy host) with the range of the
+middle half of those ratios, and the tracers' own memory for the same live
+traces (``get_tracemalloc_memory()`` of stdlib tracemalloc and memlens with
+200 000 live blocks).
 
 Each interpreter needs memlens installed (``maturin develop --release`` in its
 venv); memray is measured when importable there (``pip install memray``).
@@ -161,12 +163,19 @@ def bench(python, n, repeat, only):
             print(f"  [{version}] repetition {repetition + 1}/{repeat} done", file=sys.stderr)
     plain = statistics.median(times["plain"])
     print(f"\nCPython {version}, alloc_workload.py {n} (~{allocations / 1e6:.1f}M allocations), median of {repeat}\n")
-    print(f"| {'configuration':<34} | {'CPU s':>6} | {'ratio':>6} | {'ns/alloc':>8} |")
-    print(f"|{'-' * 36}|{'-' * 8}|{'-' * 8}|{'-' * 10}|")
+    # `ratio` divides the medians; `paired` is the median of each
+    # repetition's own ratio (the configuration over the plain run just
+    # before it), which cancels the host's slow drifts, with the range of
+    # the middle half of those ratios beside it.
+    print(f"| {'configuration':<34} | {'CPU s':>6} | {'ratio':>6} | {'paired':>6} | {'middle half':>13} | {'ns/alloc':>8} |")
+    print(f"|{'-' * 36}|{'-' * 8}|{'-' * 8}|{'-' * 8}|{'-' * 15}|{'-' * 10}|")
     for name, samples in times.items():
         median = statistics.median(samples)
         extra = (median - plain) / allocations * 1e9
-        print(f"| {name:<34} | {median:6.2f} | {median / plain:5.2f}x | {extra:8.0f} |")
+        paired = sorted(t / p for t, p in zip(samples, times["plain"]))
+        low, high = paired[(len(paired) - 1) // 4], paired[len(paired) * 3 // 4]
+        spread = f"{low:.3f}-{high:.3f}"
+        print(f"| {name:<34} | {median:6.2f} | {median / plain:5.2f}x | {statistics.median(paired):5.3f}x | {spread:>13} | {extra:8.0f} |")
     if has_module(python, "memlens") and not only:
         print("\nTracer's own memory with 200 000 live traced blocks (1 frame):")
         for which in ("tracemalloc", "memlens"):

@@ -27,7 +27,7 @@ use memlens_trace::writer::CaptureWriter;
 use pyo3::ffi::{self, PyMemAllocatorDomain, PyMemAllocatorEx};
 use pyo3::Python;
 use std::cell::{Cell, UnsafeCell};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::os::raw::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -46,11 +46,17 @@ const MAX: usize = MAX_FRAMES as usize;
 struct Layer {
     prev: PyMemAllocatorEx,
     enabled: AtomicBool,
-    /// The sampled session's free filter (its counters), null in exact
-    /// mode: the free hook probes it without loading the tracer. Only read
-    /// while `enabled`, i.e. while the session that owns it runs.
-    filter: *const AtomicU8,
+    /// A sampled session's layer: its free hook probes [`SAMPLED_FILTER`]
+    /// without loading the tracer (exact mode skips the probe).
+    sampled: bool,
+    /// A sampled session's MEM or OBJ layer over plain pymalloc, which
+    /// hooks no free: see [`raw_backed_sampling`].
+    raw_backed: bool,
 }
+
+/// The smallest request pymalloc does not serve from its pools but passes
+/// to the RAW domain (its small-request limit is 512 bytes, 3.8-3.13).
+const RAW_BACKED_MIN: usize = 513;
 
 /// The running trace.
 struct Tracer {
@@ -124,24 +130,32 @@ static GENERATION: AtomicU64 = AtomicU64::new(1);
 static INSTALLED: SpinLock<[usize; 3]> = SpinLock::new([0; 3]);
 static FORK_HANDLERS: Once = Once::new();
 
-/// Addresses of live sampled blocks, with a lock-free pre-filter so that
-/// frees of unsampled blocks (nearly all) cost one atomic load.
+/// Addresses of live sampled blocks (with the allocator each was recorded
+/// under), behind [`SAMPLED_FILTER`], a lock-free pre-filter, so that frees
+/// of unsampled blocks (nearly all) cost one atomic load.
 struct SampledSet {
-    counts: Box<[AtomicU8]>,
-    live: SpinLock<HashSet<u64, FastHash>>,
+    live: SpinLock<HashMap<u64, Allocator, FastHash>>,
 }
 
 /// 8 KiB of counters: small enough to stay in L1 next to the interpreter's
 /// working set; a counter that saturates stays set (only false positives).
 const FILTER_BITS: u32 = 13;
 
+/// The sampled session's filter: per slot, how many live sampled blocks
+/// hash there. A static rather than part of the session, so that a RAW
+/// free on a thread without the GIL may probe it at any moment, even while
+/// `stop` tears the session down. Zeroed when a sampled session starts,
+/// before its layers are enabled.
+static SAMPLED_FILTER: [AtomicU8; 1 << FILTER_BITS] =
+    [const { AtomicU8::new(0) }; 1 << FILTER_BITS];
+
 impl SampledSet {
     fn new() -> Self {
+        for counter in &SAMPLED_FILTER {
+            counter.store(0, Ordering::Relaxed);
+        }
         SampledSet {
-            counts: (0..1usize << FILTER_BITS)
-                .map(|_| AtomicU8::new(0))
-                .collect(),
-            live: SpinLock::new(HashSet::default()),
+            live: SpinLock::new(HashMap::default()),
         }
     }
 
@@ -150,9 +164,18 @@ impl SampledSet {
         ((address >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS)) as usize
     }
 
-    fn insert(&self, address: u64) {
-        if self.live.lock().insert(address) {
-            let counter = &self.counts[Self::slot(address)];
+    #[inline(always)]
+    fn counter(address: u64) -> &'static AtomicU8 {
+        let slot = Self::slot(address);
+        debug_assert!(slot < SAMPLED_FILTER.len());
+        // SAFETY: `slot` keeps FILTER_BITS bits and the filter has
+        // 1 << FILTER_BITS counters.
+        unsafe { SAMPLED_FILTER.get_unchecked(slot) }
+    }
+
+    fn insert(&self, address: u64, allocator: Allocator) {
+        if self.live.lock().insert(address, allocator).is_none() {
+            let counter = Self::counter(address);
             if counter.load(Ordering::Relaxed) < u8::MAX {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
@@ -161,23 +184,21 @@ impl SampledSet {
 
     /// False when `address` is certainly not a live sampled block.
     #[inline(always)]
-    fn maybe_contains(&self, address: u64) -> bool {
-        let slot = Self::slot(address);
-        debug_assert!(slot < self.counts.len());
-        // SAFETY: `slot` keeps FILTER_BITS bits and `counts` has
-        // 1 << FILTER_BITS counters.
-        unsafe { self.counts.get_unchecked(slot) }.load(Ordering::Relaxed) != 0
+    fn maybe_contains(address: u64) -> bool {
+        Self::counter(address).load(Ordering::Relaxed) != 0
     }
 
+    /// Takes `address` out of the set; the allocator it was recorded under,
+    /// or None when it is not a live sampled block.
     #[inline]
-    fn remove(&self, address: u64) -> bool {
-        let counter = &self.counts[Self::slot(address)];
+    fn remove(&self, address: u64) -> Option<Allocator> {
+        let counter = Self::counter(address);
         let count = counter.load(Ordering::Relaxed);
         if count == 0 {
-            return false;
+            return None;
         }
         let removed = self.live.lock().remove(&address);
-        if removed && count < u8::MAX {
+        if removed.is_some() && count < u8::MAX {
             counter.fetch_sub(1, Ordering::Relaxed);
         }
         removed
@@ -399,9 +420,27 @@ extern "C" fn malloc_hook<const D: u8>(ctx: *mut c_void, size: usize) -> *mut c_
         Ok(block) => return block,
         Err(allocate) => allocate,
     };
+    if raw_backed_sample_point::<D>(layer) {
+        let allocate = move || match prev.malloc {
+            Some(malloc) => malloc(prev.ctx, size.max(RAW_BACKED_MIN)),
+            None => ptr::null_mut(),
+        };
+        return traced_call::<D>(allocate, |caller, block| {
+            after_alloc::<D>(caller, block, size)
+        });
+    }
     traced_call::<D>(allocate, |caller, block| {
         after_alloc::<D>(caller, block, size)
     })
+}
+
+/// Whether a request that missed sampled mode's fast path is (or may be) a
+/// sample point of a layer whose sampled blocks must be raw-backed (see
+/// [`raw_backed_sampling`]): not memlens' own work or a nested call.
+#[inline(always)]
+fn raw_backed_sample_point<const D: u8>(layer: &Layer) -> bool {
+    // SAFETY: MEM and OBJ callers hold the GIL (RAW never gets here).
+    D != RAW && layer.raw_backed && !unsafe { gil_state().busy }
 }
 
 extern "C" fn calloc_hook<const D: u8>(
@@ -423,6 +462,15 @@ extern "C" fn calloc_hook<const D: u8>(
         Ok(block) => return block,
         Err(allocate) => allocate,
     };
+    if raw_backed_sample_point::<D>(layer) && size < RAW_BACKED_MIN {
+        let allocate = move || match prev.calloc {
+            Some(calloc) => calloc(prev.ctx, 1, RAW_BACKED_MIN),
+            None => ptr::null_mut(),
+        };
+        return traced_call::<D>(allocate, |caller, block| {
+            after_alloc::<D>(caller, block, size)
+        });
+    }
     traced_call::<D>(allocate, |caller, block| {
         after_alloc::<D>(caller, block, size)
     })
@@ -444,7 +492,7 @@ extern "C" fn realloc_hook<const D: u8>(
     }
     // Sampled mode: moving a block sampling never picked is an allocation
     // like any other for the countdown.
-    let allocate = if old.is_null() || surely_untraced::<D>(layer, old) {
+    let allocate = if old.is_null() || surely_untraced(layer, old) {
         match allocate_unsampled::<D, _>(size, allocate) {
             Ok(block) => return block,
             Err(allocate) => allocate,
@@ -452,22 +500,39 @@ extern "C" fn realloc_hook<const D: u8>(
     } else {
         allocate
     };
+    if raw_backed_sample_point::<D>(layer) {
+        let allocate = move || match prev.realloc {
+            Some(realloc) => realloc(prev.ctx, old, size.max(RAW_BACKED_MIN)),
+            None => ptr::null_mut(),
+        };
+        return traced_call::<D>(allocate, |caller, block| {
+            after_realloc::<D>(caller, old, block, size)
+        });
+    }
     traced_call::<D>(allocate, |caller, block| {
-        if !old.is_null() {
-            before_free::<D>(old);
-        }
-        after_alloc::<D>(caller, block, size);
+        after_realloc::<D>(caller, old, block, size)
     })
+}
+
+/// Records a realloc: the old block's free (if any), then the new block.
+#[inline(always)]
+fn after_realloc<const D: u8>(
+    caller: Caller<'_>,
+    old: *mut c_void,
+    block: *mut c_void,
+    size: usize,
+) {
+    if !old.is_null() {
+        before_free::<D>(old);
+    }
+    after_alloc::<D>(caller, block, size);
 }
 
 extern "C" fn free_hook<const D: u8>(ctx: *mut c_void, block: *mut c_void) {
     let layer = layer_of(ctx);
     // Both ways out are tail calls, so the untraced paths (pass-through
     // hooks, a sampled session's unsampled blocks) need no stack frame.
-    if !block.is_null()
-        && layer.enabled.load(Ordering::Relaxed)
-        && !surely_untraced::<D>(layer, block)
-    {
+    if !block.is_null() && layer.enabled.load(Ordering::Relaxed) && !surely_untraced(layer, block) {
         return free_traced::<D>(layer, block);
     }
     if let Some(free) = layer.prev.free {
@@ -475,18 +540,12 @@ extern "C" fn free_hook<const D: u8>(ctx: *mut c_void, block: *mut c_void) {
     }
 }
 
-/// Whether a GIL holder's free is surely of no traced block: sampling
-/// never picked a block at this address (one probe of the layer's filter).
-/// False when it may be traced, in exact mode, and for RAW frees.
+/// Whether a free is surely of no traced block: sampling never picked a
+/// block at this address (one probe of the static filter, safe on any
+/// thread at any time). False when it may be traced, and in exact mode.
 #[inline(always)]
-fn surely_untraced<const D: u8>(layer: &Layer, block: *mut c_void) -> bool {
-    if D == RAW || layer.filter.is_null() {
-        return false;
-    }
-    // SAFETY: the filter has 1 << FILTER_BITS counters, `slot` is below
-    // that, and it lives while the layer is enabled (checked by the caller
-    // under the GIL, which `stop` needs too).
-    unsafe { &*layer.filter.add(SampledSet::slot(block as u64)) }.load(Ordering::Relaxed) == 0
+fn surely_untraced(layer: &Layer, block: *mut c_void) -> bool {
+    layer.sampled && !SampledSet::maybe_contains(block as u64)
 }
 
 /// A free that may be of a traced block: reported, then given back.
@@ -591,23 +650,37 @@ fn before_free<const D: u8>(block: *mut c_void) {
             Direct::None => {}
         }
         // SAFETY: the caller holds the GIL and `stop` needs it too.
-        if let Some(sampled) = &unsafe { &*tracer }.sampled {
-            if !sampled.maybe_contains(block as u64) {
-                return;
-            }
+        if unsafe { &*tracer }.sampled.is_some() && !SampledSet::maybe_contains(block as u64) {
+            return;
         }
     }
     with_tracer::<D>(|tracer| {
         let _ = catch_unwind(AssertUnwindSafe(|| {
             let address = block as u64;
+            let mut allocator = allocator_of::<D>();
             if let Some(sampled) = &tracer.sampled {
-                if !sampled.remove(address) {
-                    return;
+                match sampled.remove(address) {
+                    None => return,
+                    // A raw-backed sampled MEM/OBJ block comes back through
+                    // the RAW hook: freed as what it was recorded as. Those
+                    // frees hold the GIL (inside PyObject_Free), which the
+                    // in-memory table's MEM/OBJ side needs; without it (a C
+                    // caller mixing domains) the block stays recorded.
+                    Some(recorded) => {
+                        allocator = recorded;
+                        if D == RAW
+                            && matches!(recorded, Allocator::PyMem | Allocator::PyObject)
+                            // SAFETY: only reads the interpreter's thread state.
+                            && unsafe { frames::thread_state_if_gil_held() }.is_null()
+                        {
+                            allocator = Allocator::PyRaw;
+                        }
+                    }
                 }
             }
             let event = FreeEvent {
                 address,
-                allocator: allocator_of::<D>(),
+                allocator,
                 domain: PYTHON_DOMAIN,
             };
             // MEM and OBJ frees hold the GIL; a RAW free may not.
@@ -703,7 +776,7 @@ unsafe fn record_block_with_gil<const SERIALIZED: bool>(
         unsafe { capture_stack(tracer, state, tstate) }
     };
     if let Some(sampled) = &tracer.sampled {
-        sampled.insert(block.address);
+        sampled.insert(block.address, block.allocator);
     }
     let event = AllocEvent {
         address: block.address,
@@ -750,7 +823,7 @@ fn record_block_without_gil(tracer: &Tracer, local: &PerThread, block: NewBlock)
         local.countdown.set(rng.next_interval(tracer.sample_mean));
         local.rng.set(rng.0);
         if let Some(sampled) = &tracer.sampled {
-            sampled.insert(block.address);
+            sampled.insert(block.address, block.allocator);
         }
     }
     tracer.sink.alloc(AllocEvent {
@@ -922,24 +995,78 @@ const DOMAINS: [PyMemAllocatorDomain; 3] = [
 ];
 
 fn hook_table<const D: u8>(layer: *mut Layer) -> PyMemAllocatorEx {
+    // SAFETY: the layer was just leaked and is never freed.
+    let layer_ref = unsafe { &*layer };
     PyMemAllocatorEx {
         ctx: layer as *mut c_void,
         malloc: Some(malloc_hook::<D>),
         calloc: Some(calloc_hook::<D>),
         realloc: Some(realloc_hook::<D>),
-        free: Some(free_hook::<D>),
+        // pymalloc's own free, called with our context, which it ignores.
+        free: if layer_ref.raw_backed {
+            layer_ref.prev.free
+        } else {
+            Some(free_hook::<D>)
+        },
     }
 }
 
+/// Whether a sampled session may leave the MEM and OBJ frees unhooked.
+///
+/// Sampled mode must see the free of every block it sampled, and hooking
+/// free costs every free a hop and a filter probe (a third of the sampled
+/// mode's cost on allocation-heavy code). Over plain pymalloc it need not:
+/// a sample point asks pymalloc for at least [`RAW_BACKED_MIN`] bytes,
+/// which pymalloc takes from the RAW domain, and pymalloc hands a block it
+/// did not carve from its pools back to the RAW domain on free and realloc
+/// (`PyMem_RawFree` / `PyMem_RawRealloc`, counted in its own
+/// `sys.getallocatedblocks()` bookkeeping as any large block is). So the
+/// sampled block's free reaches the RAW layer's hook, and the MEM and OBJ
+/// layers keep pymalloc's free function itself, which ignores its context.
+///
+/// Only when the interpreter's allocators are exactly pymalloc's
+/// (`_PyMem_GetCurrentAllocatorName()` says "pymalloc": no debug hooks, no
+/// other tool's hooks, whose free needs its own context) and
+/// `MEMLENS_SAMPLED_FREE_HOOKS` is unset (which keeps the free hooks: a
+/// diagnostic, and how the tests cover both ways). Looked up with dlsym:
+/// the symbol is private, so its absence only means "no".
+fn raw_backed_sampling() -> bool {
+    if std::env::var_os("MEMLENS_SAMPLED_FREE_HOOKS").is_some() {
+        return false;
+    }
+    // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the
+    // process's global symbols, where the interpreter's are.
+    let symbol = unsafe {
+        libc::dlsym(
+            libc::RTLD_DEFAULT,
+            c"_PyMem_GetCurrentAllocatorName".as_ptr(),
+        )
+    };
+    if symbol.is_null() {
+        return false;
+    }
+    // SAFETY: the function takes nothing and returns a static string or
+    // NULL (3.8-3.13); the caller holds the GIL.
+    let name = unsafe {
+        let name_of: unsafe extern "C" fn() -> *const std::ffi::c_char =
+            std::mem::transmute(symbol);
+        name_of()
+    };
+    // SAFETY: a non-null result is a static NUL-terminated string.
+    !name.is_null() && unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes() == b"pymalloc"
+}
+
 /// Installs one layer per domain, on top of the current allocators.
-fn install(py: Python<'_>, filter: *const AtomicU8) -> [usize; 3] {
-    install_layers(py, true, filter)
+fn install(py: Python<'_>, sampled: bool) -> [usize; 3] {
+    install_layers(py, true, sampled)
 }
 
 /// Installs one layer per domain, recording when `enabled` (a disabled
-/// layer only forwards).
-fn install_layers(_py: Python<'_>, enabled: bool, filter: *const AtomicU8) -> [usize; 3] {
+/// layer only forwards), a sampled session's when `sampled`.
+fn install_layers(_py: Python<'_>, enabled: bool, sampled: bool) -> [usize; 3] {
     let mut installed = [0usize; 3];
+    // Asked before any layer is on (ours would make the answer "unknown").
+    let raw_backed = sampled && raw_backed_sampling();
     for (index, domain) in DOMAINS.into_iter().enumerate() {
         let mut prev = PyMemAllocatorEx {
             ctx: ptr::null_mut(),
@@ -953,7 +1080,8 @@ fn install_layers(_py: Python<'_>, enabled: bool, filter: *const AtomicU8) -> [u
         let layer: *mut Layer = Box::leak(Box::new(Layer {
             prev,
             enabled: AtomicBool::new(enabled),
-            filter,
+            sampled,
+            raw_backed: raw_backed && index as u8 != RAW && prev.ctx.is_null(),
         }));
         let mut table = match index as u8 {
             RAW => hook_table::<RAW>(layer),
@@ -1049,13 +1177,7 @@ pub(super) fn start(
         totals,
     });
     ACTIVE.store(Box::into_raw(tracer), Ordering::SeqCst);
-    // SAFETY: ACTIVE holds the tracer just stored; its filter lives until
-    // `stop`, which disables these layers first.
-    let filter = unsafe { &*ACTIVE.load(Ordering::SeqCst) }
-        .sampled
-        .as_ref()
-        .map_or(ptr::null(), |sampled| sampled.counts.as_ptr());
-    *installed = install(py, filter);
+    *installed = install(py, sample_mean != 0);
     Ok(())
 }
 
@@ -1082,6 +1204,16 @@ pub(super) fn stop(py: Python<'_>) -> Result<(), TraceError> {
     Ok(())
 }
 
+/// Whether the running trace hooks the MEM and OBJ frees (None: no trace).
+pub(super) fn frees_hooked(_py: Python<'_>) -> Option<bool> {
+    let installed = INSTALLED.lock();
+    if ACTIVE.load(Ordering::SeqCst).is_null() || installed[OBJ as usize] == 0 {
+        return None;
+    }
+    // SAFETY: our layers are leaked, never freed.
+    Some(!unsafe { &*(installed[OBJ as usize] as *const Layer) }.raw_backed)
+}
+
 /// Installs (`on`) or removes layers that only forward to the allocators
 /// they wrap: the benchmarks' measure of what the hop through a hook costs
 /// by itself, the floor under sampled mode. Refused while a trace runs.
@@ -1093,7 +1225,7 @@ pub(super) fn set_passthrough(py: Python<'_>, on: bool) -> Result<(), TraceError
     }
     let mut passthrough = PASSTHROUGH.lock();
     match (on, passthrough[0] != 0) {
-        (true, false) => *passthrough = install_layers(py, false, ptr::null()),
+        (true, false) => *passthrough = install_layers(py, false, false),
         (false, true) => {
             uninstall(py, *passthrough);
             *passthrough = [0; 3];
@@ -1161,10 +1293,10 @@ pub(super) fn interner_memory(_py: Python<'_>) -> usize {
     let tracer = unsafe { &*tracer };
     // SAFETY: as above.
     let interner = unsafe { &*tracer.interner.get() };
-    let sampled = tracer
-        .sampled
-        .as_ref()
-        .map_or(0, |s| s.counts.len() + s.live.lock().capacity() * 9);
+    let sampled = tracer.sampled.as_ref().map_or(0, |s| {
+        SAMPLED_FILTER.len()
+            + s.live.lock().capacity() * (std::mem::size_of::<(u64, Allocator)>() + 1)
+    });
     interner.memory_usage() + sampled + std::mem::size_of::<Tracer>()
 }
 
@@ -1341,7 +1473,7 @@ pub(crate) fn record_external_alloc(allocator: Allocator, domain: u32, address: 
 pub(crate) fn record_external_free(allocator: Allocator, domain: u32, address: u64) {
     with_external_tracer(|tracer| {
         if let Some(sampled) = &tracer.sampled {
-            if !sampled.remove(address) {
+            if sampled.remove(address).is_none() {
                 return;
             }
         }
@@ -1361,7 +1493,7 @@ pub(crate) fn record_external_free(allocator: Allocator, domain: u32, address: u
 pub(crate) fn record_external_unmap(address: u64, size: u64) {
     with_external_tracer(|tracer| {
         if let Some(sampled) = &tracer.sampled {
-            sampled.remove(address);
+            let _ = sampled.remove(address);
         }
         tracer.sink.unmap(UnmapEvent { address, size });
     });

@@ -122,6 +122,14 @@ fn _trace_passthrough(py: Python<'_>, on: bool) -> PyResult<()> {
     hooks::set_passthrough(py, on).map_err(to_py_err)
 }
 
+/// `_core._trace_frees_hooked()`: whether the running trace hooks the MEM
+/// and OBJ domains' free (exact mode, and sampled mode unless its sampled
+/// blocks are raw-backed); None when no trace runs. A test aid.
+#[pyfunction]
+fn _trace_frees_hooked(py: Python<'_>) -> Option<bool> {
+    hooks::frees_hooked(py)
+}
+
 /// Builds traceback tuples, sharing one tuple per stack.
 struct TracebackBuilder<'py> {
     py: Python<'py>,
@@ -362,5 +370,6 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(_trace_object_traceback, module)?)?;
     module.add_function(wrap_pyfunction!(_trace_group, module)?)?;
     module.add_function(wrap_pyfunction!(_trace_passthrough, module)?)?;
+    module.add_function(wrap_pyfunction!(_trace_frees_hooked, module)?)?;
     Ok(())
 }
