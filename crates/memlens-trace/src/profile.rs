@@ -690,6 +690,7 @@ fn release_part(replay: &mut Replay, node: u32, length: u64, mapped: u64) {
     let current = &mut replay.current[node as usize];
     current.bytes -= bytes;
     current.count -= count;
+    snap_residue(current);
     replay.current_bytes -= bytes;
 }
 
@@ -699,7 +700,19 @@ fn release(replay: &mut Replay, node: u32, size: u64) {
     let current = &mut replay.current[node as usize];
     current.bytes -= bytes;
     current.count -= count;
+    snap_residue(current);
     replay.current_bytes -= bytes;
+}
+
+/// Sampled weights are fractions, so a site whose blocks are all given back
+/// in another order than they came can be left with a rounding residue
+/// (~1e-12 blocks, a few bytes either side of zero). A live block weighs at
+/// least one count, so anything this close to zero is nothing.
+fn snap_residue(current: &mut Amount) {
+    if current.count.abs() < 1e-6 {
+        current.bytes = 0.0;
+        current.count = 0.0;
+    }
 }
 
 /// Reduces a timeline to at most about `max` points, keeping each bucket's maximum.

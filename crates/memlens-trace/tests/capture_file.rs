@@ -486,6 +486,52 @@ fn sampled_captures_are_weighted_to_unbiased_estimates() {
 }
 
 #[test]
+fn a_sampled_site_whose_blocks_are_all_freed_is_not_a_leak() {
+    // GIVEN a sampled capture where one site allocates blocks of many sizes
+    // and frees them in another order (estimates are fractional weights)
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sampled.mlc");
+    let writer = CaptureWriter::create(
+        &path,
+        &synthetic::header(Mode::Sampled {
+            mean_interval: 512 * 1024,
+        }),
+        small_blocks(),
+    )
+    .unwrap();
+    let sizes: Vec<u64> = (0..500u64).map(|i| 16 + (i * 7919) % 5000).collect();
+    for (i, size) in sizes.iter().enumerate() {
+        writer.alloc(AllocEvent {
+            address: 1000 + i as u64 * 8192,
+            size: *size,
+            allocator: Allocator::PyObject,
+            domain: PYTHON_DOMAIN,
+            thread: ThreadId(0),
+            stack: StackId::EMPTY,
+        });
+    }
+    for i in (0..sizes.len())
+        .rev()
+        .step_by(2)
+        .chain((0..sizes.len()).rev().skip(1).step_by(2))
+    {
+        writer.free(FreeEvent {
+            address: 1000 + i as u64 * 8192,
+            allocator: Allocator::PyRaw,
+            domain: PYTHON_DOMAIN,
+        });
+    }
+    writer.finish().unwrap();
+    // WHEN replayed, THEN nothing is left live there: not even a rounding residue
+    let profile = Profile::load(&[path], &mut |_| {}).unwrap();
+    assert!(
+        profile.sites(Metric::Leaks).is_empty(),
+        "{:?}",
+        profile.sites(Metric::Leaks)
+    );
+}
+
+#[test]
 fn an_allocation_on_an_unannounced_stack_is_a_corrupt_capture() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.mlc");
