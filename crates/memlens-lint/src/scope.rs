@@ -190,38 +190,55 @@ pub(crate) fn for_each_shallow_expr<'a>(body: &'a [Stmt], f: &mut dyn FnMut(&'a 
 pub(crate) fn for_each_shallow_stmt<'a>(body: &'a [Stmt], f: &mut dyn FnMut(&'a Stmt)) {
     for stmt in body {
         f(stmt);
-        match stmt {
-            Stmt::If(if_stmt) => {
-                for_each_shallow_stmt(&if_stmt.body, f);
-                for clause in &if_stmt.elif_else_clauses {
-                    for_each_shallow_stmt(&clause.body, f);
-                }
+        for_each_child_block(stmt, &mut |block| for_each_shallow_stmt(block, f));
+    }
+}
+
+/// Calls `f` on `body` and on every block nested in its compound statements
+/// (not in nested `def` or `class` bodies), outer blocks first.
+pub(crate) fn for_each_block<'a>(body: &'a [Stmt], f: &mut dyn FnMut(&'a [Stmt])) {
+    f(body);
+    for stmt in body {
+        for_each_child_block(stmt, &mut |block| for_each_block(block, f));
+    }
+}
+
+/// The blocks directly inside a compound statement (if/elif/else, for and
+/// while with their else, with, try with its handlers, else and finally,
+/// match cases), in source order; none for `def`, `class` or a simple
+/// statement.
+fn for_each_child_block<'a>(stmt: &'a Stmt, f: &mut dyn FnMut(&'a [Stmt])) {
+    match stmt {
+        Stmt::If(s) => {
+            f(&s.body);
+            for clause in &s.elif_else_clauses {
+                f(&clause.body);
             }
-            Stmt::For(s) => {
-                for_each_shallow_stmt(&s.body, f);
-                for_each_shallow_stmt(&s.orelse, f);
-            }
-            Stmt::While(s) => {
-                for_each_shallow_stmt(&s.body, f);
-                for_each_shallow_stmt(&s.orelse, f);
-            }
-            Stmt::With(s) => for_each_shallow_stmt(&s.body, f),
-            Stmt::Try(s) => {
-                for_each_shallow_stmt(&s.body, f);
-                for handler in &s.handlers {
-                    let ast::ExceptHandler::ExceptHandler(handler) = handler;
-                    for_each_shallow_stmt(&handler.body, f);
-                }
-                for_each_shallow_stmt(&s.orelse, f);
-                for_each_shallow_stmt(&s.finalbody, f);
-            }
-            Stmt::Match(s) => {
-                for case in &s.cases {
-                    for_each_shallow_stmt(&case.body, f);
-                }
-            }
-            _ => {}
         }
+        Stmt::For(s) => {
+            f(&s.body);
+            f(&s.orelse);
+        }
+        Stmt::While(s) => {
+            f(&s.body);
+            f(&s.orelse);
+        }
+        Stmt::With(s) => f(&s.body),
+        Stmt::Try(s) => {
+            f(&s.body);
+            for handler in &s.handlers {
+                let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                f(&handler.body);
+            }
+            f(&s.orelse);
+            f(&s.finalbody);
+        }
+        Stmt::Match(s) => {
+            for case in &s.cases {
+                f(&case.body);
+            }
+        }
+        _ => {}
     }
 }
 

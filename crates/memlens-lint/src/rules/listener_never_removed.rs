@@ -111,7 +111,9 @@ use crate::patterns::{
     names_identifier, span, OpKind,
 };
 use crate::rules::Module;
-use crate::scope::{for_each_function, for_each_shallow_expr, for_each_shallow_stmt, Scope};
+use crate::scope::{
+    for_each_block, for_each_function, for_each_shallow_expr, for_each_shallow_stmt, Scope,
+};
 use crate::{Rule, Violation};
 
 /// Method names that register a callback, with the names that undo them.
@@ -811,46 +813,6 @@ fn run_state_ranges(func: &ast::StmtFunctionDef) -> Vec<ruff_text_size::TextRang
         }
     });
     ranges
-}
-
-/// Calls `f` on `body` and on every block nested in its compound statements
-/// (not in nested `def` or `class` bodies).
-fn for_each_block<'a>(body: &'a [Stmt], f: &mut dyn FnMut(&'a [Stmt])) {
-    f(body);
-    for stmt in body {
-        match stmt {
-            Stmt::If(s) => {
-                for_each_block(&s.body, f);
-                for clause in &s.elif_else_clauses {
-                    for_each_block(&clause.body, f);
-                }
-            }
-            Stmt::For(s) => {
-                for_each_block(&s.body, f);
-                for_each_block(&s.orelse, f);
-            }
-            Stmt::While(s) => {
-                for_each_block(&s.body, f);
-                for_each_block(&s.orelse, f);
-            }
-            Stmt::With(s) => for_each_block(&s.body, f),
-            Stmt::Try(s) => {
-                for_each_block(&s.body, f);
-                for handler in &s.handlers {
-                    let ast::ExceptHandler::ExceptHandler(handler) = handler;
-                    for_each_block(&handler.body, f);
-                }
-                for_each_block(&s.orelse, f);
-                for_each_block(&s.finalbody, f);
-            }
-            Stmt::Match(s) => {
-                for case in &s.cases {
-                    for_each_block(&case.body, f);
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 /// Every name and attribute name in `expr`.
