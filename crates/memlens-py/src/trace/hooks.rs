@@ -374,9 +374,9 @@ enum Caller<'a> {
 
 /// Sampled mode's hot path for a GIL holder's allocation that does not
 /// reach the next sample point: count its bytes down and allocate under the
-/// reentrancy guard, without looking at the tracer at all. Returns `None`
-/// when the request needs the full path (exact mode, a sample point, a
-/// nested call, a RAW call).
+/// reentrancy guard, without looking at the tracer at all. Gives
+/// `allocate` back (`Err`) when the request needs the full path (exact
+/// mode, a sample point, a nested call, a RAW call).
 ///
 /// `GilState::countdown` is positive only while a sampled trace runs (it is
 /// set when the state joins a sampled session and zeroed by [`stop`]), so a
