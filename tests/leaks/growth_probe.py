@@ -1,0 +1,275 @@
+"""Measure how one leak-corpus program grows, with plain CPython (no memlens).
+
+    python growth_probe.py PROGRAM.py [--rounds R] [--requests N] [--warmup W]
+                           [--type MODULE.QUALNAME] [--root ROOT_NAME] [--no-collect]
+
+The program is imported as a module named after its file (``leak``, ``fixed``,
+``bounded_lru_cache`` ...), so its ``if __name__ == "__main__"`` block does not run.
+Then ``main(N)`` is called W times to warm up and R times more; after each of
+those R rounds the probe records, on a quiet heap (a full collection first unless
+``--no-collect``, since some programs leak precisely because nothing collects):
+
+- ``blocks``: ``sys.getallocatedblocks()``, which counts objects the collector does
+  not track (floats, strings) and objects nothing refers to any more;
+- ``traced``: bytes traced by ``tracemalloc`` (started before the import, so
+  numpy buffers are included);
+- ``count``: live instances of ``--type`` (found through ``gc.get_objects()``, plus
+  the untracked objects tracked ones refer to when the type is an untracked
+  builtin such as ``str``);
+- ``root_size``: the size of the object ``--root`` names (see resolve_root).
+
+It also reports the types whose instance counts grew most over the measured
+rounds, so a test can check that the expected type is the one that grows.
+One JSON object is printed on stdout; the exit status is 0 unless the probe
+itself failed (then ``error`` says why).
+"""
+
+import argparse
+import atexit
+import collections
+import gc
+import importlib.util
+import json
+import os
+import re
+import sys
+import threading
+import tracemalloc
+import traceback
+
+
+def type_name(cls):
+    """``module.Qualname``, with ``builtins.`` left out (``dict``, ``float``)."""
+    module = getattr(cls, "__module__", None) or "?"
+    qualname = getattr(cls, "__qualname__", None) or cls.__name__
+    return qualname if module == "builtins" else f"{module}.{qualname}"
+
+
+def load_program(path):
+    name = os.path.splitext(os.path.basename(path))[0]
+    directory = os.path.dirname(os.path.abspath(path))
+    # The program may import siblings; its own directory goes first, as when run.
+    sys.path.insert(0, directory)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def census(deep):
+    """Instance counts by type name: tracked objects, plus (deep) untracked referents."""
+    by_type = collections.Counter(type(o) for o in gc.get_objects())
+    if deep:
+        seen = set()
+        for obj in gc.get_objects():
+            for ref in gc.get_referents(obj):
+                if not gc.is_tracked(ref) and id(ref) not in seen:
+                    seen.add(id(ref))
+                    by_type[type(ref)] += 1
+    counts = collections.Counter()
+    for cls, n in by_type.items():
+        counts[type_name(cls)] += n
+    return counts
+
+
+# A root name is a module-level name followed by steps (docs/leak-corpus.md):
+#   .attr    ['key'] / [0]    closure 'var'    default 'param'
+_STEP = re.compile(
+    r"""\.(?P<attr>[A-Za-z_][A-Za-z_0-9]*)
+      | \[(?P<key>'[^']*'|"[^"]*"|-?\d+)\]
+      | \s+closure\s+'(?P<cell>[A-Za-z_][A-Za-z_0-9]*)'
+      | \s+default\s+'(?P<param>[A-Za-z_][A-Za-z_0-9]*)'
+    """,
+    re.VERBOSE,
+)
+_HEAD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+
+
+def _thread_local_dicts(local):
+    """The per-thread ``__dict__`` of a ``threading.local``, for every live thread."""
+    dicts = []
+    for ref in gc.get_referents(local):
+        if isinstance(ref, dict):
+            dicts.extend(v for v in ref.values() if isinstance(v, dict))
+    return dicts
+
+
+def _step(objs, kind, value):
+    out = []
+    for obj in objs:
+        if kind == "attr":
+            if isinstance(obj, threading.local):
+                out.extend(d[value] for d in _thread_local_dicts(obj) if value in d)
+            elif hasattr(obj, value):
+                out.append(getattr(obj, value))
+        elif kind == "key":
+            key = eval(value, {})  # a str or int literal, checked by _STEP
+            try:
+                out.append(obj[key])
+            except (KeyError, IndexError, TypeError):
+                pass
+        elif kind == "cell":
+            code = getattr(obj, "__code__", None)
+            if code is not None and value in code.co_freevars:
+                out.append(obj.__closure__[code.co_freevars.index(value)].cell_contents)
+        elif kind == "param":
+            code = obj.__code__
+            names = code.co_varnames[: code.co_argcount]
+            defaults = obj.__defaults__ or ()
+            first = len(names) - len(defaults)
+            if value in names[first:]:
+                out.append(defaults[names.index(value) - first])
+            elif obj.__kwdefaults__ and value in obj.__kwdefaults__:
+                out.append(obj.__kwdefaults__[value])
+    return out
+
+
+def resolve_expression(expr):
+    """The objects an expression names (several when it crosses a thread-local)."""
+    head = _HEAD.match(expr)
+    if not head:
+        raise ValueError(f"root name {expr!r} does not start with a name")
+    name = head.group(0)
+    if name not in sys.modules:
+        importlib.import_module(name)
+    objs = [sys.modules[name]]
+    pos = head.end()
+    while pos < len(expr):
+        m = _STEP.match(expr, pos)
+        if not m:
+            raise ValueError(f"root name {expr!r}: cannot read {expr[pos:]!r}")
+        kind = m.lastgroup
+        objs = _step(objs, kind, m.group(kind))
+        pos = m.end()
+    return objs
+
+
+def _size(obj):
+    if hasattr(obj, "cache_info"):
+        return obj.cache_info().currsize
+    try:
+        return len(obj)
+    except TypeError:
+        return None
+
+
+def resolve_root(root):
+    """``(exists, size)`` for a root name; size is None when it has no length.
+
+    Pseudo-roots (docs/leak-corpus.md): ``c:atexit.register`` (size: registered
+    callbacks), ``c:codecs.register`` (exists once codecs is imported),
+    ``c:<expr>`` (an object whose C struct holds the references: size is its
+    ``__sizeof__``), ``c:refcount`` (nothing holds them), ``gc:disabled``.
+    """
+    if root == "c:atexit.register":
+        return True, atexit._ncallbacks()
+    if root == "c:codecs.register":
+        return "codecs" in sys.modules, None
+    if root == "c:refcount":
+        return True, None
+    if root == "gc:disabled":
+        return (not gc.isenabled()) or gc.get_threshold()[0] == 0, None
+    if root.startswith("c:"):
+        objs = resolve_expression(root[2:])
+        return bool(objs), sum(sys.getsizeof(o) for o in objs) if objs else None
+    objs = resolve_expression(root)
+    sizes = [_size(o) for o in objs]
+    size = sum(s for s in sizes if s is not None) if any(s is not None for s in sizes) else None
+    return bool(objs), size
+
+
+def measure(args):
+    tracemalloc.start()
+    program = load_program(args.program)
+    untracked = args.type in ("str", "bytes", "int", "float", "tuple", "complex")
+    collect = gc.collect if args.collect else (lambda: None)
+
+    def sample():
+        collect()
+        # Memory first: the census below allocates its own lists and counters.
+        row = {
+            "blocks": sys.getallocatedblocks(),
+            "traced": tracemalloc.get_traced_memory()[0],
+        }
+        counts = census(deep=untracked)
+        row["count"] = counts.get(args.type, 0) if args.type else None
+        if args.root:
+            exists, size = resolve_root(args.root)
+            row["root_exists"], row["root_size"] = exists, size
+        return row, counts
+
+    sample()  # warms the probe's own code paths, so their first-use allocations are not counted
+    for _ in range(args.warmup):
+        program.main(args.requests)
+    _, before = sample()
+    # Sampled twice so that, like every later sample, it is taken while a census is held.
+    first, before = sample()
+    rows = [first]
+    after = None
+    for _ in range(args.rounds):
+        program.main(args.requests)
+        after = None
+        row, after = sample()
+        rows.append(row)
+    growth = {name: after[name] - before.get(name, 0) for name in after}
+    top = sorted(
+        ((n, name) for name, n in growth.items() if n > 0), key=lambda t: (-t[0], t[1])
+    )[:12]
+    # The census lists are themselves alive while counting; they are not the program's.
+    return {
+        "python": "%d.%d" % sys.version_info[:2],
+        "rows": rows,
+        "top_growth": [[name, n] for n, name in top],
+        "owners": owners([name for _, name in top[:6]]),
+    }
+
+
+def owners(names):
+    """Pairs ``[a, b]`` of grown types such that instances of ``a`` refer to a ``b``.
+
+    Used to break count ties: a NullHandler and the RLock it owns grow by one
+    each, and the owner is the one a user means. The newest instances are looked
+    at (the collector lists objects oldest first), since those are the ones that
+    grew.
+    """
+    wanted = set(names)
+    newest = collections.defaultdict(lambda: collections.deque(maxlen=200))
+    for obj in gc.get_objects():
+        name = type_name(type(obj))
+        if name in wanted:
+            newest[name].append(obj)
+    result = []
+    for a in names:
+        referred = set()
+        for obj in newest[a]:
+            refs = list(gc.get_referents(obj))
+            refs += gc.get_referents(getattr(obj, "__dict__", None) or {})
+            referred.update(type_name(type(r)) for r in refs)
+        result.extend([a, b] for b in names if b != a and b in referred)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("program")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--type", default=None)
+    parser.add_argument("--root", default=None)
+    parser.add_argument("--no-collect", dest="collect", action="store_false")
+    args = parser.parse_args()
+    try:
+        report = measure(args)
+    except Exception:
+        report = {"error": traceback.format_exc()}
+    sys.stdout.write(json.dumps(report) + "\n")
+    sys.stdout.flush()
+    # Skip interpreter teardown: some programs leave atexit callbacks or threads
+    # whose shutdown would only cost time here.
+    os._exit(0 if "error" not in report else 1)
+
+
+if __name__ == "__main__":
+    main()
