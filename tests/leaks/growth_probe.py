@@ -1,27 +1,31 @@
 """Measure how one leak-corpus program grows, with plain CPython (no memlens).
 
     python growth_probe.py PROGRAM.py [--rounds R] [--requests N] [--warmup W]
-                           [--type MODULE.QUALNAME] [--root ROOT_NAME] [--no-collect]
+                           [--type MODULE.QUALNAME] [--root ROOT_NAME]
+                           [--no-collect] [--tracemalloc]
 
 The program is imported as a module named after its file (``leak``, ``fixed``,
 ``bounded_lru_cache`` ...), so its ``if __name__ == "__main__"`` block does not run.
-Then ``main(N)`` is called W times to warm up and R times more; after each of
-those R rounds the probe records, on a quiet heap (a full collection first unless
-``--no-collect``, since some programs leak precisely because nothing collects):
+Then ``main(N)`` is called W times to warm up and R times more. Before the
+first of those R rounds and after each, the probe records, on a quiet heap (a
+full collection first, unless ``--no-collect``: some programs leak precisely
+because nothing collects):
 
-- ``blocks``: ``sys.getallocatedblocks()``, which counts objects the collector does
-  not track (floats, strings) and objects nothing refers to any more;
-- ``traced``: bytes traced by ``tracemalloc`` (started before the import, so
-  numpy buffers are included);
-- ``count``: live instances of ``--type`` (found through ``gc.get_objects()``, plus
-  the untracked objects tracked ones refer to when the type is an untracked
-  builtin such as ``str``);
-- ``root_size``: the size of the object ``--root`` names (see resolve_root).
+- ``blocks``: ``sys.getallocatedblocks()``, which also sees small objects no
+  object refers to any more (a reference leaked in C);
+- ``bytes``: the ``sys.getsizeof`` total of every object a heap walk reaches (the
+  collector's objects and the untracked ones they refer to, numpy bases too);
+- ``traced``: with ``--tracemalloc``, the bytes tracemalloc traces (for leaked
+  objects nothing refers to, which no walk reaches);
+- ``count``: live instances of ``--type``;
+- ``root_size``: the size of what ``--root`` names (see resolve_root).
 
-It also reports the types whose instance counts grew most over the measured
-rounds, so a test can check that the expected type is the one that grows.
-One JSON object is printed on stdout; the exit status is 0 unless the probe
-itself failed (then ``error`` says why).
+It also reports the types whose instance counts grew most over the R rounds
+(``top_growth``) and which of them refer to which (``owners``), so a test can
+check that the expected type is the one that grows. Counting runs in a forked
+child, so it neither allocates in nor slows the measured process. One JSON
+object is printed on stdout; the exit status is 0 unless the probe itself
+failed (then ``error`` says why).
 """
 
 import argparse
@@ -33,6 +37,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import threading
 import tracemalloc
 import traceback
@@ -57,20 +62,36 @@ def load_program(path):
     return module
 
 
-def census(deep):
-    """Instance counts by type name: tracked objects, plus (deep) untracked referents."""
-    by_type = collections.Counter(type(o) for o in gc.get_objects())
-    if deep:
-        seen = set()
-        for obj in gc.get_objects():
-            for ref in gc.get_referents(obj):
-                if not gc.is_tracked(ref) and id(ref) not in seen:
-                    seen.add(id(ref))
-                    by_type[type(ref)] += 1
+def census():
+    """``(counts by type name, total bytes)`` of every object a heap walk would see.
+
+    That is the objects the collector tracks, plus the untracked objects they
+    refer to (strings, floats, numpy arrays, tuples of atoms), transitively
+    through untracked tuples, plus the ``base`` a numpy view keeps alive (numpy
+    arrays are invisible to ``gc.get_referents``). Bytes are ``sys.getsizeof``.
+    """
+    is_tracked = gc.is_tracked
+    tracked = gc.get_objects()
+    by_type = collections.Counter(map(type, tracked))
+    total = sum(map(sys.getsizeof, tracked))
+    untracked = {id(r): r for r in gc.get_referents(*tracked) if not is_tracked(r)}
+    frontier = list(untracked.values())
+    while frontier:
+        refs = []
+        for obj in frontier:
+            cls = type(obj)
+            if cls is tuple or cls is frozenset:
+                refs.extend(gc.get_referents(obj))
+            elif cls.__module__ == "numpy" and getattr(obj, "base", None) is not None:
+                refs.append(obj.base)
+        frontier = [r for r in refs if id(r) not in untracked and not is_tracked(r)]
+        untracked.update((id(r), r) for r in frontier)
+    by_type.update(map(type, untracked.values()))
+    total += sum(map(sys.getsizeof, untracked.values()))
     counts = collections.Counter()
     for cls, n in by_type.items():
         counts[type_name(cls)] += n
-    return counts
+    return counts, total
 
 
 # A root name is a module-level name followed by steps (docs/leak-corpus.md):
@@ -179,49 +200,92 @@ def resolve_root(root):
     return bool(objs), size
 
 
+def in_child(fn):
+    """``fn()``'s (JSON-able) result, computed in a forked child where possible.
+
+    Counting the heap allocates (lists, sets, counters) and is slow while
+    tracemalloc traces every allocation; a forked child stops tracing, counts a
+    copy of the heap and reports back, leaving the measured process untouched.
+    """
+    if not hasattr(os, "fork"):
+        return fn()
+    read_fd, write_fd = os.pipe()
+    # No warnings.catch_warnings() around this (3.12+ warns about fork() with
+    # threads running): changing the filters empties every __warningregistry__,
+    # which one scenario measures.
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_fd)
+            tracemalloc.stop()
+            data = json.dumps(fn()).encode()
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(data)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as src:
+        data = src.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise RuntimeError("the census child died")
+    return json.loads(data)
+
+
 def measure(args):
-    tracemalloc.start()
+    program_name = os.path.splitext(os.path.basename(args.program))[0]
     program = load_program(args.program)
-    untracked = args.type in ("str", "bytes", "int", "float", "tuple", "complex")
+    if args.tracemalloc:
+        # Traced from before the warm-up: what the warm-up allocates and later
+        # rounds free (an LRU cache evicting) must count as freed.
+        tracemalloc.start()
     collect = gc.collect if args.collect else (lambda: None)
+    # The baseline census goes to a file, so that the measured process holds
+    # nothing more after the baseline than before it.
+    baseline = tempfile.NamedTemporaryFile(prefix="growth_probe_", suffix=".json", delete=False)
+    baseline.close()
 
-    def sample():
-        collect()
-        # Memory first: the census below allocates its own lists and counters.
-        row = {
-            "blocks": sys.getallocatedblocks(),
-            "traced": tracemalloc.get_traced_memory()[0],
-        }
-        counts = census(deep=untracked)
-        row["count"] = counts.get(args.type, 0) if args.type else None
+    def count_and_root(phase):
+        counts, total = census()
+        out = {"bytes": total, "count": counts.get(args.type, 0) if args.type else None}
         if args.root:
-            exists, size = resolve_root(args.root)
-            row["root_exists"], row["root_size"] = exists, size
-        return row, counts
+            out["root_exists"], out["root_size"] = resolve_root(args.root)
+        if phase == "baseline":
+            with open(baseline.name, "w") as f:
+                json.dump(counts, f)
+        elif phase == "last":
+            with open(baseline.name) as f:
+                before = json.load(f)
+            growth = {name: n - before.get(name, 0) for name, n in counts.items()}
+            top = sorted(((n, name) for name, n in growth.items() if n > 0), key=lambda t: (-t[0], t[1]))[:12]
+            out["top_growth"] = [[name, n] for n, name in top]
+            out["owners"] = owners([name for _, name in top[:6]])
+        return out
 
-    sample()  # warms the probe's own code paths, so their first-use allocations are not counted
-    for _ in range(args.warmup):
-        program.main(args.requests)
-    _, before = sample()
-    # Sampled twice so that, like every later sample, it is taken while a census is held.
-    first, before = sample()
-    rows = [first]
-    after = None
-    for _ in range(args.rounds):
-        program.main(args.requests)
-        after = None
-        row, after = sample()
-        rows.append(row)
-    growth = {name: after[name] - before.get(name, 0) for name in after}
-    top = sorted(
-        ((n, name) for name, n in growth.items() if n > 0), key=lambda t: (-t[0], t[1])
-    )[:12]
-    # The census lists are themselves alive while counting; they are not the program's.
+    def sample(phase=None):
+        collect()
+        row = {"blocks": sys.getallocatedblocks()}
+        if args.tracemalloc:
+            row["traced"] = tracemalloc.get_traced_memory()[0]
+        row.update(in_child(lambda: count_and_root(phase)))
+        return row
+
+    try:
+        for _ in range(args.warmup):
+            program.main(args.requests)
+        rows = [sample("baseline")]
+        for n in range(args.rounds):
+            program.main(args.requests)
+            rows.append(sample("last" if n == args.rounds - 1 else None))
+    finally:
+        os.unlink(baseline.name)
+    last = rows[-1]
     return {
         "python": "%d.%d" % sys.version_info[:2],
+        "program": program_name,
         "rows": rows,
-        "top_growth": [[name, n] for n, name in top],
-        "owners": owners([name for _, name in top[:6]]),
+        "top_growth": last.pop("top_growth"),
+        "owners": last.pop("owners"),
     }
 
 
@@ -259,6 +323,7 @@ def main():
     parser.add_argument("--type", default=None)
     parser.add_argument("--root", default=None)
     parser.add_argument("--no-collect", dest="collect", action="store_false")
+    parser.add_argument("--tracemalloc", action="store_true", help="also report bytes traced by tracemalloc")
     args = parser.parse_args()
     try:
         report = measure(args)
