@@ -167,8 +167,18 @@ def resolve_expression(expr):
 
 
 def _size(obj):
+    """Entries held by a container, a functools cache or a pickle memo, or the
+    length of an exception's traceback; else None."""
+    if isinstance(obj, BaseException):
+        tb, depth = obj.__traceback__, 0
+        while tb is not None:
+            tb, depth = tb.tb_next, depth + 1
+        return depth
     if hasattr(obj, "cache_info"):
         return obj.cache_info().currsize
+    memo = getattr(obj, "memo", None)
+    if memo is not None and hasattr(memo, "copy") and type(obj).__name__ in ("Pickler", "Unpickler"):
+        return len(memo.copy())
     try:
         return len(obj)
     except TypeError:
@@ -180,8 +190,9 @@ def resolve_root(root):
 
     Pseudo-roots (docs/leak-corpus.md): ``c:atexit.register`` (size: registered
     callbacks), ``c:codecs.register`` (exists once codecs is imported),
-    ``c:<expr>`` (an object whose C struct holds the references: size is its
-    ``__sizeof__``), ``c:refcount`` (nothing holds them), ``gc:disabled``.
+    ``c:<expr>`` (an object whose C struct holds the references, such as a
+    pickle memo: size is its entries), ``c:refcount`` (nothing holds them),
+    ``gc:disabled``.
     """
     if root == "c:atexit.register":
         return True, atexit._ncallbacks()
@@ -193,7 +204,8 @@ def resolve_root(root):
         return (not gc.isenabled()) or gc.get_threshold()[0] == 0, None
     if root.startswith("c:"):
         objs = resolve_expression(root[2:])
-        return bool(objs), sum(sys.getsizeof(o) for o in objs) if objs else None
+        sizes = [_size(o) for o in objs]
+        return bool(objs), sum(sizes) if objs and None not in sizes else None
     objs = resolve_expression(root)
     sizes = [_size(o) for o in objs]
     size = sum(s for s in sizes if s is not None) if any(s is not None for s in sizes) else None
