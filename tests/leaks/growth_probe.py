@@ -218,8 +218,12 @@ def in_child(fn):
     Counting the heap allocates (lists, sets, counters) and is slow while
     tracemalloc traces every allocation; a forked child stops tracing, counts a
     copy of the heap and reports back, leaving the measured process untouched.
+    With other threads running, it counts in this process: their thread-local
+    data does not survive a fork.
     """
-    if not hasattr(os, "fork"):
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        # A forked child has only the forking thread: the other threads'
+        # thread-local data is gone there, so count here instead.
         return fn()
     read_fd, write_fd = os.pipe()
     # No warnings.catch_warnings() around this (3.12+ warns about fork() with
@@ -285,6 +289,9 @@ def measure(args):
     try:
         for _ in range(args.warmup):
             program.main(args.requests)
+        # Counting once before the baseline absorbs what a first census creates
+        # for good (interpreter caches), when it runs in this process.
+        sample()
         rows = [sample("baseline")]
         for n in range(args.rounds):
             program.main(args.requests)

@@ -217,8 +217,8 @@ def winner(report, candidates, program="leak"):
     """The type that grew most among ``candidates``.
 
     Ties (docs/leak-corpus.md, "Growing type"): the program's own types beat
-    library types, then a type whose instances refer to all the other tied types
-    (the owner) beats them, then the name decides.
+    library types, then the type whose instances refer to most of the other
+    tied types (the owner) wins, then the first name in code-point order.
     """
     grown = [(name, n) for name, n in report["top_growth"] if name in candidates]
     if not grown:
@@ -228,10 +228,7 @@ def winner(report, candidates, program="leak"):
     own = [name for name in tied if name.startswith(program + ".")]
     tied = own or tied
     owns = {tuple(pair) for pair in report["owners"]}
-    for name in tied:
-        if all(other == name or (name, other) in owns for other in tied):
-            return name
-    return tied[0]
+    return max(tied, key=lambda name: (sum((name, other) in owns for other in tied), [-ord(c) for c in name]))
 
 
 # --- the tests --------------------------------------------------------------------
