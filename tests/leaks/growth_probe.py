@@ -28,7 +28,6 @@ object is printed on stdout; the exit status is 0 unless the probe itself
 failed (then ``error`` says why).
 """
 
-import argparse
 import atexit
 import collections
 import gc
@@ -37,7 +36,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import threading
 import tracemalloc
 import traceback
@@ -62,12 +60,31 @@ def load_program(path):
     return module
 
 
+def preimport(path):
+    """Import the modules ``path`` imports at its top level (asyncio, numpy...)."""
+    import ast
+
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module]
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass  # the program will say so itself
+
+
 def census():
     """``(counts by type name, total bytes)`` of every object a heap walk would see.
 
     That is the objects the collector tracks, plus the untracked objects they
-    refer to (strings, floats, numpy arrays, tuples of atoms), transitively
-    through untracked tuples, plus the ``base`` a numpy view keeps alive (numpy
+    refer to (strings, floats, numpy arrays, tuples and dicts of atoms),
+    transitively through untracked containers, plus the ``base`` a numpy view keeps alive (numpy
     arrays are invisible to ``gc.get_referents``). Bytes are ``sys.getsizeof``.
     """
     is_tracked = gc.is_tracked
@@ -80,7 +97,7 @@ def census():
         refs = []
         for obj in frontier:
             cls = type(obj)
-            if cls is tuple or cls is frozenset:
+            if cls is tuple or cls is frozenset or cls is dict:  # dicts of atoms are untracked
                 refs.extend(gc.get_referents(obj))
             elif cls.__module__ == "numpy" and getattr(obj, "base", None) is not None:
                 refs.append(obj.base)
@@ -212,6 +229,13 @@ def resolve_root(root):
     return bool(objs), size
 
 
+def forks():
+    """Whether a census runs in a forked child: not with other threads running,
+    since a child has only the forking thread and their thread-local data is
+    gone there."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
 def in_child(fn):
     """``fn()``'s (JSON-able) result, computed in a forked child where possible.
 
@@ -221,9 +245,7 @@ def in_child(fn):
     With other threads running, it counts in this process: their thread-local
     data does not survive a fork.
     """
-    if not hasattr(os, "fork") or threading.active_count() > 1:
-        # A forked child has only the forking thread: the other threads'
-        # thread-local data is gone there, so count here instead.
+    if not forks():
         return fn()
     read_fd, write_fd = os.pipe()
     # No warnings.catch_warnings() around this (3.12+ warns about fork() with
@@ -234,9 +256,12 @@ def in_child(fn):
         try:
             os.close(read_fd)
             tracemalloc.stop()
-            data = json.dumps(fn()).encode()
+            try:
+                result = {"ok": fn()}
+            except BaseException:
+                result = {"error": traceback.format_exc()}
             with os.fdopen(write_fd, "wb") as out:
-                out.write(data)
+                out.write(json.dumps(result).encode())
         finally:
             os._exit(0)
     os.close(write_fd)
@@ -244,12 +269,22 @@ def in_child(fn):
         data = src.read()
     os.waitpid(pid, 0)
     if not data:
-        raise RuntimeError("the census child died")
-    return json.loads(data)
+        raise RuntimeError("the census child died without a word")
+    result = json.loads(data)
+    if "error" in result:
+        raise RuntimeError("the census child failed:\n" + result["error"])
+    return result["ok"]
 
 
 def measure(args):
     program_name = os.path.splitext(os.path.basename(args.program))[0]
+    # What exists before the program is imported (the interpreter, the probe,
+    # the library modules the program imports) is moved out of the collector's
+    # generations: gc.get_objects() then lists only what the program made,
+    # which keeps each census small and quick.
+    preimport(args.program)
+    gc.collect()
+    gc.freeze()
     program = load_program(args.program)
     if args.tracemalloc:
         # Traced from before the warm-up: what the warm-up allocates and later
@@ -258,8 +293,7 @@ def measure(args):
     collect = gc.collect if args.collect else (lambda: None)
     # The baseline census goes to a file, so that the measured process holds
     # nothing more after the baseline than before it.
-    baseline = tempfile.NamedTemporaryFile(prefix="growth_probe_", suffix=".json", delete=False)
-    baseline.close()
+    baseline = os.path.join(os.environ.get("TMPDIR", "/tmp"), "growth_probe_%d.json" % os.getpid())
 
     def count_and_root(phase):
         counts, total = census()
@@ -267,10 +301,10 @@ def measure(args):
         if args.root:
             out["root_exists"], out["root_size"] = resolve_root(args.root)
         if phase == "baseline":
-            with open(baseline.name, "w") as f:
+            with open(baseline, "w") as f:
                 json.dump(counts, f)
         elif phase == "last":
-            with open(baseline.name) as f:
+            with open(baseline) as f:
                 before = json.load(f)
             growth = {name: n - before.get(name, 0) for name, n in counts.items()}
             top = sorted(((n, name) for name, n in growth.items() if n > 0), key=lambda t: (-t[0], t[1]))[:12]
@@ -289,15 +323,16 @@ def measure(args):
     try:
         for _ in range(args.warmup):
             program.main(args.requests)
-        # Counting once before the baseline absorbs what a first census creates
-        # for good (interpreter caches), when it runs in this process.
-        sample()
+        if not forks():
+            # Counting once before the baseline absorbs what a first census
+            # creates for good (interpreter caches) when it runs in this process.
+            sample()
         rows = [sample("baseline")]
         for n in range(args.rounds):
             program.main(args.requests)
             rows.append(sample("last" if n == args.rounds - 1 else None))
     finally:
-        os.unlink(baseline.name)
+        os.unlink(baseline)
     last = rows[-1]
     return {
         "python": "%d.%d" % sys.version_info[:2],
@@ -333,17 +368,37 @@ def owners(names):
     return result
 
 
+class Args:
+    """The command line (argparse costs more start-up time than the probe can spare)."""
+
+    rounds, requests, warmup, type, root, collect, tracemalloc = 3, 100, 1, None, None, True, False
+
+    def __init__(self, argv):
+        options = {"--rounds": int, "--requests": int, "--warmup": int, "--type": str, "--root": str}
+        rest = list(argv)
+        self.program = None
+        while rest:
+            arg = rest.pop(0)
+            if arg in options:
+                if not rest:
+                    raise SystemExit(f"growth_probe: {arg} needs a value")
+                setattr(self, arg[2:], options[arg](rest.pop(0)))
+            elif arg == "--no-collect":
+                self.collect = False
+            elif arg == "--tracemalloc":
+                self.tracemalloc = True
+            elif arg in ("-h", "--help"):
+                raise SystemExit(__doc__)
+            elif self.program is None and not arg.startswith("-"):
+                self.program = arg
+            else:
+                raise SystemExit(f"growth_probe: unexpected argument {arg!r} (see --help)")
+        if self.program is None:
+            raise SystemExit("growth_probe: PROGRAM.py is required (see --help)")
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("program")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--type", default=None)
-    parser.add_argument("--root", default=None)
-    parser.add_argument("--no-collect", dest="collect", action="store_false")
-    parser.add_argument("--tracemalloc", action="store_true", help="also report bytes traced by tracemalloc")
-    args = parser.parse_args()
+    args = Args(sys.argv[1:])
     try:
         report = measure(args)
     except Exception:

@@ -19,6 +19,7 @@ them at once, so that a scenario that disables the collector or registers atexit
 callbacks cannot disturb another, and the whole module takes a few seconds.
 """
 
+import ast
 import concurrent.futures
 import json
 import os
@@ -111,6 +112,26 @@ def missing_requirements(expect):
 
 def is_builtin(type_name):
     return "." not in type_name
+
+
+def defined_names(program):
+    """``(functions, classes)`` a program defines, as ``module.__qualname__``."""
+    module = program.stem
+    functions, classes = set(), set()
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                functions.add(f"{module}.{prefix}{child.name}")
+                visit(child, f"{prefix}{child.name}.<locals>.")
+            elif isinstance(child, ast.ClassDef):
+                classes.add(f"{module}.{prefix}{child.name}")
+                visit(child, f"{prefix}{child.name}.")
+            else:
+                visit(child, prefix)
+
+    visit(ast.parse(program.read_text()), "")
+    return functions, classes
 
 
 # --- running the probes: all at once, on first use -------------------------------
@@ -270,10 +291,13 @@ def test_scenario_files_and_expectations_are_well_formed(scenario):
         python_matches(variant["python"])
     growth = raw["min_growth_per_round"]
     assert set(growth) == GROWTH_KEYS and all(isinstance(v, int) and v > 0 for v in growth.values())
+    functions, classes = defined_names(scenario / "leak.py")
     if raw["root_kind"] == "listener":
-        assert "listener" in raw, "a listener scenario names the registered callable"
+        assert raw.get("listener") in functions, "a listener scenario names the registered callable"
     if raw["root_kind"] in ("c_refcount_leak", "unreachable_cycle"):
-        assert "allocated_in" in raw, "with no holder to name, the allocating function is named"
+        assert raw.get("allocated_in") in functions, "with no holder to name, the allocating function is named"
+    if raw["growing_type"].startswith("leak."):
+        assert raw["growing_type"] in classes, "the growing type is a class leak.py defines"
     # AND both programs follow the protocol the probe relies on
     for program in ("leak.py", "fixed.py"):
         text = (scenario / program).read_text()

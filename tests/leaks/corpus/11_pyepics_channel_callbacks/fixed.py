@@ -32,7 +32,7 @@ def create_channel(pvname, callback=None):
 
 
 class PV:
-    def __init__(self, pvname, count=1000):
+    def __init__(self, pvname, count=250):
         self.pvname = pvname
         self.connected = False
         self._value = [0.0] * count

@@ -40,6 +40,7 @@ class Protocol:
         self._reader = None
 
     def make_request(self, request):
+        request.transport = self
         self._reader = read_response(request)
         next(self._reader)
 
