@@ -19,7 +19,7 @@ def request(i):
     return len(record)
 
 
-def main(requests=20000):
+def main(requests=8000):
     return sum(request(i) for i in range(requests))
 
 

@@ -32,7 +32,7 @@ def request(i):
     return "%s%s" % (table["symbol"], float(statistics.mean(amounts)))
 
 
-def main(requests=20000):
+def main(requests=5000):
     return sum(len(request(i)) for i in range(requests))
 
 
