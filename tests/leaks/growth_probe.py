@@ -26,6 +26,10 @@ check that the expected type is the one that grows. Counting runs in a forked
 child, so it neither allocates in nor slows the measured process. One JSON
 object is printed on stdout; the exit status is 0 unless the probe itself
 failed (then ``error`` says why).
+
+    python growth_probe.py --batch WORKERS TIMEOUT < jobs.json
+
+measures many programs at once (see run_batch), each in a forked process.
 """
 
 import atexit
@@ -37,6 +41,7 @@ import os
 import re
 import sys
 import threading
+import time
 import tracemalloc
 import traceback
 
@@ -163,6 +168,25 @@ def _step(objs, kind, value):
     return out
 
 
+PSEUDO_ROOTS = ("c:atexit.register", "c:codecs.register", "c:refcount", "gc:disabled", "gc:delayed")
+
+
+def check_root_name(root):
+    """Raise ValueError unless ``root`` follows the root-name grammar (docs/leak-corpus.md)."""
+    if root in PSEUDO_ROOTS:
+        return
+    expr = root[2:] if root.startswith("c:") else root
+    head = _HEAD.match(expr)
+    if not head:
+        raise ValueError(f"root name {root!r} does not start with a name")
+    pos = head.end()
+    while pos < len(expr):
+        m = _STEP.match(expr, pos)
+        if not m:
+            raise ValueError(f"root name {root!r}: cannot read {expr[pos:]!r}")
+        pos = m.end()
+
+
 def resolve_expression(expr):
     """The objects an expression names (several when it crosses a thread-local)."""
     head = _HEAD.match(expr)
@@ -209,7 +233,7 @@ def resolve_root(root):
     callbacks), ``c:codecs.register`` (exists once codecs is imported),
     ``c:<expr>`` (an object whose C struct holds the references, such as a
     pickle memo: size is its entries), ``c:refcount`` (nothing holds them),
-    ``gc:disabled``.
+    ``gc:disabled``, ``gc:delayed`` (a first threshold 100 times the default).
     """
     if root == "c:atexit.register":
         return True, atexit._ncallbacks()
@@ -219,6 +243,8 @@ def resolve_root(root):
         return True, None
     if root == "gc:disabled":
         return (not gc.isenabled()) or gc.get_threshold()[0] == 0, None
+    if root == "gc:delayed":
+        return gc.isenabled() and gc.get_threshold()[0] >= 100 * 700, None
     if root.startswith("c:"):
         objs = resolve_expression(root[2:])
         sizes = [_size(o) for o in objs]
@@ -397,7 +423,75 @@ class Args:
             raise SystemExit("growth_probe: PROGRAM.py is required (see --help)")
 
 
+# Modules most programs import: imported once by a batch, before it forks.
+BATCH_PREIMPORTS = (
+    "asyncio", "codecs", "concurrent.futures", "contextvars", "ctypes", "datetime",
+    "functools", "hashlib", "itertools", "logging", "pickle", "struct", "uuid", "warnings", "weakref",
+    "numpy",
+)
+
+
+def run_batch(jobs, workers, timeout):
+    """Measure many programs, each in a process forked from this one.
+
+    ``jobs`` maps a key to ``{"argv": [...], "cwd": dir}``; the result maps each
+    key to its report. Forking from an interpreter that has already started and
+    imported the usual modules spares each program the start-up, which is most
+    of a small probe's cost; each program still gets a process of its own.
+    """
+    for name in BATCH_PREIMPORTS:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    pending = list(jobs.items())
+    running = {}  # pid -> (key, read end of its pipe, deadline)
+    results = {}
+    while pending or running:
+        while pending and len(running) < workers:
+            key, job = pending.pop(0)
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.close(read_fd)
+                    os.chdir(job["cwd"])
+                    try:
+                        report = measure(Args(job["argv"]))
+                    except BaseException:
+                        report = {"error": traceback.format_exc()}
+                    with os.fdopen(write_fd, "wb") as out:
+                        out.write(json.dumps(report).encode())
+                finally:
+                    os._exit(0)
+            os.close(write_fd)
+            running[pid] = (key, read_fd, time.monotonic() + timeout)
+        for pid, (key, read_fd, deadline) in list(running.items()):
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if not done and time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                results[key] = {"error": f"timed out after {timeout} s"}
+            elif not done:
+                continue
+            with os.fdopen(read_fd, "rb") as src:
+                data = src.read()
+            if key not in results:
+                results[key] = json.loads(data) if data else {"error": "the probe died without a report"}
+            del running[pid]
+        if running:
+            time.sleep(0.005)
+    return results
+
+
 def main():
+    if sys.argv[1:2] == ["--batch"]:
+        # growth_probe.py --batch WORKERS TIMEOUT < jobs.json > results.json
+        workers, timeout = int(sys.argv[2]), float(sys.argv[3])
+        results = run_batch(json.load(sys.stdin), workers, timeout)
+        sys.stdout.write(json.dumps(results) + "\n")
+        sys.stdout.flush()
+        os._exit(0)
     args = Args(sys.argv[1:])
     try:
         report = measure(args)

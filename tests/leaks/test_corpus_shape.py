@@ -14,7 +14,7 @@ against if they are true, so this module checks them without memlens:
 - GIVEN fixed.py or a plateau program WHEN the same rounds run after a warm-up
   THEN neither the type nor the bytes grow by as much as one round of the leak.
 
-Each program runs in its own interpreter (tests/leaks/growth_probe.py), all of
+Each program runs in a process of its own (tests/leaks/growth_probe.py), all of
 them at once, so that a scenario that disables the collector or registers atexit
 callbacks cannot disturb another, and the whole module takes a few seconds.
 """
@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import growth_probe  # noqa: E402  (the probe, also run as a script)
 
 try:
     import tomllib
@@ -138,39 +141,68 @@ def defined_names(program):
 
 
 class Probes:
-    """Runs growth_probe.py for each program the selected tests need, in parallel."""
+    """Runs growth_probe.py for each program the selected tests need.
+
+    All of them go to one ``growth_probe.py --batch`` process, which forks a
+    process per program (two at a time per core); a program asked for later is
+    probed on its own.
+    """
 
     def __init__(self):
-        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
-        self.futures = {}
-
-    def submit(self, program, **options):
-        key = (str(program), tuple(sorted(options.items())))
-        if key not in self.futures:
-            self.futures[key] = self.pool.submit(self._run, program, options)
-        return key
-
-    def result(self, program, **options):
-        return self.futures[self.submit(program, **options)].result()
+        self.jobs = {}
+        self.results = {}
 
     @staticmethod
-    def _run(program, options):
-        cmd = [sys.executable, str(PROBE), str(program), "--rounds", str(ROUNDS)]
+    def _key(program, options):
+        return json.dumps([str(program), sorted(options.items())])
+
+    @staticmethod
+    def _argv(program, options):
+        argv = [str(program), "--rounds", str(ROUNDS)]
         for name in ("requests", "warmup", "type", "root"):
             if options.get(name) is not None:
-                cmd += [f"--{name}", str(options[name])]
+                argv += [f"--{name}", str(options[name])]
         if options.get("collect") is False:
-            cmd.append("--no-collect")
+            argv.append("--no-collect")
         if options.get("tracemalloc"):
-            cmd.append("--tracemalloc")
+            argv.append("--tracemalloc")
+        return argv
+
+    def submit(self, program, **options):
+        key = self._key(program, options)
+        if key not in self.results:
+            self.jobs[key] = {"argv": self._argv(program, options), "cwd": str(Path(program).parent)}
+
+    def run_all(self):
+        if not self.jobs:
+            return
+        workers = max(2, os.cpu_count() or 2)
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=120, cwd=str(Path(program).parent)
+            [sys.executable, str(PROBE), "--batch", str(workers), "120"],
+            input=json.dumps(self.jobs), capture_output=True, text=True, timeout=600,
         )
+        try:
+            self.results.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+        except (IndexError, ValueError):
+            error = f"the batch printed no results (exit {proc.returncode}): {proc.stderr[-2000:]}"
+            self.results.update({key: {"error": error} for key in self.jobs})
+        self.jobs = {}
+
+    def result(self, program, **options):
+        key = self._key(program, options)
+        if key not in self.results:
+            self.results[key] = self._run(program, options)
+        return self.results[key]
+
+    @classmethod
+    def _run(cls, program, options):
+        """One program, in an interpreter of its own."""
+        cmd = [sys.executable, str(PROBE)] + cls._argv(program, options)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=str(Path(program).parent))
         try:
             report = json.loads(proc.stdout.strip().splitlines()[-1])
         except (IndexError, ValueError):
             report = {"error": f"probe printed no report (exit {proc.returncode}): {proc.stderr[-2000:]}"}
-        report["stderr"] = proc.stderr[-2000:]
         return report
 
 
@@ -226,8 +258,8 @@ def probes(request):
                 runner.submit(scenario / "fixed.py", **fixed_options(scenario))
         elif params.get("plateau") in PLATEAU_CASES:
             runner.submit(PLATEAU / f"{params['plateau']}.py", **plateau_options(params["plateau"]))
-    yield runner
-    runner.pool.shutdown(wait=False, cancel_futures=True)
+    runner.run_all()
+    return runner
 
 
 def deltas(rows, field):
@@ -283,6 +315,8 @@ def test_scenario_files_and_expectations_are_well_formed(scenario):
     for expect in [raw] + raw.get("variant", []):
         if "root_kind" in expect:
             assert expect["root_kind"] in ROOT_KINDS
+        if "root_name" in expect:
+            growth_probe.check_root_name(expect["root_name"])
         if "growing_type" in expect:
             name = expect["growing_type"]
             assert is_builtin(name) or re.fullmatch(r"[A-Za-z_][\w.]*\.[A-Za-z_][\w.]*", name)
