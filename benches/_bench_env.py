@@ -2,7 +2,7 @@
 
 ``benches/.venv-lint`` holds ruff (the speed peer) and the third-party
 packages the precision study lints, at pinned versions so that the corpus
-(and so the sample) is the same on every machine: the five the issue names
+(and so the sample) is the same on every machine: five first chosen as the reference corpus
 (requests, flask, django, click, rich) plus sixteen widely used projects
 with more event, callback and caching code (werkzeug, jinja2, sqlalchemy,
 tornado, twisted, celery, aiohttp, matplotlib, pandas, ipython,
@@ -30,11 +30,11 @@ before the tuning and labelled only after it, so that its column of the
 precision table measures the rules on code they were not fitted to. It is
 fetched the same way as ``APP_PINS``, into ``benches/.corpus-apps``.
 
-That corpus was read (its findings labelled) at the end of the round that
-pinned it, so it no longer measures anything unseen: from 2026-12-03 it is
-part of the tuning corpora. ``HOLDOUT2_PINS`` is the fresh held-out corpus
-that replaces it — twenty more long-running applications, pinned before
-any rule change of the round that added them and linted only once the
+That corpus (pinned 2026-11-25) was read, its findings labelled, at the
+end of the tuning that pinned it, so it measures nothing unseen: from
+2026-12-03 it is part of the tuning corpora. ``HOLDOUT2_PINS`` is the fresh held-out corpus
+that replaces it — twenty more long-running applications, pinned on
+2026-12-03 before any rule change of that date and linted only once the
 rules were final.
 """
 import subprocess
@@ -126,7 +126,7 @@ HOLDOUT_PINS = {
 }
 
 # The fresh held-out corpus, pinned 2026-12-03 before any rule change of
-# that round: the newest release of each that admits CPython 3.11 (what
+# that date: the newest release of each that admits CPython 3.11 (what
 # `pip download --no-deps` picks on 3.11), none of them in the pins above.
 # Servers, daemons, task queues, schedulers, dashboards, home automation,
 # chat bots. Wheels where they exist (opsdroid ships only an sdist).

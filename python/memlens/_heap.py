@@ -80,11 +80,11 @@ Primitives
     ``sys.getsizeof(obj)`` for every builtin type, computed from the layout.
     For other classes: basicsize + itemsize × length + GC and dict
     pre-headers — what ``object.__sizeof__`` says; a class's own
-    ``__sizeof__`` is never called (it is user code). Known differences:
-    C types that add memory in their own ``__sizeof__`` (``OrderedDict``,
-    ``deque``, ``array``; code, frame and generator objects, whose frame data
-    is not counted) are reported with their base's rule, so smaller than
-    ``sys.getsizeof`` says.
+    ``__sizeof__`` is never called (it is user code). The builtin C types
+    that add memory in their own ``__sizeof__`` (``OrderedDict``, ``deque``,
+    ``array``; code, frame and generator objects) have that computation
+    reproduced in Rust; other C types that override ``__sizeof__`` read as
+    ``object.__sizeof__`` would.
 
 ``referents(obj) -> list``
     What ``obj``'s ``tp_traverse`` reports (``gc.get_referents([obj])``).

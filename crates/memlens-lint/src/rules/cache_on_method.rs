@@ -12,21 +12,12 @@
 //! constructor of another class made once, or under a lazy-initialisation
 //! guard (`if self._registry is None: self._registry = Registry()`) — and
 //! the class is never passed around as a value. Their one instance lives as long
-//! as the module anyway. (Before that pass this rule skipped any class the
-//! module made at top level, even one also made per call elsewhere.) Nor are methods whose cache the module
-//! clears (`self.resolver.cache_clear()` when the configuration changes):
-//! on the application corpus of `benches/lint_precision.py` that was 6 of
-//! the 11 new findings (mitmproxy, Home Assistant).
+//! as the module anyway. Nor are methods whose cache the module clears
+//! (`self.resolver.cache_clear()` when the configuration changes).
 //!
 //! A bounded `lru_cache` (the default `maxsize=128`, or `maxsize=N`) is not
 //! reported: it pins at most N instances, which flake8-bugbear's B019
-//! already flags. Reporting it was measured on the precision corpus
-//! (CPython's Lib/ and the first 12 PyPI projects of
-//! `benches/lint_precision.py`): 30 more findings, none a real
-//! leak when read — SQLAlchemy dialects and Django's reloader (one per
-//! engine or process), rich's `Color` values and module-level palettes,
-//! `ipaddress` addresses (tiny values, at most 128 of them). memlens reports
-//! growth without bound.
+//! already flags, and memlens reports growth without bound.
 //!
 //! Test files found while walking directories (`tests/` and `test/`
 //! folders, `test_*.py`, `*_test.py`, `conftest.py`) are not linted unless

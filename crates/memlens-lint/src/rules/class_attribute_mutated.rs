@@ -13,9 +13,9 @@
 //! de-duplicated or bounded lists), registration methods (`register…`,
 //! `add…`), growth in methods that run once per class definition
 //! (`__init_subclass__`, `__set_name__`, a metaclass's `__init__`/`__new__`:
-//! a registry of subclasses grows with the code — 8 of the 17 findings on the
-//! application corpus of `benches/lint_precision.py`), and classes defined inside a function (each call makes a new
-//! class and container, which die with that call's objects) are not
+//! a registry of subclasses grows with the code), and classes defined inside
+//! a function (each call makes a new class and container, which die with
+//! that call's objects) are not
 //! reported. Keyed growth (`self.table[k] = v`, `self.names.add(n)`,
 //! `update`) grows with the number of distinct keys — queue, contract or
 //! format names that the configuration bounds — and is reported only when

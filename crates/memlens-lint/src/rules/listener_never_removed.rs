@@ -35,9 +35,7 @@
 //! dropped), registrations whose result is kept
 //! (`unsub = bus.subscribe(…)`, `entry.async_on_unload(node.on(…))`, a list
 //! of them: APIs that return an unsubscribe handle are undone through it,
-//! which no removal call by name shows — on the application corpus of
-//! `benches/lint_precision.py` they were the largest group of the 110 findings before
-//! this exclusion, each one undone through its handle), onto an emitter
+//! which no removal call by name shows), onto an emitter
 //! opened by a `with` in the same function, Django/blinker/Scrapy (PyDispatcher)
 //! `connect` without `weak=False` and mitmproxy's `connect` (those signals
 //! hold weak references), and
@@ -46,19 +44,11 @@
 //! module-level or class-level (shared by every instance); a list each
 //! instance binds for itself (`self._listeners = []` in `__init__`) lives
 //! exactly as long as its emitter, which one module cannot tell is
-//! long-lived — on the precision corpus such lists gave only false
-//! positives (a consumer's callbacks, a settings object's observers).
+//! long-lived.
 //! `signal.signal` is not reported: it replaces the previous handler, so it
-//! pins at most one object per signal rather than accumulating. A narrower
-//! version (only handlers that pin something — a bound method of `self`, a
-//! capturing closure, a partial — with the previous handler not kept) was
-//! tried on the precision corpus (Lib/ and the first 12 projects of
-//! `benches/lint_precision.py`): 11 findings, none a real leak (event
-//! loops and CLI sessions that live for the process, test helpers), so it
-//! was dropped. `atexit.register` is not reported either: on the whole
-//! corpus it gave 5 findings, none a leak — every one registered the exit
-//! cleanup of an object meant to live until exit (an IPython shell and its
-//! magics, a pid lock, cached converter processes). Tests and fixtures (`test_*`,
+//! pins at most one object per signal rather than accumulating.
+//! `atexit.register` is not reported either: it registers the exit cleanup
+//! of an object meant to live until exit, and runs it once. Tests and fixtures (`test_*`,
 //! `setUp`, `@fixture`, methods of `Test…`/`…Tests`/`TestCase` classes) are
 //! skipped: what they register lives for one test.
 //! Registrations at module level run once at import and are not reported;

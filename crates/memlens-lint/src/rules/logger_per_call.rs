@@ -17,8 +17,7 @@
 //! takes a new value per process, thread, request or object (`pid`, a thread
 //! `ident`, a `uuid`, `…_id`, `id(…)`, a time, a counter): names built from
 //! configuration keys (a plug-in, script, camera or file name) are bounded
-//! by the configuration — on the application corpus of
-//! `benches/lint_precision.py` those were 5 of 11 such findings, none a leak.
+//! by the configuration.
 //! An `addHandler` after the function resets the logger's handlers
 //! (`logger.handlers = []`), under a test of a registered flag
 //! (`if not already_registered:`), or in `main()` or a function named for

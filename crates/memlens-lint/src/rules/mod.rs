@@ -10,6 +10,7 @@ pub mod exception_stored;
 pub mod listener_never_removed;
 pub mod logger_per_call;
 pub mod module_container_grows;
+pub mod unreadable_source;
 
 use ruff_python_ast::Stmt;
 
