@@ -7,8 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::OnceLock;
 
-/// Index of a node (one live object) in a [`HeapGraph`].
-pub type NodeId = u32;
+pub use crate::model::NodeId;
 
 /// Builds a [`HeapGraph`] one node at a time, in node order.
 #[derive(Debug, Default)]

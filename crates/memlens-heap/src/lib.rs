@@ -21,11 +21,16 @@ mod census;
 mod diff;
 mod graph;
 mod json;
+pub mod model;
 mod svg;
 mod units;
 
 pub use census::{Census, CensusRow};
 pub use diff::{census_diff, CensusDiff, DiffRow};
-pub use graph::{GraphBuilder, HeapGraph, NodeId};
+pub use graph::{GraphBuilder, HeapGraph};
+pub use model::{
+    EdgeKind, EdgeLabel, HeapSnapshot, NodeFlags, NodeId, Root, RootKind, SnapshotBuilder,
+    SnapshotMeta, StrId, TypeId, TypeInfo,
+};
 pub use svg::{dot_to_svg, RenderError};
 pub use units::{group_thousands, human_bytes, signed_human_bytes};
