@@ -29,8 +29,8 @@ pub use census::{Census, CensusRow};
 pub use diff::{census_diff, CensusDiff, DiffRow};
 pub use graph::{GraphBuilder, HeapGraph};
 pub use model::{
-    EdgeKind, EdgeLabel, HeapSnapshot, NodeFlags, NodeId, Root, RootKind, SnapshotBuilder,
-    SnapshotMeta, StrId, TypeId, TypeInfo,
+    EdgeKind, EdgeLabel, HeapSnapshot, NodeColumns, NodeFlags, NodeId, PartsError, Root, RootKind,
+    SnapshotBuilder, SnapshotMeta, SnapshotParts, StrId, TypeId, TypeInfo,
 };
 pub use svg::{dot_to_svg, RenderError};
 pub use units::{group_thousands, human_bytes, signed_human_bytes};

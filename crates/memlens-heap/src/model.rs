@@ -559,6 +559,66 @@ impl SnapshotBuilder {
     }
 }
 
+/// The columns of a snapshot as plain vectors, for readers of stored
+/// snapshots: [`HeapSnapshot::from_parts`] checks them and takes them over
+/// without copying.
+#[derive(Debug, Default)]
+pub struct SnapshotParts {
+    /// Capture metadata.
+    pub meta: SnapshotMeta,
+    /// String table; entry 0 must be `""`.
+    pub strings: Vec<Box<str>>,
+    /// Type table.
+    pub types: Vec<TypeInfo>,
+    /// Per node: address.
+    pub addr: Vec<u64>,
+    /// Per node: type.
+    pub type_of: Vec<TypeId>,
+    /// Per node: shallow size.
+    pub shallow: Vec<u64>,
+    /// Per node: owned size (`>= shallow`).
+    pub owned: Vec<u64>,
+    /// Per node: refcount, saturated.
+    pub refcount: Vec<u32>,
+    /// Per node: [`NodeFlags`] bits.
+    pub flags: Vec<u8>,
+    /// Per node: name, `0` = none.
+    pub name: Vec<StrId>,
+    /// CSR offsets, `node_count + 1` entries, from 0 to the edge count.
+    pub offsets: Vec<u64>,
+    /// Edge targets in source order.
+    pub targets: Vec<NodeId>,
+    /// Packed edge labels, parallel to `targets`.
+    pub labels: Vec<u32>,
+    /// Roots.
+    pub roots: Vec<Root>,
+}
+
+/// Borrowed per-node columns of a snapshot (see [`SnapshotParts`] for each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct NodeColumns<'a> {
+    pub addr: &'a [u64],
+    pub type_of: &'a [TypeId],
+    pub shallow: &'a [u64],
+    pub owned: &'a [u64],
+    pub refcount: &'a [u32],
+    pub flags: &'a [u8],
+    pub name: &'a [StrId],
+}
+
+/// Why [`HeapSnapshot::from_parts`] refused its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartsError(pub String);
+
+impl std::fmt::Display for PartsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PartsError {}
+
 /// An immutable heap snapshot: the node table, labelled edges in CSR form
 /// by source, the type and string tables, and the roots.
 #[derive(Debug)]
@@ -576,6 +636,115 @@ pub struct HeapSnapshot {
 }
 
 impl HeapSnapshot {
+    /// A snapshot from stored columns, after checking that every column has
+    /// one entry per node, offsets are monotonic and every id is in range.
+    pub fn from_parts(parts: SnapshotParts) -> Result<HeapSnapshot, PartsError> {
+        let fail = |what: String| Err(PartsError(what));
+        let n = parts.addr.len();
+        let columns = [
+            ("type", parts.type_of.len()),
+            ("shallow size", parts.shallow.len()),
+            ("owned size", parts.owned.len()),
+            ("refcount", parts.refcount.len()),
+            ("flags", parts.flags.len()),
+            ("name", parts.name.len()),
+        ];
+        for (what, len) in columns {
+            if len != n {
+                return fail(format!("{what} column has {len} entries for {n} nodes"));
+            }
+        }
+        if parts.strings.first().is_some_and(|s| !s.is_empty()) {
+            return fail("string 0 is not empty".into());
+        }
+        let strings = parts.strings.len().max(1) as u64;
+        let types = parts.types.len() as u64;
+        if let Some(t) = parts
+            .types
+            .iter()
+            .find(|t| t.module as u64 >= strings || t.qualname as u64 >= strings)
+        {
+            return fail(format!(
+                "type names string {} of {strings}",
+                t.module.max(t.qualname)
+            ));
+        }
+        if let Some(t) = parts.type_of.iter().find(|&&t| t as u64 >= types) {
+            return fail(format!("node type {t} out of {types} types"));
+        }
+        if let Some(s) = parts.name.iter().find(|&&s| s as u64 >= strings) {
+            return fail(format!("node name {s} out of {strings} strings"));
+        }
+        if let Some(i) = (0..n).find(|&i| parts.owned[i] < parts.shallow[i]) {
+            return fail(format!("node {i} owns less than its shallow size"));
+        }
+        if parts.offsets.len() != n + 1
+            || parts.offsets[0] != 0
+            || parts.offsets.windows(2).any(|w| w[0] > w[1])
+            || parts.offsets[n] != parts.targets.len() as u64
+        {
+            return fail("edge offsets are not a valid index of the edges".into());
+        }
+        if parts.labels.len() != parts.targets.len() {
+            return fail("edge labels and targets differ in number".into());
+        }
+        if let Some(t) = parts.targets.iter().find(|&&t| t as usize >= n) {
+            return fail(format!("edge target {t} out of {n} nodes"));
+        }
+        if let Some(l) = parts
+            .labels
+            .iter()
+            .find(|&&l| EdgeLabel::unpack(l).is_none())
+        {
+            return fail(format!("edge label {l:#x} has an unknown kind"));
+        }
+        if let Some(r) = parts
+            .roots
+            .iter()
+            .find(|r| r.node as usize >= n || r.name as u64 >= strings)
+        {
+            return fail(format!("root of node {} is out of range", r.node));
+        }
+        let mut strings = parts.strings;
+        if strings.is_empty() {
+            strings.push("".into());
+        }
+        Ok(HeapSnapshot {
+            meta: parts.meta,
+            strings,
+            types: parts.types,
+            nodes: NodeTable {
+                addr: parts.addr,
+                type_of: parts.type_of,
+                shallow: parts.shallow,
+                owned: parts.owned,
+                refcount: parts.refcount,
+                flags: parts.flags,
+                name: parts.name,
+            },
+            offsets: parts.offsets,
+            targets: parts.targets,
+            labels: parts.labels,
+            roots: parts.roots,
+            dropped: 0,
+            reverse: OnceLock::new(),
+        })
+    }
+
+    /// The per-node columns, for writers.
+    pub fn node_columns(&self) -> NodeColumns<'_> {
+        let t = &self.nodes;
+        NodeColumns {
+            addr: &t.addr,
+            type_of: &t.type_of,
+            shallow: &t.shallow,
+            owned: &t.owned,
+            refcount: &t.refcount,
+            flags: &t.flags,
+            name: &t.name,
+        }
+    }
+
     /// Number of nodes.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
@@ -890,5 +1059,55 @@ mod tests {
         assert_eq!(s.node_count(), 0);
         assert_eq!(s.edge_count(), 0);
         assert_eq!(s.reverse_csr().0, &[0]);
+    }
+
+    #[test]
+    fn from_parts_rejects_out_of_range_ids_and_accepts_a_sound_table() {
+        let good = || SnapshotParts {
+            strings: vec!["".into(), "builtins".into(), "list".into()],
+            types: vec![TypeInfo {
+                module: 1,
+                qualname: 2,
+            }],
+            addr: vec![1, 2],
+            type_of: vec![0, 0],
+            shallow: vec![8, 8],
+            owned: vec![8, 9],
+            refcount: vec![1, 1],
+            flags: vec![0, 0],
+            name: vec![0, 0],
+            offsets: vec![0, 1, 1],
+            targets: vec![1],
+            labels: vec![EdgeLabel::index(0).pack()],
+            roots: vec![Root {
+                kind: RootKind::Sys,
+                name: 1,
+                node: 0,
+                missing: 0,
+            }],
+            ..SnapshotParts::default()
+        };
+        let s = HeapSnapshot::from_parts(good()).unwrap();
+        assert_eq!(s.referents(0), &[1]);
+        assert_eq!(s.type_name(0), "builtins.list");
+        type Breaker = Box<dyn Fn(&mut SnapshotParts)>;
+        let broken: Vec<(&str, Breaker)> = vec![
+            ("target", Box::new(|p| p.targets[0] = 2)),
+            ("type", Box::new(|p| p.type_of[1] = 1)),
+            ("offsets", Box::new(|p| p.offsets[1] = 2)),
+            (
+                "column",
+                Box::new(|p| p.flags.pop().map(drop).unwrap_or(())),
+            ),
+            ("label", Box::new(|p| p.labels[0] = 0xF000_0000)),
+            ("root", Box::new(|p| p.roots[0].node = 5)),
+            ("name", Box::new(|p| p.name[0] = 3)),
+            ("owned", Box::new(|p| p.owned[0] = 1)),
+        ];
+        for (what, breakit) in broken {
+            let mut p = good();
+            breakit(&mut p);
+            assert!(HeapSnapshot::from_parts(p).is_err(), "{what}");
+        }
     }
 }
