@@ -29,8 +29,9 @@ objgraph 3.7. What is deliberately different:
 * **Its own bookkeeping is invisible.** The ``peak_stats`` of ``growth`` and
   the id sets of ``get_new_ids`` are left out of the walk, so they never show
   up as growth.
-* In IPython, objgraph can return a ``graphviz.Source`` for inline display;
-  memlens always writes files.
+* objgraph's private helpers (``_short_repr``, ``_edge_label``,
+  ``_show_graph`` with any edge function, ``_present_graph``…) are here with
+  objgraph's behaviour, for the code and tests that use them.
 """
 import codecs
 import colorsys
@@ -40,6 +41,7 @@ import io
 import itertools
 import operator
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +49,17 @@ import tempfile
 import types
 
 from memlens import _heap
+
+# In a notebook (any IPython shell but the terminal ones), graphs come back as
+# a ``graphviz.Source`` that displays inline, as objgraph's do.
+IS_INTERACTIVE = False
+try:
+    import graphviz
+
+    if "TerminalInteractiveShell" not in get_ipython().__class__.__name__:  # noqa: F821 (IPython's builtin)
+        IS_INTERACTIVE = True
+except (NameError, ImportError):
+    pass
 
 __all__ = [
     "at",
@@ -375,6 +388,42 @@ def _chain(obj, predicate, forward, max_depth, extra_ignore):
     return graph.objects(path)
 
 
+def _find_chain(obj, predicate, edge_func, max_depth=20, extra_ignore=()):
+    """objgraph's chain search with any edge function: ``[match, ..., obj]`` or ``[obj]``.
+
+    With ``gc.get_referrers`` / ``gc.get_referents`` it runs on the heap walk
+    (which also goes through untracked containers); with another function it
+    calls that function on each object, breadth first, as objgraph does.
+    """
+    if edge_func is gc.get_referrers:
+        return _chain(obj, predicate, False, max_depth, extra_ignore)[::-1]
+    if edge_func is gc.get_referents:
+        return _chain(obj, predicate, True, max_depth, extra_ignore)[::-1]
+    queue = [obj]
+    depth = {id(obj): 0}
+    parent = {id(obj): None}
+    ignore = set(extra_ignore)
+    ignore.update(map(id, (extra_ignore, queue, depth, parent, ignore, sys._getframe())))
+    while queue:
+        target = queue.pop(0)
+        if predicate(target):
+            chain = [target]
+            while parent[id(target)] is not None:
+                target = parent[id(target)]
+                chain.append(target)
+            return chain
+        if depth[id(target)] >= max_depth:
+            continue
+        neighbours = edge_func(target)
+        ignore.add(id(neighbours))
+        for other in neighbours:
+            if id(other) not in ignore and id(other) not in depth:
+                depth[id(other)] = depth[id(target)] + 1
+                parent[id(other)] = target
+                queue.append(other)
+    return [obj]
+
+
 def _is_proper_module_test(predicate):
     """Whether ``predicate`` is memlens's or objgraph's ``is_proper_module`` (by identity, no call)."""
     if predicate is is_proper_module:
@@ -422,7 +471,7 @@ def show_backrefs(objs, max_depth=3, extra_ignore=(), filter=None, too_many=10,
     installed, else SVG drawn in-process). Edges carry attribute names, dict
     keys and indices. Other arguments as in objgraph.
     """
-    return _show_graph(objs, forward=False, max_depth=max_depth, extra_ignore=extra_ignore,
+    return _show_graph(objs, gc.get_referrers, False, max_depth=max_depth, extra_ignore=extra_ignore,
                        filter=filter, too_many=too_many, highlight=highlight,
                        filename=filename, output=output, extra_info=extra_info,
                        refcounts=refcounts, shortnames=shortnames,
@@ -437,7 +486,7 @@ def show_refs(objs, max_depth=3, extra_ignore=(), filter=None, too_many=10,
 
     Same arguments and outputs as :func:`show_backrefs`; modules are followed.
     """
-    return _show_graph(objs, forward=True, max_depth=max_depth, extra_ignore=extra_ignore,
+    return _show_graph(objs, gc.get_referents, True, max_depth=max_depth, extra_ignore=extra_ignore,
                        filter=filter, too_many=too_many, highlight=highlight,
                        filename=filename, output=output, extra_info=extra_info,
                        refcounts=refcounts, shortnames=shortnames,
@@ -463,7 +512,12 @@ def show_chain(*chains, **kw):
         show_refs([chain[0] for chain in chains], max_depth=max_depth, filter=in_chains, **kw)
 
 
-def _node_id(obj):
+def _isinstance(obj, classinfo):
+    """isinstance by the real type: a mock's or proxy's ``__class__`` cannot lie here."""
+    return issubclass(type(obj), classinfo)
+
+
+def _obj_node_id(obj):
     return ("o%d" % id(obj)).replace("-", "_")
 
 
@@ -471,21 +525,36 @@ def _quote(text):
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\0", "\\\\0")
 
 
-def _brief_repr(obj):
+def _short_typename(obj):
+    return _short_name(type(obj))
+
+
+def _long_typename(obj):
+    """``module.name`` of the object's real type; the bare name when ``__module__`` is None or empty."""
+    tp = type(obj)
+    module = getattr(tp, "__module__", None)
+    return "%s.%s" % (module, tp.__name__) if module else tp.__name__
+
+
+def _short_repr(obj):
     """objgraph's short description of an object (``3 items``, a name, a truncated repr)."""
+    if _isinstance(obj, (type, types.ModuleType, types.BuiltinFunctionType)):
+        return _name_or_repr(obj)
+    if _isinstance(obj, types.MethodType):
+        name = _name_or_repr(obj.__func__)
+        return name + " (bound)" if obj.__self__ else name
+    if _isinstance(obj, types.FunctionType) and obj.__name__ == "<lambda>":
+        return "lambda: %s:%s" % (os.path.basename(obj.__code__.co_filename), obj.__code__.co_firstlineno)
+    if _isinstance(obj, types.FrameType):
+        return "%s:%s" % (obj.f_code.co_filename, obj.f_lineno)
+    if _isinstance(obj, (tuple, list, dict, set)):
+        return "%d items" % len(obj)
+    return repr(obj)[:40]
+
+
+def _safe_repr(obj):
     try:
-        if isinstance(obj, (type, types.ModuleType, types.BuiltinFunctionType)):
-            return _name_or_repr(obj)
-        if isinstance(obj, types.MethodType):
-            name = _name_or_repr(obj.__func__)
-            return name + " (bound)" if obj.__self__ else name
-        if isinstance(obj, types.FunctionType) and obj.__name__ == "<lambda>":
-            return "lambda: %s:%s" % (os.path.basename(obj.__code__.co_filename), obj.__code__.co_firstlineno)
-        if isinstance(obj, types.FrameType):
-            return "%s:%s" % (obj.f_code.co_filename, obj.f_lineno)
-        if isinstance(obj, (tuple, list, dict, set)):
-            return "%d items" % len(obj)
-        return repr(obj)[:40]
+        return _short_repr(obj)
     except Exception:
         return "(unrepresentable)"
 
@@ -495,7 +564,58 @@ def _name_or_repr(value):
         name = value.__name__
     except AttributeError:
         return repr(value)[:40]
-    return name if isinstance(name, str) else repr(value)[:40]
+    return name if _isinstance(name, str) else repr(value)[:40]
+
+
+def _obj_label(obj, extra_info=None, refcounts=False, shortnames=True, refcount=None):
+    """The quoted DOT label of a node: type name, [refcount], short repr, extra info."""
+    label = [_short_typename(obj) if shortnames else _long_typename(obj)]
+    if refcounts:
+        # objgraph's figure: the references of this call's frames and argument left out.
+        label[0] += " [%d]" % (sys.getrefcount(obj) - 4 if refcount is None else refcount)
+    label.append(_safe_repr(obj))
+    if extra_info:
+        label.append(str(extra_info(obj)))
+    return _quote("\n".join(label))
+
+
+def _obj_attrs(obj, extra_node_attrs):
+    if extra_node_attrs is None:
+        return ""
+    attrs = extra_node_attrs(obj)
+    return ", " + ", ".join('%s="%s"' % (key, _quote(value)) for key, value in sorted(attrs.items())
+                            if value is not None)
+
+
+_is_identifier = re.compile("[a-zA-Z_][a-zA-Z_0-9]*$").match
+
+
+def _edge_label(source, target, shortnames=True):
+    """objgraph's DOT attributes of the edge ``source -> target`` (by inspecting both objects)."""
+    if _isinstance(target, dict) and target is getattr(source, "__dict__", None):
+        return ' [label="__dict__",weight=10]'
+    if _isinstance(source, types.FrameType):
+        if target is source.f_locals:
+            return ' [label="f_locals",weight=10]'
+        if target is source.f_globals:
+            return ' [label="f_globals",weight=10]'
+    if _isinstance(source, types.MethodType):
+        if target is source.__self__:
+            return ' [label="__self__",weight=10]'
+        if target is source.__func__:
+            return ' [label="__func__",weight=10]'
+    if _isinstance(source, types.FunctionType):
+        for name in dir(source):
+            if target is getattr(source, name):
+                return ' [label="%s",weight=10]' % _quote(name)
+    if _isinstance(source, dict):
+        for key, value in source.items():
+            if value is target:
+                if _isinstance(key, str) and _is_identifier(key):
+                    return ' [label="%s",weight=2]' % _quote(key)
+                name = _short_typename(key) if shortnames else _long_typename(key)
+                return ' [label="%s"]' % _quote(name + "\n" + _safe_repr(key))
+    return ""
 
 
 def _gradient(start, end, depth, max_depth):
@@ -517,109 +637,170 @@ def _edge_attrs(label):
     return ' [label="%s",weight=%d]' % (_quote(label), weight)
 
 
-def _show_graph(objs, forward, max_depth=3, extra_ignore=(), filter=None, too_many=10,
-                highlight=None, filename=None, extra_info=None, refcounts=False,
+class _HeapView:
+    """The graph to draw, read from memlens's heap walk (nodes are walk indices)."""
+
+    def __init__(self, objs, forward, extra_ignore):
+        gc.collect()
+        self.graph = _heap.walk(roots=list(objs), exclude=[objs])
+        self.forward = forward
+        self.ignore = set(_own_frames(self.graph))
+        for address in extra_ignore:
+            node = self.graph.index_at(address) if isinstance(address, int) and 0 <= address < 2**64 else None
+            if node is not None:
+                self.ignore.add(node)
+
+    def key(self, obj):
+        return self.graph.index(obj)
+
+    def object(self, key):
+        return self.graph.object(key)
+
+    def neighbours(self, key):
+        if self.forward:
+            return [n for n in self.graph.referents(key) if n not in self.ignore]
+        # Each referrer once, as gc.get_referrers lists it (a dict holding
+        # the object as key and value is one referrer).
+        return [n for n in dict.fromkeys(self.graph.referrers(key)) if n not in self.ignore]
+
+    def refcount(self, key):
+        return self.graph.refcount(key)
+
+    def edge_attrs(self, source, dest, shortnames):
+        return _edge_attrs(self.graph.edge_label(source, dest))
+
+    def edge_label(self, source, dest):
+        return self.graph.edge_label(source, dest)
+
+
+class _CallbackView:
+    """The graph to draw, found by calling objgraph's ``edge_func`` on each object."""
+
+    def __init__(self, objs, edge_func, extra_ignore):
+        self.edge_func = edge_func
+        self.objects = {}
+        self.ignore = set(extra_ignore)
+        self.ignore.update(map(id, (objs, extra_ignore, self.objects, self.ignore, sys._getframe(1))))
+
+    def key(self, obj):
+        self.objects[id(obj)] = obj
+        return id(obj)
+
+    def object(self, key):
+        return self.objects[key]
+
+    def neighbours(self, key):
+        found = self.edge_func(self.objects[key])
+        self.ignore.add(id(found))
+        return [self.key(other) for other in found if id(other) not in self.ignore]
+
+    def refcount(self, key):
+        return None
+
+    def edge_attrs(self, source, dest, shortnames):
+        return _edge_label(self.objects[source], self.objects[dest], shortnames)
+
+    def edge_label(self, source, dest):
+        return None
+
+
+def _show_graph(objs, edge_func, swap_source_target, max_depth=3, extra_ignore=(), filter=None,
+                too_many=10, highlight=None, filename=None, extra_info=None, refcounts=False,
                 shortnames=True, output=None, cull_func=None, extra_node_attrs=None):
-    if not isinstance(objs, (list, tuple)):
+    """objgraph's graph drawer: ``edge_func`` gives an object's neighbours.
+
+    ``gc.get_referents`` / ``gc.get_referrers`` are answered by the heap walk
+    (labelled edges, untracked objects seen); any other function is called
+    on each object as objgraph does. ``swap_source_target``: edges go from
+    the object to its neighbours (references) rather than back.
+    """
+    if not _isinstance(objs, (list, tuple)):
         objs = [objs]
     if filename and output:
         raise ValueError("Cannot specify both output and filename.")
-    gc.collect()
-    graph = _heap.walk(roots=list(objs), exclude=[objs])
-    ignore = set(_own_frames(graph))
-    for address in extra_ignore:
-        node = graph.index_at(address) if isinstance(address, int) and 0 <= address < 2**64 else None
-        if node is not None:
-            ignore.add(node)
-    name = _namer(shortnames)
+    if edge_func is gc.get_referents or edge_func is gc.get_referrers:
+        view = _HeapView(objs, edge_func is gc.get_referents, extra_ignore)
+    else:
+        view = _CallbackView(objs, edge_func, extra_ignore)
+    forward = swap_source_target
 
     lines = ["digraph ObjectGraph {", "  node[shape=box, style=filled, fillcolor=white];"]
     # The same picture in the subset of DOT the in-process renderer reads.
     plain_nodes, plain_edges = {}, []
     queue, depth = [], {}
     for obj in objs:
-        node = graph.index(obj)
-        lines.append("  %s[fontcolor=red];" % _node_id(obj))
-        if node is not None and node not in depth:
-            depth[node] = 0
-            queue.append(node)
+        lines.append("  %s[fontcolor=red];" % _obj_node_id(obj))
+        key = view.key(obj)
+        if key is not None and key not in depth:
+            depth[key] = 0
+            queue.append(key)
     drawn = 0
     while queue:
         drawn += 1
-        target_node = queue.pop(0)
-        target = graph.object(target_node)
-        target_depth = depth[target_node]
-        label = [name(type(target))]
-        if refcounts:
-            label[0] += " [%d]" % graph.refcount(target_node)
-        label.append(_brief_repr(target))
-        if extra_info:
-            label.append(str(extra_info(target)))
-        attrs = ""
-        if extra_node_attrs is not None:
-            extra = extra_node_attrs(target)
-            attrs = ", " + ", ".join('%s="%s"' % (k, _quote(v)) for k, v in sorted(extra.items()) if v is not None)
-        lines.append('  %s[label="%s"%s];' % (_node_id(target), _quote("\n".join(label)), attrs))
+        target_key = queue.pop(0)
+        target = view.object(target_key)
+        target_depth = depth[target_key]
+        target_id = _obj_node_id(target)
+        label = _obj_label(target, extra_info, refcounts, shortnames, refcount=view.refcount(target_key))
+        lines.append('  %s[label="%s"%s];' % (target_id, label, _obj_attrs(target, extra_node_attrs)))
         hsv = _gradient((0, 0, 1), (0, 0, 0.3), target_depth, max_depth)
         if inspect.ismodule(target):
             hsv = (0.3, 1, hsv[2])
         if highlight and highlight(target):
             hsv = (0.6, 0.6, 0.5 + hsv[2] * 0.5)
-        lines.append('  %s[fillcolor="%g,%g,%g"];' % ((_node_id(target),) + tuple(hsv)))
+        lines.append('  %s[fillcolor="%g,%g,%g"];' % ((target_id,) + tuple(hsv)))
         if hsv[2] < 0.5:
-            lines.append("  %s[fontcolor=white];" % _node_id(target))
-        plain_nodes[_node_id(target)] = ("\n".join(label), _hex(hsv), "white" if hsv[2] < 0.5 else "black")
+            lines.append("  %s[fontcolor=white];" % target_id)
+        plain_label = label.replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\")
+        plain_nodes[target_id] = (plain_label, _hex(hsv), "white" if hsv[2] < 0.5 else "black")
         if hasattr(type(target), "__del__"):
-            lines.append("  %s->%s_has_a_del[color=red,style=dotted,len=0.25,weight=10];"
-                         % (_node_id(target), _node_id(target)))
+            lines.append("  %s->%s_has_a_del[color=red,style=dotted,len=0.25,weight=10];" % (target_id, target_id))
             lines.append('  %s_has_a_del[label="__del__",shape=doublecircle,height=0.25,'
-                         'color=red,fillcolor="0,.5,1",fontsize=6];' % _node_id(target))
+                         'color=red,fillcolor="0,.5,1",fontsize=6];' % target_id)
         if target_depth >= max_depth:
             continue
         if cull_func is not None and cull_func(target):
             continue
-        neighbours = graph.referents(target_node) if forward else graph.referrers(target_node)
         shown = skipped = 0
-        for other_node in neighbours:
-            if other_node in ignore:
-                continue
-            other = graph.object(other_node)
+        for other_key in view.neighbours(target_key):
+            other = view.object(other_key)
             if filter and not filter(other):
                 continue
             if shown >= too_many:
                 skipped += 1
                 continue
-            source, dest = (target_node, other_node) if forward else (other_node, target_node)
-            edge_label = graph.edge_label(source, dest)
-            lines.append("  %s -> %s%s;" % (_node_id(graph.object(source)), _node_id(graph.object(dest)),
-                                            _edge_attrs(edge_label)))
-            plain_edges.append((_node_id(graph.object(source)), _node_id(graph.object(dest)), edge_label))
-            if other_node not in depth:
-                depth[other_node] = target_depth + 1
-                queue.append(other_node)
+            source, dest = (target_key, other_key) if forward else (other_key, target_key)
+            source_id, dest_id = _obj_node_id(view.object(source)), _obj_node_id(view.object(dest))
+            lines.append("  %s -> %s%s;" % (source_id, dest_id, view.edge_attrs(source, dest, shortnames)))
+            plain_edges.append((source_id, dest_id, view.edge_label(source, dest)))
+            if other_key not in depth:
+                depth[other_key] = target_depth + 1
+                queue.append(other_key)
             shown += 1
         if skipped > 0:
             hsv = _gradient((0, 1, 1), (0, 1, 0.3), target_depth + 1, max_depth)
-            more = "too_many_%s" % _node_id(target)
+            more = "too_many_%s" % target_id
             if forward:
                 text = "%d more references" % skipped
-                edge = "%s->%s" % (_node_id(target), more)
-                plain_edges.append((_node_id(target), more, None))
+                edge = "%s->%s" % (target_id, more)
+                plain_edges.append((target_id, more, None))
             else:
                 text = "%d more backreferences" % skipped
-                edge = "%s->%s" % (more, _node_id(target))
-                plain_edges.append((more, _node_id(target), None))
+                edge = "%s->%s" % (more, target_id)
+                plain_edges.append((more, target_id, None))
             lines.append("  %s[color=red,style=dotted,len=0.25,weight=10];" % edge)
             lines.append('  %s[label="%s",shape=box,height=0.25,color=red,fillcolor="%g,%g,%g",fontsize=6];'
                          % ((more, text) + tuple(hsv)))
             lines.append("  %s[fontcolor=white];" % more)
             plain_nodes[more] = (text, _hex(hsv), "white")
     lines.append("}")
-    del graph
+    del view, target, queue, depth
     dot = "\n".join(lines) + "\n"
     if output:
         output.write(dot)
         return None
+    if IS_INTERACTIVE and not filename:
+        return graphviz.Source(dot)
     if filename and filename.endswith(".dot"):
         dot_filename = filename
         with codecs.open(filename, "w", encoding="utf-8") as f:
@@ -646,30 +827,41 @@ def _plain_dot(nodes, edges):
     return "\n".join(lines) + "\n"
 
 
+def _program_in_path(program):
+    """Whether ``program`` is an executable on PATH."""
+    return shutil.which(program) is not None
+
+
+def _present_graph(dot_filename, filename=None):
+    """objgraph's presenter: open ``xdot``, or run ``dot`` to make ``filename``."""
+    _present(dot_filename, filename, None)
+
+
 def _present(dot_filename, filename, plain_dot):
     """Turn the DOT file into what was asked for: objgraph's viewer/renderer
-    logic, plus an in-process SVG when graphviz is missing."""
+    logic, plus an in-process SVG when graphviz is missing and the graph's
+    plain DOT (``plain_dot``) is at hand."""
     if filename == dot_filename:
         return
-    if not filename and shutil.which("xdot"):
+    if not filename and _program_in_path("xdot"):
         print("Spawning graph viewer (xdot)")
         subprocess.Popen(["xdot", dot_filename], close_fds=True)
         return
-    if shutil.which("dot"):
+    if _program_in_path("dot"):
         if not filename:
             print("Graph viewer (xdot) not found, generating a png instead")
             filename = dot_filename[:-4] + ".png"
         _stem, ext = os.path.splitext(filename)
         cmd = ["dot", "-T" + ext[1:], "-o" + filename, dot_filename]
-        result = subprocess.run(cmd)
-        if result.returncode != 0:
-            print('dot failed (exit code %d) while executing "%s"' % (result.returncode, " ".join(cmd)))
+        dot = subprocess.Popen(cmd, close_fds=False)
+        dot.wait()
+        if dot.returncode != 0:
+            print('dot failed (exit code %d) while executing "%s"' % (dot.returncode, " ".join(cmd)))
         else:
             print("Image generated as %s" % filename)
         return
-    if not filename:
-        filename = dot_filename[:-4] + ".svg"
-    if filename.lower().endswith(".svg"):
+    if plain_dot is not None and (not filename or filename.lower().endswith(".svg")):
+        filename = filename or dot_filename[:-4] + ".svg"
         try:
             svg = _heap.dot_to_svg(plain_dot)
         except ValueError as err:
@@ -679,8 +871,12 @@ def _present(dot_filename, filename, plain_dot):
             f.write(svg)
         print("Image generated as %s" % filename)
         return
+    if not filename:
+        print("Graph viewer (xdot) and image renderer (dot) not found, not doing anything else")
+        return
     print("Image renderer (dot) not found, not doing anything else")
-    print("(memlens draws .svg without graphviz: ask for a filename ending in .svg)")
+    if plain_dot is not None:
+        print("(memlens draws .svg without graphviz: ask for a filename ending in .svg)", file=sys.stderr)
 
 
 _OWN_CODES = frozenset(
