@@ -85,6 +85,25 @@ def get_referents(object, level=1):  # noqa: A002 - pympler's name
     return found
 
 
+_TPFLAGS_HAVE_GC = 1 << 14
+
+
+def _is_containerobject(o):
+    """Whether ``o``'s type takes part in garbage collection (``Py_TPFLAGS_HAVE_GC``)."""
+    return bool(getattr(type(o), "__flags__", 0) & _TPFLAGS_HAVE_GC)
+
+
+def _remove_duplicates(objects):
+    """``objects`` with each object (by identity) kept once, first occurrence first."""
+    seen = set()
+    unique = []
+    for obj in objects:
+        if id(obj) not in seen:
+            seen.add(id(obj))
+            unique.append(obj)
+    return unique
+
+
 def print_summary():
     """Print a summary of all live objects."""
     summary.print_(summary.summarize(get_objects()))

@@ -26,18 +26,75 @@ def _type_label(tp):
     return _TYPE_REPR.sub(r"\1", label)
 
 
+def _module_name(module):
+    name = getattr(module, "__name__", None)
+    if name is None:
+        name = getattr(module, "__file__", "nameless, id: %d" % id(module))
+    return name
+
+
+# pympler's row labels that name the object, by exact type; the n-th entry is
+# verbosity n + 1 (a higher verbosity gets the last one). Verbosity 0, and a
+# type not in the table, get the type's label.
+_LABELS_BY_VERBOSITY = {
+    types.FrameType: [
+        lambda f: "frame (codename: %s)" % f.f_code.co_name,
+        lambda f: "frame (codename: %s, codeline: %s)" % (f.f_code.co_name, f.f_code.co_firstlineno),
+        lambda f: "frame (codename: %s, filename: %s, codeline: %s)"
+        % (f.f_code.co_name, f.f_code.co_filename, f.f_code.co_firstlineno),
+    ],
+    dict: [lambda d: _type_label(dict), lambda d: "dict, len=%d" % len(d)],
+    types.FunctionType: [
+        lambda f: "function (%s)" % f.__name__,
+        lambda f: "function (%s.%s)" % (f.__module__, f.__name__),
+    ],
+    list: [lambda lst: _type_label(list), lambda lst: "list, len=%d" % len(lst)],
+    types.ModuleType: [lambda m: "module(%s)" % _module_name(m)],
+    set: [lambda st: _type_label(set), lambda st: "set, len=%d" % len(st)],
+}
+
+
+def _repr(o, verbosity=1):
+    """pympler's row label of one object at ``verbosity`` (0: its type; 1: the summaries' labels)."""
+    tp = type(o)
+    labels = _LABELS_BY_VERBOSITY.get(tp)
+    if verbosity == 0 or labels is None:
+        return _type_label(tp)
+    label = labels[min(verbosity, len(labels)) - 1](o)
+    return _TYPE_REPR.sub(r"\1", _ADDRESS.sub("", label))
+
+
 def _object_label(obj):
-    tp = type(obj)
-    if tp is types.FunctionType:
-        return "function (%s)" % obj.__name__
-    if tp is types.ModuleType:
-        name = getattr(obj, "__name__", None)
-        if name is None:
-            name = getattr(obj, "__file__", "nameless, id: %d" % id(obj))
-        return "module(%s)" % name
-    if tp is types.FrameType:
-        return "frame (codename: %s)" % obj.f_code.co_name
-    return _type_label(tp)
+    return _repr(obj)
+
+
+def _traverse(summary, function, *args):
+    """Call ``function(x, *args)`` on the summary, each of its rows and each item of a row."""
+    function(summary, *args)
+    for row in summary:
+        function(row, *args)
+        for item in row:
+            function(item, *args)
+
+
+def _subtract(summary, o):
+    """Take object ``o`` out of ``summary`` (in place): its row loses 1 and its size,
+    or a negative row is appended. Returns the summary."""
+    label, size = _repr(o), _core.sizeof(o)
+    found = False
+    for row in summary:
+        if row[0] == label:
+            row[1] -= 1
+            row[2] -= size
+            found = True
+    if not found:
+        summary.append([label, -1, -size])
+    return summary
+
+
+def _sweep(summary):
+    """The rows whose count or size is not zero."""
+    return [row for row in summary if row[1] != 0 or row[2] != 0]
 
 
 def summarize(objects):
