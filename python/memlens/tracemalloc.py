@@ -75,6 +75,14 @@ def _linecache():
     return linecache
 
 
+def __getattr__(name):
+    # ``tracemalloc.linecache`` (the standard module's import, which its
+    # tests patch) without paying for linecache's imports at start-up.
+    if name == "linecache":
+        return _linecache()
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
 def _total_ordering(cls):
     """The other comparisons from ``__lt__`` and ``__eq__``, as ``functools.total_ordering``
     derives them (NotImplemented passed on), without importing functools."""
@@ -171,13 +179,45 @@ def get_object_traceback(obj):
     return None if frames is None else Traceback(frames)
 
 
+def _get_traces():
+    """The raw traces, as the standard module's private ``_get_traces()``:
+    ``[(domain, size, traceback, total_nframe), ...]``, each traceback a tuple of
+    ``(filename, lineno)`` from the most recent frame; ``[]`` when not tracing."""
+    if not _core._trace_is_tracing():
+        return []
+    return _core._trace_raw_traces()
+
+
 def take_snapshot():
     """A Snapshot of the traces of the memory blocks allocated by Python."""
     if not is_tracing():
         raise RuntimeError("the tracemalloc module must be tracing memory allocations to take a snapshot")
-    snapshot = Snapshot(_core._trace_raw_traces(), get_traceback_limit())
+    snapshot = Snapshot(_get_traces(), get_traceback_limit())
     snapshot.sample_bytes = _sample_bytes
     return snapshot
+
+
+def _start_as_configured():
+    """Honour ``PYTHONTRACEMALLOC=N`` / ``-X tracemalloc[=N]``, as the standard module does.
+
+    The interpreter has started its own tracer for that setting before any
+    import; a program that only changed its import to memlens gets memlens
+    tracing instead, with the same frame limit, and the interpreter's tracer
+    is stopped so that allocations do not pay for two tracers.
+    """
+    import sys
+
+    configured = "tracemalloc" in getattr(sys, "_xoptions", {}) or (
+        not sys.flags.ignore_environment and os.environ.get("PYTHONTRACEMALLOC", "") not in ("", "0"))
+    if not configured:
+        return
+    import _tracemalloc
+
+    if not _tracemalloc.is_tracing() or _core._trace_is_tracing():
+        return
+    nframe = _tracemalloc.get_traceback_limit()
+    _tracemalloc.stop()
+    start(nframe)
 
 
 # --- sizes ------------------------------------------------------------------
@@ -677,3 +717,6 @@ def _decode(data, filename):
     snapshot = Snapshot(traces, limit)
     snapshot.sample_bytes = sample_bytes if flags & 1 else None
     return snapshot
+
+
+_start_as_configured()
