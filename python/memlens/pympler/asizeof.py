@@ -12,11 +12,14 @@ no ``__dict__`` is created (pympler #170), so an instance's deep size has no
 dict in it unless the instance already had one.
 """
 import gc
+import struct
+import sys
 import types
 
 from memlens import _core
 
-__all__ = ["Asized", "asized", "asizeof", "asizesof", "basicsize", "flatsize", "itemsize"]
+__all__ = ["Asized", "asized", "asizeof", "asizesof", "basicsize", "flatsize", "itemsize", "leng", "named_refs",
+           "refs"]
 
 _DEFAULTS = {
     "above": 0,
@@ -197,3 +200,91 @@ def flatsize(obj, align=0, **opts):
     else:
         mask = 0
     return (_core.sizeof(obj) + mask) & ~mask
+
+
+_POINTER = struct.calcsize("P")
+_HEAPTYPE = 1 << 9
+
+
+def leng(obj, **opts):
+    """The number of items of ``obj``, as pympler counts them (allocated
+    slots of a list or set, digits of an int), or None for an object
+    without items."""
+    _options("leng", opts)
+    tp = type(obj)
+    if issubclass(tp, int):
+        bits = sys.int_info.bits_per_digit
+        return (abs(int(obj)).bit_length() + bits - 1) // bits
+    if issubclass(tp, list):
+        return (list.__sizeof__(obj) - list.__sizeof__([])) // _POINTER
+    if issubclass(tp, (set, frozenset)):
+        return (set.__sizeof__(obj) - set.__sizeof__(set())) // (2 * _POINTER) or len(obj)
+    if issubclass(tp, (tuple, str, bytes, bytearray, dict)):
+        return len(obj)
+    return None
+
+
+def _slot_names(tp):
+    names = set()
+    for klass in tp.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        names.update((slots,) if isinstance(slots, str) else slots)
+    return names
+
+
+def _labelled_referents(obj):
+    """``(label, referent)`` of what ``obj`` refers to, as the walker names it (type left out)."""
+    for referent in _core.referents(obj):
+        label = _core.edge_label(obj, referent)
+        if label != "__class__" or referent is not type(obj):
+            yield label, referent
+
+
+def refs(obj, **opts):
+    """What ``obj`` refers to, as pympler's ``refs``: an instance gives its
+    class, its attributes as one dict (a copy when they live inline in the
+    object: no ``__dict__`` is created) and the values of its ``__slots__``; other
+    objects give their referents."""
+    _options("refs", opts)
+    if isinstance(obj, type) or not (type(obj).__flags__ & _HEAPTYPE):
+        return (referent for _label, referent in _labelled_referents(obj))
+    slots = _slot_names(type(obj))
+    attributes, others = {}, [type(obj)]
+    for label, referent in _labelled_referents(obj):
+        if label == "__dict__":
+            others.insert(1, referent)
+        elif label and label not in slots and not label.startswith("["):
+            attributes[label] = referent
+        else:
+            others.append(referent)
+    if attributes:
+        others.insert(1, attributes)
+    return iter(others)
+
+
+def named_refs(obj, **opts):
+    """``[(name, referent)]`` of the named referents of ``obj``: attributes
+    (inline, ``__dict__``, ``__slots__``) and the fields a C type exposes
+    (a traceback's ``tb_frame``, a ``stat_result``'s ``st_mode``), read
+    through the C type's own descriptors, never a Python property."""
+    _options("named_refs", opts)
+    named = [(label, referent) for label, referent in _labelled_referents(obj)
+             if label and not label.startswith("[")]
+    seen = {name for name, _ in named}
+    tp = type(obj)
+    doc = tp.__dict__.get("__doc__")
+    if isinstance(doc, str) and "__doc__" not in seen:
+        named.append(("__doc__", doc))
+        seen.add("__doc__")
+    for klass in tp.__mro__:
+        for name, descriptor in klass.__dict__.items():
+            # A member or C getter runs no Python code; ``__dict__`` would create the dict.
+            if name in seen or name in ("__dict__", "__weakref__") or not isinstance(descriptor, (types.MemberDescriptorType, types.GetSetDescriptorType)):
+                continue
+            try:
+                value = descriptor.__get__(obj, tp)
+            except Exception:  # an unset slot, or a field this object lacks
+                continue
+            named.append((name, value))
+            seen.add(name)
+    return named
