@@ -107,6 +107,8 @@ def test_flatsize_matches_pympler():
     lambda m: m.flatsize([1], align=6),
     lambda m: m.asizeof([1], bogus=1),
     lambda m: m.asizesof([1], bogus=1),
+    lambda m: m.asizesof([1], all=True),
+    lambda m: m.asized([1], all=True),
 ])
 def test_wrong_options_raise_pymplers_exceptions(call):
     # GIVEN a wrong option
@@ -137,3 +139,46 @@ def test_asizeof_counts_instance_attributes():
     # WHEN it is sized
     # THEN the list and its ints are in the size
     assert asizeof.asizeof(holder) > sys.getsizeof(holder.big) + 1000 * 28
+
+
+def test_asizer_accumulates_and_counts_duplicates_like_pympler():
+    # GIVEN a str and a list holding it, sized by one Asizer in two calls
+    text = "unladen swallow"
+    holder = [text]
+    ours, theirs = asizeof.Asizer(), pm_asizeof.Asizer()
+    for sizer in (ours, theirs):
+        sizer.asizeof(text)
+        sizer.asizeof(holder, holder)
+    # THEN the total counts the str once and both see the same repeats
+    assert ours.total == asizeof.asizeof(text, holder)
+    assert ours.duplicate == theirs.duplicate == 2
+
+
+def test_asizer_exclude_types_and_refs():
+    # GIVEN an Asizer told to leave out a type, and another told not to go through a list
+    class Skipped:
+        pass
+
+    sizer = asizeof.Asizer()
+    sizer.exclude_types(Skipped)
+    flat = asizeof.Asizer()
+    items = [list(range(100))]
+    flat.exclude_refs(items)
+    # THEN instances of the type count 0 and the list counts only itself
+    assert sizer.asizeof(Skipped()) == 0
+    assert flat.asizeof(items) == asizeof.flatsize(items, align=8)
+
+
+@pytest.mark.parametrize("value", [1, "", "a", True, None, [], (), {}, set(), [1, 2, 3]])
+def test_basicsize_and_itemsize_match_pympler(value):
+    assert asizeof.basicsize(value) == pm_asizeof.basicsize(value)
+    assert asizeof.itemsize(value) == pm_asizeof.itemsize(value)
+
+
+def test_classes_count_with_code_true_as_in_pympler():
+    class Sized:
+        def method(self):
+            return 1
+
+    assert asizeof.asizeof(Sized) == 0
+    assert asizeof.asizeof(Sized, code=True) > 0

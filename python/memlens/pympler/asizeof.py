@@ -3,8 +3,8 @@
 ``asizeof(obj)`` is the size of ``obj`` plus the sizes of everything it
 reaches, each counted once and rounded up to ``align`` (8) bytes, computed
 in Rust (``memlens._core.DeepSizer``). As in pympler: classes, functions,
-code and plain ``object()`` instances count 0 (functions and code count with
-``code=True``), frames count 0 unless ``frames=True``, a module reached from
+code and plain ``object()`` instances count 0 (classes, functions and code
+count with ``code=True``), frames count 0 unless ``frames=True``, a module reached from
 another object counts its own size only, ``limit`` bounds the depth.
 
 Unlike pympler, the instance attributes of 3.11+ objects are read in place:
@@ -18,7 +18,7 @@ import types
 
 from memlens import _core
 
-__all__ = ["Asized", "asized", "asizeof", "asizesof", "basicsize", "flatsize", "itemsize", "leng", "named_refs",
+__all__ = ["Asized", "Asizer", "asized", "asizeof", "asizesof", "basicsize", "flatsize", "itemsize", "leng", "named_refs",
            "refs"]
 
 _DEFAULTS = {
@@ -48,11 +48,15 @@ _CALLABLE_CODE = (
 )
 
 
+# Options a function does not take (pympler: ``all`` is asizeof's only).
+_NOT_TAKEN = {"asizesof": ("all",), "asized": ("all",)}
+
+
 def _options(where, opts):
     """The options with defaults; KeyError on an unknown one and ValueError
     on an alignment that is not a power of 2, as pympler raises."""
     for name in opts:
-        if name not in _DEFAULTS:
+        if name not in _DEFAULTS or name in _NOT_TAKEN.get(where, ()):
             raise KeyError("invalid option: %s(%s=%r)" % (where, name, opts[name]))
     options = dict(_DEFAULTS, **opts)
     align = options["align"]
@@ -61,13 +65,14 @@ def _options(where, opts):
     return options
 
 
-def _sizer(options):
-    zero_types = (object,)
+def _sizer(options, excluded_types=()):
+    zero_types = (object,) + tuple(excluded_types)
     if not options["code"]:
         zero_types += _CALLABLE_CODE
     if not options["frames"]:
         zero_types += (types.FrameType,)
-    return _core.DeepSizer(zero_types, (types.ModuleType,), options["align"], options["limit"])
+    return _core.DeepSizer(zero_types, (types.ModuleType,), options["align"], options["limit"],
+                           bool(options["code"]))
 
 
 def _all_objects(objs, options):
@@ -153,8 +158,9 @@ def _clipped_repr(obj, clip):
     return text
 
 
-def _asized(sizer, obj, depth, detail, clip, again=False):
-    name = _clipped_repr(obj, clip)
+def _asized(sizer, obj, depth, detail, clip, again=False, name=None):
+    if name is None:
+        name = _clipped_repr(obj, clip)
     if depth >= detail:
         size = sizer.size(obj, depth, again)
         return Asized(size, sizer.flat(obj) if size else 0, name=name)
@@ -163,8 +169,58 @@ def _asized(sizer, obj, depth, detail, clip, again=False):
     flat = sizer.flat(obj)
     if flat == 0:
         return Asized(0, 0, name=name)
-    refs = [_asized(sizer, child, depth + 1, detail, clip) for child in sizer.children(obj, depth)]
+    refs = []
+    inline = []
+    for child_name, child in _named_children(sizer, obj, depth, clip):
+        if child_name is _INLINE:
+            inline.append(child)
+        else:
+            refs.append(_asized(sizer, child, depth + 1, detail, clip, name=child_name))
+    if inline:
+        refs.append(_inline_attributes(sizer, obj, inline, depth + 1, detail, clip))
     return Asized(flat + sum(ref.size for ref in refs), flat, refs, name=name)
+
+
+_INLINE = object()  # marks an attribute stored in the object itself (3.11+), not in a __dict__
+
+
+def _named_children(sizer, obj, depth, clip):
+    """``(name, child)`` for what sizing ``obj`` enters, named by role as
+    pympler names them: ``[K] key`` and ``[V] key: value`` in a dict,
+    ``__class__``, ``__dict__`` and slot names in an instance."""
+    children = sizer.children(obj, depth)
+    tp = type(obj)
+    if isinstance(obj, dict):
+        names = {}
+        for key, value in dict.items(obj):
+            key_text = key if isinstance(key, str) else _clipped_repr(key, clip)
+            names.setdefault(id(key), "[K] %s" % key_text)
+            names.setdefault(id(value), "[V] %s: %s" % (key_text, _clipped_repr(value, clip)))
+        return [(names.get(id(child)) or _clipped_repr(child, clip), child) for child in children]
+    instance = not isinstance(obj, type) and tp.__flags__ & _HEAPTYPE
+    slots = _slot_names(tp) if instance else ()
+    named = []
+    for child in children:
+        label = _core.edge_label(obj, child)
+        if instance and label and label not in slots and label not in ("__class__", "__dict__") \
+                and not label.startswith("["):
+            named.append((_INLINE, (label, child)))
+        elif label and not label.startswith("["):
+            named.append((label, child))
+        else:
+            named.append((_clipped_repr(child, clip), child))
+    return named
+
+
+def _inline_attributes(sizer, obj, attributes, depth, detail, clip):
+    """The ``__dict__`` entry of an instance whose attributes live inline:
+    no dict exists, so it counts only the values (flat 0)."""
+    if depth >= detail:
+        size = sum(sizer.size(value, depth) for _name, value in attributes)
+        return Asized(size, 0, name="__dict__")
+    refs = [_asized(sizer, value, depth + 1, detail, clip,
+                    name="[V] %s: %s" % (attr, _clipped_repr(value, clip))) for attr, value in attributes]
+    return Asized(sum(ref.size for ref in refs), 0, refs, name="__dict__")
 
 
 def asized(*objs, **opts):
@@ -180,14 +236,39 @@ def asized(*objs, **opts):
     return sized
 
 
+_TPFLAGS_HAVE_GC = 1 << 14
+# The garbage collector's header in front of each tracked object as pympler
+# counts it in a GC type's basic size: three words rounded up to 16 bytes
+# (32 on 64-bit; CPython's is two words, sys.getsizeof([]) - [].__sizeof__()).
+_sizeof_CPyGC_Head = (3 * struct.calcsize("P") + 15) & ~15
+# One entry of a dict's table (hash, key, value) and of a set's (key, hash).
+_sizeof_CPyDictEntry = 3 * struct.calcsize("P")
+_sizeof_Csetentry = 2 * struct.calcsize("P")
+
+
 def basicsize(obj, **opts):
-    """The basic size of the object's type (``__basicsize__``)."""
-    return type(obj).__basicsize__
+    """The basic size of the object's type, as pympler gives it:
+    ``__basicsize__`` plus the GC header for the types the GC tracks."""
+    _options("basicsize", opts)
+    tp = type(obj)
+    return tp.__basicsize__ + (_sizeof_CPyGC_Head if tp.__flags__ & _TPFLAGS_HAVE_GC else 0)
 
 
 def itemsize(obj, **opts):
-    """The size of one item of the object's type (``__itemsize__``)."""
-    return type(obj).__itemsize__
+    """The size of one item of the object's type, as pympler gives it: a
+    dict's or set's table entry, a list's pointer, one byte of a str or
+    bytes, else ``__itemsize__``."""
+    _options("itemsize", opts)
+    tp = type(obj)
+    if issubclass(tp, dict):
+        return _sizeof_CPyDictEntry
+    if issubclass(tp, (set, frozenset)):
+        return _sizeof_Csetentry
+    if issubclass(tp, list):
+        return _POINTER
+    if issubclass(tp, (str, bytes, bytearray)):
+        return 1
+    return tp.__itemsize__
 
 
 def flatsize(obj, align=0, **opts):
@@ -288,3 +369,121 @@ def named_refs(obj, **opts):
             named.append((name, value))
             seen.add(name)
     return named
+
+
+# Options that change what the Rust sizer counts (the others only change output).
+_SIZER_OPTIONS = ("align", "code", "frames", "limit")
+
+
+class Asizer(object):
+    """A sizer that remembers what it counted between calls, as pympler's:
+    an object sized by an earlier call counts 0 in a later one, ``total``
+    is the sum of all the calls, ``duplicate`` the number of objects
+    reached more than once. Options are those of :func:`asizeof`, given to
+    the constructor, :meth:`set`, :meth:`reset` or a call. Changing one of
+    the sizing options (``align``, ``code``, ``frames``, ``limit``) starts
+    counting afresh (``total`` is kept): objects counted before count again.
+    """
+
+    def __init__(self, **opts):
+        self._excluded_types = ()
+        self.reset(**opts)
+
+    def reset(self, **opts):
+        """All options to their defaults (or ``opts``), nothing counted, no exclusions."""
+        self._options = _options("reset", opts)
+        self._excluded_types = ()
+        self._excluded_refs = []
+        self._total = 0
+        self._duplicates_before = 0
+        self._sizer = _sizer(self._options)
+
+    def set(self, **opts):
+        """Change some options; the others keep their values."""
+        options = dict(self._options, **_given(_options("set", opts), opts))
+        rebuild = any(options[name] != self._options[name] for name in _SIZER_OPTIONS)
+        self._options = options
+        if rebuild:
+            self._new_sizer()
+
+    def _new_sizer(self):
+        self._duplicates_before += self._sizer.duplicates()
+        self._sizer = _sizer(self._options, self._excluded_types)
+        for obj in self._excluded_refs:
+            self._sizer.exclude_refs(obj)
+
+    def exclude_types(self, *objs):
+        """Count instances of the types of ``objs`` (types given as such) as 0 from now on."""
+        types_ = [obj if isinstance(obj, type) else type(obj) for obj in objs]
+        self._excluded_types = tuple(dict.fromkeys(self._excluded_types + tuple(types_)))
+        self._new_sizer()
+
+    def exclude_refs(self, *objs):
+        """Count ``objs`` flat from now on: what they refer to is not counted through them."""
+        for obj in objs:
+            self._excluded_refs.append(obj)
+            self._sizer.exclude_refs(obj)
+
+    def exclude_objs(self, *objs):
+        """Count ``objs`` as 0 from now on (as if already counted)."""
+        for obj in objs:
+            self._sizer.mark(obj)
+
+    def _call_options(self, where, opts):
+        if opts:
+            _options(where, opts)
+            self.set(**opts)
+
+    def asizeof(self, *objs, **opts):
+        """The combined deep size of ``objs``, leaving out what this sizer counted before."""
+        self._call_options("asizeof", opts)
+        size = sum(self._sizer.size(obj, 0, False) for obj in objs)
+        self._total += size
+        return size
+
+    def asizesof(self, *objs, **opts):
+        """The deep size of each of ``objs`` (0 for a repeat or what was counted before)."""
+        self._call_options("asizesof", opts)
+        sizes = tuple(self._sizer.size(obj, 0, False) for obj in objs)
+        self._total += sum(sizes)
+        return sizes
+
+    def asized(self, *objs, **opts):
+        """An :class:`Asized` per object (the object's alone when one is given)."""
+        self._call_options("asized", opts)
+        sized = tuple(_asized(self._sizer, obj, 0, self._options["detail"], self._options["clip"]) for obj in objs)
+        self._total += sum(one.size for one in sized)
+        return sized[0] if len(sized) == 1 else sized
+
+    @property
+    def total(self):
+        """The total size of everything this sizer counted, in bytes."""
+        return self._total
+
+    @property
+    def duplicate(self):
+        """How many objects were reached again after being counted."""
+        return self._duplicates_before + self._sizer.duplicates()
+
+    @property
+    def excluded(self):
+        """The types excluded by :meth:`exclude_types`."""
+        return self._excluded_types
+
+    above = property(lambda self: self._options["above"])
+    align = property(lambda self: self._options["align"])
+    clip = property(lambda self: self._options["clip"])
+    code = property(lambda self: self._options["code"])
+    cutoff = property(lambda self: self._options["cutoff"])
+    derive = property(lambda self: self._options["derive"])
+    detail = property(lambda self: self._options["detail"])
+    frames = property(lambda self: self._options["frames"])
+    ignored = property(lambda self: self._options["ignored"])
+    infer = property(lambda self: self._options["infer"])
+    limit = property(lambda self: self._options["limit"])
+    stats = property(lambda self: self._options["stats"])
+
+
+def _given(options, opts):
+    """The entries of ``options`` that were given in ``opts``."""
+    return {name: options[name] for name in opts}

@@ -22,9 +22,15 @@ use super::walker::{self, AddressHash};
 /// default); instances of `flat_types` (modules) count their own size and
 /// are entered only when sized directly; everything else counts its size,
 /// rounded up to `align`, and is entered up to `limit` levels deep.
+/// Classes count 0 unless `classes` (pympler's `code=True`); objects given
+/// to `exclude_refs` count their own size and are never entered.
 #[pyclass(module = "memlens._core", unsendable)]
 pub(crate) struct DeepSizer {
     seen: HashSet<usize, AddressHash>,
+    /// Objects reached again after being counted (pympler's `duplicate`).
+    repeated: HashSet<usize, AddressHash>,
+    not_entered: HashSet<usize, AddressHash>,
+    classes: bool,
     zero_types: Vec<*mut ffi::PyTypeObject>,
     flat_types: Vec<*mut ffi::PyTypeObject>,
     mask: u64,
@@ -33,6 +39,7 @@ pub(crate) struct DeepSizer {
 
 enum Kind {
     Zero,
+    Flat,
     FlatUnlessTop,
     Sized,
 }
@@ -44,8 +51,10 @@ impl DeepSizer {
         // SAFETY: obj is live (caller).
         unsafe {
             let tp = ffi::Py_TYPE(obj);
-            if ffi::PyType_Check(obj) != 0 || self.zero_types.contains(&tp) {
+            if (ffi::PyType_Check(obj) != 0 && !self.classes) || self.zero_types.contains(&tp) {
                 Kind::Zero
+            } else if self.not_entered.contains(&(obj as usize)) {
+                Kind::Flat
             } else if self.flat_types.contains(&tp) {
                 Kind::FlatUnlessTop
             } else {
@@ -62,12 +71,13 @@ impl DeepSizer {
 #[pymethods]
 impl DeepSizer {
     #[new]
-    #[pyo3(signature = (zero_types, flat_types, align = 8, limit = 100))]
+    #[pyo3(signature = (zero_types, flat_types, align = 8, limit = 100, classes = false))]
     fn new(
         zero_types: &Bound<'_, PyTuple>,
         flat_types: &Bound<'_, PyTuple>,
         align: u64,
         limit: usize,
+        classes: bool,
     ) -> PyResult<Self> {
         let pointers = |types: &Bound<'_, PyTuple>| -> PyResult<Vec<*mut ffi::PyTypeObject>> {
             types
@@ -77,6 +87,9 @@ impl DeepSizer {
         };
         Ok(DeepSizer {
             seen: HashSet::default(),
+            repeated: HashSet::default(),
+            not_entered: HashSet::default(),
+            classes,
             zero_types: pointers(zero_types)?,
             flat_types: pointers(flat_types)?,
             mask: align.saturating_sub(1),
@@ -98,7 +111,21 @@ impl DeepSizer {
 
     /// Marks `obj` as counted; False when it was counted already.
     fn mark(&mut self, obj: &Bound<'_, PyAny>) -> bool {
-        self.seen.insert(obj.as_ptr() as usize)
+        let fresh = self.seen.insert(obj.as_ptr() as usize);
+        if !fresh {
+            self.repeated.insert(obj.as_ptr() as usize);
+        }
+        fresh
+    }
+
+    /// Counts `obj` flat from now on: its referents are not entered.
+    fn exclude_refs(&mut self, obj: &Bound<'_, PyAny>) {
+        self.not_entered.insert(obj.as_ptr() as usize);
+    }
+
+    /// How many distinct objects were reached again after being counted.
+    fn duplicates(&self) -> usize {
+        self.repeated.len()
     }
 
     /// The deep size of `obj` at nesting `depth`, leaving out what was
@@ -114,6 +141,7 @@ impl DeepSizer {
         let mut children = Vec::new();
         while let Some((current, level)) = stack.pop() {
             if !self.seen.insert(current as usize) {
+                self.repeated.insert(current as usize);
                 continue;
             }
             // SAFETY: `current` is `obj` (held by the caller) or was reported
@@ -124,6 +152,7 @@ impl DeepSizer {
                     kind => {
                         total += self.aligned(layout::object_size(current));
                         let enter = level < self.limit
+                            && !matches!(kind, Kind::Flat)
                             && !(matches!(kind, Kind::FlatUnlessTop) && level > 0);
                         if enter {
                             children.clear();
@@ -146,7 +175,7 @@ impl DeepSizer {
         // borrowed from obj, which is held while they get strong references.
         unsafe {
             let enter = match self.kind(obj.as_ptr()) {
-                Kind::Zero => false,
+                Kind::Zero | Kind::Flat => false,
                 Kind::FlatUnlessTop => depth == 0,
                 Kind::Sized => true,
             };
@@ -164,5 +193,6 @@ impl DeepSizer {
     /// Forgets what was counted.
     fn clear(&mut self) {
         self.seen.clear();
+        self.repeated.clear();
     }
 }
