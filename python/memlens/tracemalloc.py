@@ -613,7 +613,64 @@ class _SampledStatistic(Statistic):
 # All integers little-endian.
 
 _MAGIC = b"MLSNAP\r\n"
-_VERSION = 1
+_VERSION = 2  # 2 added the attributes section; version 1 files are still read
+_SNAPSHOT_FIELDS = ("traces", "traceback_limit", "sample_bytes")
+# Attribute values a snapshot file keeps, by tag (never pickle).
+_ATTRIBUTE_TAGS = {type(None): 0, bool: 1, int: 2, float: 3, str: 4, bytes: 5}
+
+
+def _encode_attributes(snapshot):
+    """The attributes set on a snapshot, as the standard module's pickle keeps
+    them; values other than None, bool, int, float, str and bytes cannot be
+    stored without pickle: TypeError."""
+    attributes = [(name, value) for name, value in vars(snapshot).items() if name not in _SNAPSHOT_FIELDS]
+    parts = [struct.pack("<I", len(attributes))]
+    for name, value in attributes:
+        tag = _ATTRIBUTE_TAGS.get(type(value))
+        if tag is None:
+            raise TypeError("Snapshot.dump keeps attributes of type None, bool, int, float, str or bytes; "
+                            "attribute %r is a %s" % (name, type(value).__name__))
+        raw_name = name.encode("utf-8", "surrogateescape")
+        if tag == 1:
+            raw = bytes([value])
+        elif tag == 2:
+            raw = str(value).encode("ascii")
+        elif tag == 3:
+            raw = struct.pack("<d", value)
+        elif tag == 4:
+            raw = value.encode("utf-8", "surrogateescape")
+        else:
+            raw = value or b""
+        parts.append(struct.pack("<I", len(raw_name)) + raw_name + struct.pack("<BI", tag, len(raw)) + raw)
+    return b"".join(parts)
+
+
+def _decode_attributes(reader):
+    attributes = {}
+    for _ in range(reader.count("attribute", 9)):
+        (length,) = reader.take("<I")
+        (raw_name,) = reader.take(f"<{length}s")
+        tag, size = reader.take("<BI")
+        (raw,) = reader.take(f"<{size}s")
+        name = raw_name.decode("utf-8", "surrogateescape")
+        if tag == 0 and not raw:
+            value = None
+        elif tag == 1 and raw in (b"\x00", b"\x01"):
+            value = raw == b"\x01"
+        elif tag == 2 and raw and len(raw) <= 4300 and raw.lstrip(b"-").isdigit():
+            value = int(raw)
+        elif tag == 3 and size == 8:
+            (value,) = struct.unpack("<d", raw)
+        elif tag == 4:
+            value = raw.decode("utf-8", "surrogateescape")
+        elif tag == 5:
+            value = raw
+        else:
+            reader.fail(f"attribute {name!r} has a bad value (tag {tag}, {size} bytes)")
+        if name in _SNAPSHOT_FIELDS or not name.isidentifier():
+            reader.fail(f"attribute name {name!r} is not allowed")
+        attributes[name] = value
+    return attributes
 _HEADER = struct.Struct("<8sHHIQ")
 
 
@@ -648,6 +705,7 @@ def _encode(snapshot):
         parts.append(struct.pack(f"<IH{len(frame_indices)}I", total, len(frame_indices), *frame_indices))
     parts.append(struct.pack("<I", len(trace_rows)))
     parts.extend(struct.pack("<IQI", *row) for row in trace_rows)
+    parts.append(_encode_attributes(snapshot))
     body = b"".join(parts)
     return body + struct.pack("<I", zlib.crc32(body))
 
@@ -685,8 +743,8 @@ def _decode(data, filename):
         reader.fail("checksum mismatch (the file is corrupt or truncated)")
     reader.data = data[:-4]
     _magic, version, flags, limit, sample_bytes = reader.take(_HEADER.format)
-    if version != _VERSION:
-        reader.fail(f"format version {version} is not supported (this memlens reads version {_VERSION})")
+    if version not in (1, _VERSION):
+        reader.fail(f"format version {version} is not supported (this memlens reads versions 1 to {_VERSION})")
     strings = []
     for _ in range(reader.count("string", 4)):
         (length,) = reader.take("<I")
@@ -712,10 +770,13 @@ def _decode(data, filename):
             reader.fail(f"trace refers to stack {stack} of {len(stacks)}")
         traceback, total = stacks[stack]
         traces.append((domain, size, traceback, total))
+    attributes = _decode_attributes(reader) if version >= 2 else {}
     if reader.offset != len(reader.data):
         reader.fail(f"{len(reader.data) - reader.offset} unexpected bytes after the traces")
     snapshot = Snapshot(traces, limit)
     snapshot.sample_bytes = sample_bytes if flags & 1 else None
+    for name, value in attributes.items():
+        setattr(snapshot, name, value)
     return snapshot
 
 

@@ -27,6 +27,28 @@ def test_round_trip_keeps_every_trace(memlens_tracemalloc, tmp_path):
     assert not path.read_bytes().startswith(b"\x80")
 
 
+def test_attributes_set_on_a_snapshot_survive_dump_and_load(memlens_tracemalloc, tmp_path):
+    # GIVEN a snapshot with attributes of each kept kind
+    snapshot = make_snapshot(memlens_tracemalloc)
+    values = {"label": "nightly", "run": -12345678901234567890, "ratio": 0.25, "ok": True,
+              "note": None, "raw": b"\x00\xff"}
+    for name, value in values.items():
+        setattr(snapshot, name, value)
+    path = tmp_path / "snap.mls"
+    snapshot.dump(path)
+    # WHEN reading it back THEN they are there, with their types
+    loaded = memlens_tracemalloc.Snapshot.load(path)
+    for name, value in values.items():
+        assert getattr(loaded, name) == value and type(getattr(loaded, name)) is type(value)
+
+
+def test_an_attribute_that_needs_pickle_is_refused(memlens_tracemalloc, tmp_path):
+    snapshot = make_snapshot(memlens_tracemalloc)
+    snapshot.tags = ["a", "b"]
+    with pytest.raises(TypeError, match="attribute 'tags' is a list"):
+        snapshot.dump(tmp_path / "snap.mls")
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "pickle"])
 def test_damaged_file_raises_a_clear_error(memlens_tracemalloc, tmp_path, damage):
     # GIVEN a damaged snapshot file
