@@ -182,3 +182,20 @@ def test_classes_count_with_code_true_as_in_pympler():
 
     assert asizeof.asizeof(Sized) == 0
     assert asizeof.asizeof(Sized, code=True) > 0
+
+
+def test_a_live_weakrefs_referent_is_counted_as_pympler_counts_it():
+    import weakref
+
+    # GIVEN a weak reference to a live object and one to a dead object
+    class Held:
+        def __init__(self):
+            self.payload = list(range(50))
+
+    alive = Held()
+    live_ref = weakref.ref(alive)
+    dead_ref = weakref.ref(Held())
+    # THEN the live one counts its referent too, the dead one only itself
+    assert asizeof.asizeof(live_ref) > asizeof.asizeof(alive)
+    # (pympler adds the None a dead reference points to: 16 bytes that are not its own)
+    assert asizeof.asizeof(dead_ref) == asizeof.flatsize(dead_ref, align=8)

@@ -59,8 +59,6 @@ NOT_YET_FIXED = {
         "asizeof.test_asizeof.AsizeofDemos.test_iterator": (_PYMPLER_INTERNALS, ALL),
         "asizeof.test_asizeof.AsizeofDemos.test_pairs": (_PYMPLER_INTERNALS, ALL),
         "asizeof.test_asizeof.AsizeofDemos.test_typedefs": (_PYMPLER_INTERNALS, ALL),
-        "asizeof.test_asizeof.TypesTest.test_weakref": (
-            "a weakref's referent is not counted yet (pympler counts it)", ALL),
     },
     "tracemalloc": {
         "test.test_tracemalloc.TestCAPI.test_stop_untrack": (_C_API, ALL),

@@ -63,6 +63,25 @@ impl DeepSizer {
         }
     }
 
+    /// Appends the referent of a live weak reference to `children`: pympler
+    /// counts what a weakref points to as part of it.
+    ///
+    /// # Safety
+    /// `obj` is a live object; the GIL is held.
+    unsafe fn push_weak_referent(obj: *mut ffi::PyObject, children: &mut Vec<*mut ffi::PyObject>) {
+        // SAFETY: obj is live (caller); a weakref's layout starts with
+        // PyObject_HEAD then wr_object, which CPython sets to None when the
+        // referent goes away, before the referent is freed.
+        unsafe {
+            if ffi::PyWeakref_CheckRef(obj) != 0 {
+                let referent = (*(obj as *mut ffi::PyWeakReference)).wr_object;
+                if !referent.is_null() && referent != ffi::Py_None() {
+                    children.push(referent);
+                }
+            }
+        }
+    }
+
     fn aligned(&self, size: u64) -> u64 {
         (size + self.mask) & !self.mask
     }
@@ -157,6 +176,7 @@ impl DeepSizer {
                         if enter {
                             children.clear();
                             walker::traverse_with_keys(current, &mut children);
+                            Self::push_weak_referent(current, &mut children);
                             stack.extend(children.iter().map(|&child| (child, level + 1)));
                         }
                     }
@@ -181,6 +201,7 @@ impl DeepSizer {
             };
             if enter && depth < self.limit {
                 walker::traverse_with_keys(obj.as_ptr(), &mut children);
+                Self::push_weak_referent(obj.as_ptr(), &mut children);
             }
             let objects: Vec<Bound<'py, PyAny>> = children
                 .into_iter()
