@@ -6,12 +6,25 @@ the tools Python developers already use (``memlens.objgraph``,
 ``memlens.pympler``, ``memlens.tracemalloc``).
 """
 from memlens._core import __version__
+from memlens._errors import CaptureError, ConfigurationError, FileFormatError, MemlensError
 from memlens._heap import Census, CensusDiff, census, census_diff
 
-__all__ = ["__version__", "Census", "CensusDiff", "census", "census_diff", "LintDiagnostic", "lint"]
+__all__ = [
+    "__version__",
+    "CaptureError",
+    "Census",
+    "CensusDiff",
+    "ConfigurationError",
+    "FileFormatError",
+    "LintDiagnostic",
+    "MemlensError",
+    "census",
+    "census_diff",
+    "lint",
+]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> object:
     # The lint API is loaded on first use: its imports (dataclasses, typing)
     # would otherwise add ~13 ms to every program `memlens run` traces.
     if name in ("lint", "LintDiagnostic"):
@@ -23,5 +36,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'memlens' has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))

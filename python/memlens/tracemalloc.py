@@ -48,6 +48,7 @@ import zlib
 from _collections_abc import Iterable, Sequence
 
 from memlens import _core, _import_watch
+from memlens._errors import FileFormatError
 
 __all__ = [
     "BaseFilter", "DomainFilter", "Filter", "Frame", "Snapshot", "SnapshotFormatError", "Statistic",
@@ -105,7 +106,7 @@ def _total_ordering(cls):
     return cls
 
 
-class SnapshotFormatError(ValueError):
+class SnapshotFormatError(FileFormatError):
     """A file given to :meth:`Snapshot.load` is not a readable memlens snapshot."""
 
 

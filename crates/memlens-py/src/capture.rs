@@ -11,9 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use memlens_trace::events::EventSink;
 use memlens_trace::format::{Header, Mode};
 use memlens_trace::writer::{note_fork_in_child, CaptureWriter, WriterOptions};
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::errors;
 use crate::trace::{self, TraceConfig, TraceError};
 
 /// The writer of the running capture (the parent's, in a fork child until replaced).
@@ -62,19 +62,19 @@ pub fn capture_start(
             },
         ),
         _ => {
-            return Err(PyValueError::new_err(format!(
+            return Err(errors::configuration(format!(
                 "unknown tracing mode {mode:?} (interval {interval})"
             )))
         }
     };
     let mut slot = current();
     if slot.is_some() {
-        return Err(PyRuntimeError::new_err(
+        return Err(errors::capture(
             "a memlens capture is already running in this process",
         ));
     }
     if native && !trace::native::available() {
-        return Err(PyRuntimeError::new_err(
+        return Err(errors::capture(
             "native tracing needs libmemlens_preload.so loaded with LD_PRELOAD \
              (`memlens run --native` does that)",
         ));
@@ -93,8 +93,8 @@ pub fn capture_start(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64),
     };
-    let writer = CaptureWriter::create(&path, &header, WriterOptions::default())
-        .map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let writer =
+        CaptureWriter::create(&path, &header, WriterOptions::default()).map_err(errors::os)?;
     let config = TraceConfig {
         mode: trace_mode,
         max_frames: frames,
@@ -108,14 +108,14 @@ pub fn capture_start(
     if let Err(err) = started {
         let _ = writer.finish();
         let _ = std::fs::remove_file(&path);
-        return Err(PyRuntimeError::new_err(err.to_string()));
+        return Err(errors::trace_as_capture(err));
     }
     if native {
         if let Err(why) = trace::native::enable() {
             let _ = trace::stop(py);
             let _ = writer.finish();
             let _ = std::fs::remove_file(&path);
-            return Err(PyRuntimeError::new_err(why));
+            return Err(errors::capture(why));
         }
     }
     *slot = Some((path, writer));
@@ -133,11 +133,9 @@ pub fn capture_stop(py: Python<'_>) -> PyResult<Option<(String, u64, u64, u64)>>
     trace::native::disable();
     match trace::stop(py) {
         Ok(()) | Err(TraceError::NotTracing) => {}
-        Err(err) => return Err(PyRuntimeError::new_err(err.to_string())),
+        Err(err) => return Err(errors::trace_as_capture(err)),
     }
-    let stats = py
-        .detach(|| writer.finish())
-        .map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let stats = py.detach(|| writer.finish()).map_err(errors::os)?;
     Ok(Some((
         path.to_string_lossy().into_owned(),
         stats.events,
@@ -154,9 +152,9 @@ pub fn capture_stop(py: Python<'_>) -> PyResult<Option<(String, u64, u64, u64)>>
 #[pyfunction]
 pub fn capture_floor(py: Python<'_>, depth: usize) -> PyResult<()> {
     if current().is_none() {
-        return Err(PyRuntimeError::new_err("no memlens capture is running"));
+        return Err(errors::capture("no memlens capture is running"));
     }
-    trace::set_floor(py, depth).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    trace::set_floor(py, depth).map_err(errors::trace_as_capture)
 }
 
 /// Whether the native interposer (`libmemlens_preload.so`) is loaded in

@@ -6,6 +6,7 @@
 
 mod capture;
 mod cli;
+mod errors;
 mod heap;
 mod lint;
 pub mod trace;

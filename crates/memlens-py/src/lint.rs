@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
+use crate::errors;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -32,7 +32,7 @@ pub fn lint_paths<'py>(
                 include_tests,
             )
         })
-        .map_err(to_python_error)?;
+        .map_err(errors::lint)?;
     report
         .diagnostics
         .iter()
@@ -51,13 +51,4 @@ pub fn lint_paths<'py>(
             Ok(item)
         })
         .collect()
-}
-
-/// The one place lint errors become Python exceptions.
-fn to_python_error(err: memlens_lint::Error) -> PyErr {
-    match err {
-        memlens_lint::Error::PathNotFound(_) => PyFileNotFoundError::new_err(err.to_string()),
-        memlens_lint::Error::Io { .. } => PyOSError::new_err(err.to_string()),
-        _ => PyValueError::new_err(err.to_string()),
-    }
 }

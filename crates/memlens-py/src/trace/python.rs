@@ -6,7 +6,8 @@
 
 use super::table;
 use super::{hooks, Mode, TraceConfig, TraceError};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use crate::errors;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use std::collections::hash_map::Entry;
@@ -16,13 +17,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 /// Whether the running trace feeds the table (rather than, say, a capture).
 static TABLE_TRACING: AtomicBool = AtomicBool::new(false);
 static TRACEBACK_LIMIT: AtomicU32 = AtomicU32::new(1);
-
-fn to_py_err(error: TraceError) -> PyErr {
-    match error {
-        TraceError::InvalidConfig(_) => PyValueError::new_err(error.to_string()),
-        _ => PyRuntimeError::new_err(error.to_string()),
-    }
-}
 
 /// Starts tracing into the table, or changes the frame limit if it already is.
 #[pyfunction]
@@ -34,7 +28,7 @@ fn _trace_start(
     count_frames: bool,
 ) -> PyResult<()> {
     if TABLE_TRACING.load(Ordering::SeqCst) {
-        super::set_max_frames(nframe).map_err(to_py_err)?;
+        super::set_max_frames(nframe).map_err(errors::trace)?;
         TRACEBACK_LIMIT.store(nframe, Ordering::SeqCst);
         return Ok(());
     }
@@ -52,11 +46,11 @@ fn _trace_start(
         count_frames,
     )
     .map_err(|error| match error {
-        TraceError::AlreadyTracing => PyRuntimeError::new_err(
+        TraceError::AlreadyTracing => errors::capture(
             "memlens is already tracing allocations into a capture (memlens run); \
              memlens.tracemalloc cannot start a second trace",
         ),
-        other => to_py_err(other),
+        other => errors::trace(other),
     })?;
     TRACEBACK_LIMIT.store(nframe, Ordering::SeqCst);
     TABLE_TRACING.store(true, Ordering::SeqCst);
@@ -67,7 +61,7 @@ fn _trace_start(
 #[pyfunction]
 fn _trace_stop(py: Python<'_>) -> PyResult<()> {
     if TABLE_TRACING.swap(false, Ordering::SeqCst) {
-        super::stop(py).map_err(to_py_err)?;
+        super::stop(py).map_err(errors::trace)?;
         table::global().reset(0);
     }
     Ok(())
@@ -119,7 +113,7 @@ fn _trace_memory(py: Python<'_>) -> usize {
 /// (`benches/alloc_overhead.py`). Not part of the public API.
 #[pyfunction]
 fn _trace_passthrough(py: Python<'_>, on: bool) -> PyResult<()> {
-    hooks::set_passthrough(py, on).map_err(to_py_err)
+    hooks::set_passthrough(py, on).map_err(errors::trace)
 }
 
 /// `_core._trace_frees_hooked()`: whether the running trace hooks the MEM
@@ -216,6 +210,7 @@ impl<'py> TracebackBuilder<'py> {
 #[pyfunction]
 fn _trace_raw_traces(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     if !TABLE_TRACING.load(Ordering::SeqCst) {
+        // CPython's own exception and message: this is the tracemalloc drop-in.
         return Err(PyRuntimeError::new_err(
             "the tracemalloc module must be tracing memory allocations to take a snapshot",
         ));
