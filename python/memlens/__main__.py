@@ -4,7 +4,7 @@ import sys
 from memlens import _core
 
 
-def main(argv=None) -> int:
+def main(argv: "list[str] | None" = None) -> int:
     """Run the command line and return its exit code (the console script exits with it)."""
     argv = list(sys.argv if argv is None else argv)
     argv[0] = "memlens"

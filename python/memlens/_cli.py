@@ -7,7 +7,7 @@ Each verb lives in its own module, named ``memlens._verb_<name>``, exposing
 import importlib
 
 
-def run_verb(verb: str, args: list) -> int:
+def run_verb(verb: str, args: list[str]) -> int:
     """Import ``memlens._verb_<verb>`` and run its ``main`` with ``args``."""
     module = importlib.import_module(f"memlens._verb_{verb}")
     return int(module.main(list(args)))

@@ -116,6 +116,11 @@ from memlens._core import (
     walk,
 )
 
+# Read by type checkers only (mypy takes any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 __all__ = [
     "Census",
     "CensusDiff",
@@ -136,13 +141,13 @@ __all__ = [
 ]
 
 
-def type_key(tp) -> str:
+def type_key(tp: type) -> str:
     """The census key of a type: ``module.qualname``."""
     module, _name, qualname = type_names(tp)
     return f"{module}.{qualname}"
 
 
-def type_counts_of(objects):
+def type_counts_of(objects: "Iterable[object]") -> "list[tuple[type, int, int]]":
     """``[(type, count, size), ...]`` over ``objects`` (any iterable), sizes as
     :func:`sizeof`: a census of a chosen set of objects, computed in Rust.
     Unordered; each object counts as often as it appears."""

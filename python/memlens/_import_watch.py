@@ -22,17 +22,30 @@ import sys
 
 from memlens import _core
 
+# Type checkers read this block (mypy takes any TYPE_CHECKING as true); the
+# program does not: importing typing machinery costs every traced program.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
 NUMPY_CORE_MODULES = ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath")
 
 # Module name -> callables taking the initialized module.
-_callbacks = {}
+_callbacks: "dict[str, list[Callable[[ModuleType], object]]]" = {}
 
 
 class _ImportWatch:
     """A meta-path finder that only watches the names in ``_callbacks``."""
 
     @classmethod
-    def find_spec(cls, fullname, path=None, target=None):
+    def find_spec(
+        cls,
+        fullname: str,
+        path: "Sequence[str] | None" = None,
+        target: "ModuleType | None" = None,
+    ) -> "ModuleSpec | None":
         callbacks = _callbacks.get(fullname)
         if not callbacks or not _core._trace_any_running():
             return None
@@ -49,7 +62,7 @@ class _ImportWatch:
             return spec
         original_exec = loader.exec_module
 
-        def exec_module(module):
+        def exec_module(module: "ModuleType") -> None:
             original_exec(module)
             for callback in list(callbacks):
                 try:
@@ -62,15 +75,15 @@ class _ImportWatch:
         # loader, which is not ours to change: they are left alone.
         if isinstance(loader, type):
             return spec
-        loader.exec_module = exec_module
+        loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
 
     @classmethod
-    def invalidate_caches(cls):
+    def invalidate_caches(cls) -> None:
         pass
 
 
-def when_imported(name, callback):
+def when_imported(name: str, callback: "Callable[[ModuleType], object]") -> None:
     """Call ``callback(module)`` when module ``name`` is imported while a trace runs.
 
     Registering the same callback twice has no further effect; the finder is
@@ -83,7 +96,7 @@ def when_imported(name, callback):
         sys.meta_path.insert(0, _ImportWatch)
 
 
-def watch_numpy():
+def watch_numpy() -> None:
     """Attach numpy's data buffers to the trace if numpy is imported while it runs."""
     for name in NUMPY_CORE_MODULES:
         when_imported(name, _core._numpy_attach)

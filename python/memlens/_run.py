@@ -175,7 +175,7 @@ def export_to_children(settings):
     os.environ["PYTHONPATH"] = BOOTSTRAP_DIR + (os.pathsep + path if path else "")
 
 
-def start_from_environment():
+def start_from_environment() -> None:
     """Called by the bootstrap ``sitecustomize`` in a child interpreter."""
     settings = decode_settings(os.environ[ENV])
     start(settings, capture_path(settings, os.getpid()), _command_line())

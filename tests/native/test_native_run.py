@@ -209,7 +209,7 @@ def test_an_existing_ld_preload_is_kept(tmp_path):
                  env=dict(os.environ, LD_PRELOAD=libc))
     # THEN ours comes first and the user's is still there
     assert result.returncode == 0, result.stderr
-    line = [l for l in result.stdout.splitlines() if l.startswith("PRELOAD=")][0]
+    line = [row for row in result.stdout.splitlines() if row.startswith("PRELOAD=")][0]
     assert line == "PRELOAD=%s:%s" % (LIBRARY, libc)
 
 

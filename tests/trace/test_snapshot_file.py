@@ -85,7 +85,7 @@ def test_mutated_files_with_valid_checksums_never_escape_as_other_errors(memlens
     body = path.read_bytes()[:-4]
     rng = random.Random(20261125)
     outcomes = {"loaded": 0, "rejected": 0}
-    for case in range(3000):
+    for _case in range(3000):
         mutated = bytearray(body)
         for _ in range(rng.randint(1, 4)):
             kind = rng.randrange(5)

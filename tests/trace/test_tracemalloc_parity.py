@@ -175,7 +175,7 @@ def test_total_nframe_of_a_cut_traceback_is_unknown_without_count_frames():
     # GIVEN the same allocations traced without counting
     stdlib = run_json(DEEP, "tracemalloc")
     ours = run_json(DEEP, "memlens.tracemalloc")
-    for (nframe, depth, length, total, text), theirs in zip(ours, stdlib):
+    for (_nframe, depth, length, total, text), theirs in zip(ours, stdlib):
         if theirs[2] == theirs[3]:
             # THEN a traceback that was not cut has its exact length
             assert (length, total, text) == (theirs[2], theirs[3], theirs[4])

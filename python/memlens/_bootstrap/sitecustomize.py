@@ -8,7 +8,7 @@ import os
 import sys
 
 
-def _start():
+def _start() -> None:
     if not os.environ.get("MEMLENS_RUN"):
         return
     try:
@@ -21,14 +21,14 @@ def _start():
         sys.stderr.write("memlens: warning: cannot trace child process %d: %s\n" % (os.getpid(), exc))
 
 
-def _chain():
+def _chain() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     saved = sys.path[:]
     this = sys.modules.pop("sitecustomize", None)
     try:
         sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
         try:
-            import sitecustomize  # noqa: F401  (the shadowed one, if any)
+            import sitecustomize  # type: ignore[import-not-found]  # noqa: F401  (the shadowed one, if any)
         except ImportError:
             pass
     finally:
