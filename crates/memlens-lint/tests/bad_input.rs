@@ -110,3 +110,52 @@ fn a_pathologically_deep_expression_does_not_overflow_the_stack() {
     assert_eq!(rules, [Rule::ModuleContainerGrows]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn rendered_text(path: &str, bytes: &[u8]) -> String {
+    let report = memlens_lint::Report {
+        diagnostics: lint_source(Path::new(path), bytes, &Settings::default()),
+        files_checked: 1,
+    };
+    memlens_lint::output::render_text(&report)
+}
+
+#[test]
+fn escape_sequences_in_a_file_do_not_reach_the_terminal() {
+    // GIVEN a flagged line holding a clear-screen and a recolour sequence,
+    // a carriage return and a bidi override, in a file whose name has an ESC too
+    let source =
+        "_cache = []\n\ndef f(x):\n    y = \"\x1b[2J\x1b[31m\u{202e}\"; _cache.append(x)  # \r\n";
+    let text = rendered_text("evil\x1b].py", source.as_bytes());
+    // THEN the text output holds no control character but newlines
+    assert!(text.contains("ML001"), "{text}");
+    assert!(
+        !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\\x1b[2J\\x1b[31m\\u202e\"; _cache.append(x)"),
+        "{text}"
+    );
+    assert!(text.contains("evil\\x1b].py"), "{text}");
+    // AND the caret still sits under the reported call: the escapes before
+    // it widened the indent as they widened the line
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("4 | "))
+        .expect("source line shown");
+    let caret = lines[at + 1].find('^').unwrap();
+    let call = lines[at].rfind("_cache.append(x)").unwrap();
+    assert_eq!(caret, call, "{text}");
+}
+
+#[test]
+fn a_binary_file_is_named_not_echoed() {
+    // GIVEN an ELF header linted as Python
+    let text = rendered_text("a.out", b"\x7fELF\x02\x01\x01\x00\x00\x00\x03\x00>");
+    // THEN the report says it is binary and shows no raw byte of it
+    assert!(text.contains("binary file"), "{text}");
+    assert!(!text.contains('\x7f') && !text.contains('\x02'), "{text:?}");
+}

@@ -2,10 +2,12 @@
 
 mod json;
 mod sarif;
+mod terminal;
 mod text;
 
 pub use json::render_json;
 pub use sarif::render_sarif;
+pub use terminal::terminal_safe;
 pub use text::render_text;
 
 /// The formats `memlens lint --format` accepts.

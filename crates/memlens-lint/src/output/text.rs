@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::terminal_safe;
 use crate::Report;
 
 /// `path:line:col: ML001 message`, then the source line with a caret under
@@ -12,11 +13,11 @@ pub fn render_text(report: &Report) -> String {
         let _ = writeln!(
             out,
             "{}:{}:{}: {} {}",
-            d.path.display(),
+            terminal_safe(&d.path.display().to_string()),
             d.line,
             d.column,
             d.rule.code(),
-            d.message
+            terminal_safe(&d.message)
         );
         if !d.source_line.is_empty() {
             let gutter = d.line.to_string();
@@ -25,13 +26,14 @@ pub fn render_text(report: &Report) -> String {
             } else {
                 1
             };
-            let indent: String = d
-                .source_line
+            // The caret is placed under the escaped text, so that an escape
+            // before the column widens the indent as it widens the line.
+            let before: String = d.source_line.chars().take(d.column - 1).collect();
+            let indent: String = terminal_safe(&before)
                 .chars()
-                .take(d.column - 1)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            let _ = writeln!(out, "{gutter} | {}", d.source_line);
+            let _ = writeln!(out, "{gutter} | {}", terminal_safe(&d.source_line));
             let _ = writeln!(
                 out,
                 "{} | {indent}{}",
