@@ -15,6 +15,7 @@
 
 mod commands;
 mod exit;
+mod output;
 mod report;
 
 pub use commands::run;

@@ -40,9 +40,6 @@ pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
     };
     let before = report::load(std::slice::from_ref(&args.before))?;
     let after = report::load(std::slice::from_ref(&args.after))?;
-    print!(
-        "{}",
-        report::text::diff(&before, &after, metric, args.limit)
-    );
+    crate::output::print(&report::text::diff(&before, &after, metric, args.limit))?;
     Ok(0)
 }

@@ -1,11 +1,10 @@
 //! `memlens export`: pprof and speedscope files.
 
-use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 
+use crate::output;
 use crate::report;
 
 /// The formats `memlens export` writes.
@@ -30,10 +29,12 @@ pub struct ExportArgs {
     /// The file to write (default: the first capture's name with `.pb.gz` or `.speedscope.json`).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Overwrite the output file if it exists (never one of the captures).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<i32> {
-    let profile = report::load(&args.files)?;
     let first = &args.files[0];
     let output = args.output.unwrap_or_else(|| {
         first.with_extension(match args.format {
@@ -41,22 +42,19 @@ pub fn run(args: ExportArgs) -> anyhow::Result<i32> {
             Format::Speedscope => "speedscope.json",
         })
     });
-    let file = std::fs::File::create(&output)
-        .with_context(|| format!("cannot create {}", output.display()))?;
-    let mut out = std::io::BufWriter::new(file);
-    match args.format {
-        Format::Pprof => memlens_trace::export::pprof::write_pprof(&profile, &mut out),
+    output::check_target(&output, &args.files, args.force, "export")?;
+    let profile = report::load(&args.files)?;
+    output::write_atomically(&output, |out| match args.format {
+        Format::Pprof => memlens_trace::export::pprof::write_pprof(&profile, out),
         Format::Speedscope => {
             let name = first
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let doc = memlens_trace::export::speedscope::to_speedscope(&profile, &name);
-            serde_json::to_writer(&mut out, &doc).map_err(std::io::Error::other)
+            serde_json::to_writer(&mut *out, &doc).map_err(std::io::Error::other)
         }
-    }
-    .and_then(|()| out.flush())
-    .with_context(|| format!("cannot write {}", output.display()))?;
-    println!("Wrote {}", output.display());
+    })?;
+    output::print(&format!("Wrote {}\n", output.display()))?;
     Ok(0)
 }

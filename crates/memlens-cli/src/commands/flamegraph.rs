@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
+use std::io::Write;
+
+use crate::output;
 use crate::report::{self, CaptureArgs};
 
 /// Write a flame graph of the captures to one self-contained HTML file.
@@ -20,18 +22,22 @@ pub struct FlamegraphArgs {
     /// The HTML file to write (default: the first capture's name with `.html`).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Overwrite the output file if it exists (never one of the captures).
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 pub fn run(args: FlamegraphArgs) -> anyhow::Result<i32> {
-    let profile = report::load(&args.capture.files)?;
     let first = &args.capture.files[0];
     let output = args.output.unwrap_or_else(|| first.with_extension("html"));
+    output::check_target(&output, &args.capture.files, args.force, "flame graph")?;
+    let profile = report::load(&args.capture.files)?;
     let title = first
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let page = report::flamegraph::render(&profile, args.capture.metric(), &title);
-    std::fs::write(&output, page).with_context(|| format!("cannot write {}", output.display()))?;
-    println!("Wrote {}", output.display());
+    output::write_atomically(&output, |out| out.write_all(page.as_bytes()))?;
+    output::print(&format!("Wrote {}\n", output.display()))?;
     Ok(0)
 }

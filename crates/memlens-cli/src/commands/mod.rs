@@ -68,6 +68,8 @@ pub fn run(argv: Vec<String>, host: &dyn PythonHost) -> i32 {
     };
     match result {
         Ok(code) => code,
+        // The reader of a pipe went away (`| head`): it had what it wanted.
+        Err(err) if crate::output::is_broken_pipe(&err) => ExitCode::Clean.into(),
         Err(err) => {
             eprintln!("memlens: error: {err:#}");
             ExitCode::Error.into()

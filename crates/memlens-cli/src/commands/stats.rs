@@ -17,6 +17,6 @@ pub struct StatsArgs {
 
 pub fn run(args: StatsArgs) -> anyhow::Result<i32> {
     let profile = report::load(&args.capture.files)?;
-    print!("{}", report::text::stats(&profile, args.capture.metric()));
+    crate::output::print(&report::text::stats(&profile, args.capture.metric()))?;
     Ok(0)
 }

@@ -20,9 +20,10 @@ pub struct SummaryArgs {
 
 pub fn run(args: SummaryArgs) -> anyhow::Result<i32> {
     let profile = report::load(&args.capture.files)?;
-    print!(
-        "{}",
-        report::text::summary(&profile, args.capture.metric(), args.limit)
-    );
+    crate::output::print(&report::text::summary(
+        &profile,
+        args.capture.metric(),
+        args.limit,
+    ))?;
     Ok(0)
 }

@@ -23,9 +23,11 @@ pub struct TableArgs {
 
 pub fn run(args: TableArgs) -> anyhow::Result<i32> {
     let profile = report::load(&args.capture.files)?;
-    print!(
-        "{}",
-        report::text::table(&profile, args.capture.metric(), args.limit, args.sort)
-    );
+    crate::output::print(&report::text::table(
+        &profile,
+        args.capture.metric(),
+        args.limit,
+        args.sort,
+    ))?;
     Ok(0)
 }

@@ -26,15 +26,12 @@ pub struct TreeArgs {
 
 pub fn run(args: TreeArgs) -> anyhow::Result<i32> {
     let profile = report::load(&args.capture.files)?;
-    print!(
-        "{}",
-        report::text::tree(
-            &profile,
-            args.capture.metric(),
-            args.min_percent,
-            args.limit,
-            args.max_depth
-        )
-    );
+    crate::output::print(&report::text::tree(
+        &profile,
+        args.capture.metric(),
+        args.min_percent,
+        args.limit,
+        args.max_depth,
+    ))?;
     Ok(0)
 }
