@@ -26,8 +26,8 @@ def _parse(args):
     options = {}
     i = 0
     while args[i] != "--":
-        if args[i] == "--native":
-            options["native"] = True
+        if args[i] in ("--native", "--force"):
+            options[args[i][2:]] = True
             i += 1
         else:
             options[args[i].lstrip("-")] = args[i + 1]
@@ -35,8 +35,33 @@ def _parse(args):
     return options, args[i + 1:]
 
 
+def _stderr(text):
+    """Write memlens's own lines to stderr, even if the program closed or
+    replaced ``sys.stderr`` (then straight to file descriptor 2)."""
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            stream.write(text)
+            stream.flush()
+            return
+        except (AttributeError, ValueError, OSError):
+            continue
+    try:
+        os.write(2, text.encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def _flush_stdout():
+    """Flush the program's stdout as the interpreter does at exit: a stream
+    the program closed, or a pipe whose reader went away, is not memlens's error."""
+    try:
+        sys.stdout.flush()
+    except (AttributeError, ValueError, OSError):
+        pass
+
+
 def _error(message):
-    sys.stderr.write("memlens: error: %s\n" % message)
+    _stderr("memlens: error: %s\n" % message)
     return 2
 
 
@@ -53,7 +78,7 @@ def _exit_code(exc):
         return 0
     if isinstance(code, int):
         return code
-    sys.stderr.write("%s\n" % (code,))
+    _stderr("%s\n" % (code,))
     return 1
 
 
@@ -68,7 +93,7 @@ def _print_program_traceback(exc):
     while tb is not None and (os.path.abspath(tb.tb_frame.f_code.co_filename) in ours
                               or tb.tb_frame.f_code.co_filename.startswith("<frozen runpy")):
         tb = tb.tb_next
-    traceback.print_exception(type(exc), exc, tb)
+    _stderr("".join(traceback.format_exception(type(exc), exc, tb)))
 
 
 def _join_threads():
@@ -99,10 +124,10 @@ def _report(result, settings, started):
     if result is None:
         return
     path, events, dropped, size = result
-    out = sys.stderr
-    out.write("memlens: capture written to %s (%s events, %s)\n" % (path, format(events, ","), _human(size)))
+    lines = []
+    lines.append("memlens: capture written to %s (%s events, %s)\n" % (path, format(events, ","), _human(size)))
     if dropped:
-        out.write("memlens: warning: %s events were dropped because the writer fell behind\n" % format(dropped, ","))
+        lines.append("memlens: warning: %s events were dropped because the writer fell behind\n" % format(dropped, ","))
     own = os.path.abspath(path)
     children = []
     prefix = settings["prefix"] + "."
@@ -117,11 +142,11 @@ def _report(result, settings, started):
             children.append(full)
     files = [path] + [os.path.relpath(c) if not os.path.isabs(path) else c for c in children]
     if children:
-        out.write("memlens: %d child process capture%s: %s\n" % (
+        lines.append("memlens: %d child process capture%s: %s\n" % (
             len(children), "s" if len(children) > 1 else "", " ".join(files[1:])))
     quoted = " ".join(_quote(f) for f in files)
     html = _quote(os.path.splitext(path)[0] + ".html")
-    out.write(
+    lines.append(
         "Reports:\n"
         "  memlens summary %s\n"
         "  memlens flamegraph %s -o %s\n"
@@ -129,6 +154,7 @@ def _report(result, settings, started):
         "  memlens table --leaks %s    # what was still live at exit\n"
         "  memlens tree %s  |  memlens stats %s\n" % (quoted, quoted, html, quoted, quoted, quoted, quoted)
     )
+    _stderr("".join(lines))
 
 
 def _path_importer(path):
@@ -222,6 +248,10 @@ def main(args):
         directory = os.getcwd()
         prefix = "memlens-" + name.replace(os.sep, "_")
         path = "%s.%d.mlc" % (prefix, pid)
+    if os.path.isdir(path):
+        return _error("cannot write the capture to %s: it is a directory" % path)
+    if os.path.exists(path) and not options.get("force"):
+        return _error("%s already exists; pass --force to overwrite it" % path)
     settings = {
         "mode": options["mode"],
         "interval": int(options["interval"]),
@@ -280,18 +310,18 @@ def main(args):
         code = _exit_code(exc)
     except KeyboardInterrupt:
         code = 130
-        sys.stderr.write("KeyboardInterrupt\n")
+        _stderr("KeyboardInterrupt\n")
     except BaseException as exc:
         failure = exc
         code = 1
     finally:
-        sys.stdout.flush()
+        _flush_stdout()
         # Stop before printing the traceback: formatting it is memlens's work, not the program's.
         try:
             result = _run.stop()
         except Exception as exc:
             result = None
-            sys.stderr.write("memlens: error: cannot close the capture: %s\n" % exc)
+            _stderr("memlens: error: cannot close the capture: %s\n" % exc)
             code = code or 2
         if failure is not None:
             _print_program_traceback(failure)

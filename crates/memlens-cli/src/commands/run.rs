@@ -41,6 +41,9 @@ pub struct RunArgs {
     /// The capture file (default: memlens-<name>.<pid>.mlc in the current directory).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Overwrite the capture file if it exists.
+    #[arg(short, long)]
+    pub force: bool,
     /// Run a library module as a script, like `python -m`; what follows is its arguments.
     #[arg(short = 'm', value_name = "MODULE", num_args = 1.., allow_hyphen_values = true, conflicts_with = "target")]
     pub module: Option<Vec<String>>,
@@ -55,7 +58,90 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs, host: &dyn PythonHost) -> anyhow::Result<i32> {
+    if args.module.is_none() {
+        if let Some(first) = args.target.first().filter(|first| first.starts_with('-')) {
+            anyhow::bail!("{}", not_an_option(first));
+        }
+    }
     host.run_verb("run", &forwarded(&args))
+}
+
+/// The options `memlens run` takes, for suggestions.
+const RUN_OPTIONS: &[&str] = &[
+    "--sampled",
+    "--exact",
+    "--sample-interval",
+    "--frames",
+    "--native",
+    "--output",
+    "--force",
+    "--help",
+];
+
+/// What to say when the program's place holds something that looks like an
+/// option: `memlens run --smapled app.py` must not try to run `--smapled`.
+fn not_an_option(word: &str) -> String {
+    let name = word.split('=').next().unwrap_or(word);
+    let hint = match name {
+        "-c" => "memlens run takes a script or -m MODULE, not -c CODE: put the code in a file"
+            .to_string(),
+        "--live" | "--live-remote" | "--live-port" => {
+            "memlens run has no live view yet: run the program, then `memlens summary` its capture"
+                .to_string()
+        }
+        "--follow-fork" => {
+            "memlens run always follows forked children; drop the option".to_string()
+        }
+        "--trace-python-allocators" => {
+            "memlens run always traces Python's allocators; drop the option".to_string()
+        }
+        "--aggregate" => {
+            "memlens run has no --aggregate; --sampled records an unbiased sample instead"
+                .to_string()
+        }
+        _ => match closest(name, RUN_OPTIONS) {
+            Some(option) => format!("did you mean {option}?"),
+            None => "see `memlens run --help`".to_string(),
+        },
+    };
+    format!(
+        "unknown option {name} for memlens run ({hint}); a script whose name starts with '-' is run as ./{word}"
+    )
+}
+
+/// The option nearest to `word` by edit distance, if it is near enough to be a typo.
+fn closest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
+    let word = word.trim_start_matches('-');
+    options
+        .iter()
+        .map(|option| (edit_distance(word, option.trim_start_matches('-')), *option))
+        .filter(|&(distance, option)| distance <= 2.max(option.len() / 4))
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, option)| option)
+}
+
+/// Levenshtein distance, counting an adjacent swap (`smapled`) as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    rows[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 /// The validated arguments in the fixed shape `memlens._verb_run` reads.
@@ -70,6 +156,9 @@ fn forwarded(args: &RunArgs) -> Vec<String> {
     ];
     if args.native {
         out.push("--native".to_string());
+    }
+    if args.force {
+        out.push("--force".to_string());
     }
     if let Some(output) = &args.output {
         out.push("--output".to_string());
@@ -118,6 +207,38 @@ mod tests {
         for (argv, expected) in table {
             assert_eq!(parse(argv).join(" "), *expected, "{argv:?}");
         }
+    }
+
+    #[test]
+    fn a_mistyped_option_is_not_taken_for_the_script() {
+        let table: &[(&str, &str)] = &[
+            ("--smapled", "did you mean --sampled?"),
+            ("--frame=3", "did you mean --frames?"),
+            ("--nativ", "did you mean --native?"),
+            ("-c", "not -c CODE"),
+            ("--live", "no live view"),
+            ("--zzzzzzzz", "see `memlens run --help`"),
+        ];
+        for (word, expected) in table {
+            let cli = Cli::try_parse_from(["run", word, "app.py"]).unwrap();
+            let err = super::run(cli.run, &crate::NoPython)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{word}: {err}");
+            assert!(
+                err.starts_with(&format!(
+                    "unknown option {}",
+                    word.split('=').next().unwrap()
+                )),
+                "{err}"
+            );
+        }
+        // The program's own options, after the script, are its own.
+        let cli = Cli::try_parse_from(["run", "app.py", "--smapled"]).unwrap();
+        let err = super::run(cli.run, &crate::NoPython)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs the Python package"), "{err}");
     }
 
     #[test]

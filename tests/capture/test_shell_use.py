@@ -1,0 +1,132 @@
+"""`memlens run` and its reports in ordinary shell use: output files are never
+lost, pipes into `head` and programs that close stdout are not errors, a
+mistyped option is not run as the script, and nothing a captured program
+names can act on the terminal."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+MEMLENS = [sys.executable, "-m", "memlens"]
+
+
+def make_capture(memlens, name="app.mlc"):
+    memlens.script("app.py", """
+        blocks = [bytearray(100 + i) for i in range(3000)]
+        def kept():
+            return [str(i) * 3 for i in range(2000)]
+        keep = kept()
+    """)
+    result = memlens("run", "-o", name, "app.py")
+    assert result.returncode == 0, result.stderr
+    return memlens.cwd / name
+
+
+@pytest.mark.parametrize("verb", [["flamegraph"], ["export", "--format", "pprof"],
+                                  ["export", "--format", "speedscope"]])
+def test_a_report_never_overwrites_its_own_capture(memlens, verb):
+    # GIVEN a capture
+    capture = make_capture(memlens)
+    before = capture.read_bytes()
+    # WHEN a report is asked to write over it, even with --force, under two spellings
+    for target in ("app.mlc", "./app.mlc"):
+        for force in ([], ["--force"]):
+            result = memlens(*verb, "app.mlc", "-o", target, *force)
+            # THEN it refuses with exit 2 and says why, and the capture is intact
+            assert result.returncode == 2, result
+            assert "it is the input" in result.stderr
+            assert "Wrote" not in result.stdout
+    assert capture.read_bytes() == before
+
+
+def test_an_existing_report_file_needs_force(memlens):
+    make_capture(memlens)
+    page = memlens.cwd / "page.html"
+    page.write_text("mine")
+    result = memlens("flamegraph", "app.mlc", "-o", "page.html")
+    assert result.returncode == 2 and "--force" in result.stderr
+    assert page.read_text() == "mine"
+    result = memlens("flamegraph", "app.mlc", "-o", "page.html", "--force")
+    assert result.returncode == 0, result.stderr
+    assert page.read_text().startswith("<!DOCTYPE html>")
+    # No temporary file is left beside it.
+    assert sorted(p.name for p in memlens.cwd.iterdir()) == ["app.mlc", "app.py", "page.html"]
+
+
+def test_run_refuses_to_overwrite_a_capture_without_force(memlens):
+    capture = make_capture(memlens)
+    before = capture.read_bytes()
+    marker = memlens.cwd / "ran"
+    memlens.script("other.py", f"open({str(marker)!r}, 'w').close()\n")
+    result = memlens("run", "-o", "app.mlc", "other.py")
+    # THEN the program does not run and the old capture is kept
+    assert result.returncode == 2
+    assert "already exists; pass --force" in result.stderr
+    assert not marker.exists() and capture.read_bytes() == before
+    result = memlens("run", "-o", "app.mlc", "--force", "other.py")
+    assert result.returncode == 0, result.stderr
+    assert marker.exists() and capture.read_bytes() != before
+
+
+@pytest.mark.parametrize("verb", [["summary"], ["table"], ["tree"], ["stats"], ["table", "--leaks"]])
+def test_a_report_piped_into_head_exits_quietly(memlens, verb):
+    make_capture(memlens)
+    # `memlens table x.mlc | head -1`: the reader closes the pipe after one line.
+    shell = " ".join(MEMLENS + verb + ["app.mlc"]) + " | head -c 1 >/dev/null; echo ${PIPESTATUS[0]}"
+    result = subprocess.run(["bash", "-c", shell], cwd=memlens.cwd, capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "0", result
+    assert "panicked" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr == "", result.stderr
+
+
+def test_a_python_verb_piped_into_head_exits_quietly(memlens):
+    shell = " ".join(MEMLENS + ["demo"]) + " | head -c 1 >/dev/null; echo ${PIPESTATUS[0]}"
+    result = subprocess.run(["bash", "-c", shell], cwd=memlens.cwd, capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip() == "0", result
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
+
+
+def test_a_program_that_closes_stdout_exits_as_under_plain_python(memlens):
+    # `echo '{"a":1}' | memlens run -m json.tool`: json.tool closes sys.stdout.
+    plain = subprocess.run([sys.executable, "-m", "json.tool"], input='{"a":1}', capture_output=True,
+                           text=True, cwd=memlens.cwd, timeout=60)
+    result = subprocess.run(MEMLENS + ["run", "-o", "j.mlc", "-m", "json.tool"], input='{"a":1}',
+                            capture_output=True, text=True, cwd=memlens.cwd, timeout=120)
+    assert result.returncode == plain.returncode == 0, result.stderr
+    assert result.stdout == plain.stdout
+    assert "Traceback" not in result.stderr
+    assert "capture written to j.mlc" in result.stderr
+
+
+def test_a_program_that_closes_stderr_still_gets_its_capture_named_on_fd_2(memlens):
+    memlens.script("quiet.py", "import sys\nsys.stderr.close()\nx = [0] * 1000\n")
+    result = memlens("run", "-o", "q.mlc", "quiet.py")
+    assert result.returncode == 0
+    assert "capture written to q.mlc" in result.stderr
+    assert (memlens.cwd / "q.mlc").exists()
+
+
+@pytest.mark.parametrize("word, hint", [("--smapled", "did you mean --sampled?"), ("-c", "not -c CODE"),
+                                        ("--live", "no live view"), ("--nativ", "did you mean --native?")])
+def test_a_mistyped_run_option_is_an_error_not_the_script(memlens, word, hint):
+    memlens.script("app.py", "print('ran')\n")
+    result = memlens("run", word, "app.py")
+    assert result.returncode == 2
+    assert "unknown option" in result.stderr and hint in result.stderr, result.stderr
+    assert "ran" not in result.stdout
+
+
+def test_names_from_the_program_cannot_act_on_the_terminal(memlens):
+    # GIVEN a capture of a program whose file name and argv hold escape sequences
+    evil = "evil\x1b[2J\x1b]0;pwned\x07.py"
+    (memlens.cwd / evil).write_text("keep = [bytearray(64) for _ in range(2000)]\n")
+    result = memlens("run", "-o", "e.mlc", evil, "\x1b[31mred")
+    assert result.returncode == 0, result.stderr
+    # WHEN any text report is printed
+    for verb in (["summary"], ["table"], ["tree"], ["stats"]):
+        out = memlens(*verb, "e.mlc").stdout
+        # THEN it shows the names escaped and holds no control character
+        assert not any(ord(c) < 32 and c not in "\n\t" for c in out), (verb, repr(out))
+        if verb == ["summary"]:
+            assert "\\x1b[2J" in out and "\\x1b[31mred" in out, out
