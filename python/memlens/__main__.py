@@ -21,7 +21,7 @@ def main(argv: "list[str] | None" = None) -> int:
     return code
 
 
-def _silence_stdout():
+def _silence_stdout() -> None:
     import os
 
     try:

@@ -35,7 +35,7 @@ def _parse(args):
     return options, args[i + 1:]
 
 
-def _stderr(text):
+def _stderr(text: str) -> None:
     """Write memlens's own lines to stderr, even if the program closed or
     replaced ``sys.stderr`` (then straight to file descriptor 2)."""
     for stream in (sys.stderr, sys.__stderr__):
@@ -51,7 +51,7 @@ def _stderr(text):
         pass
 
 
-def _flush_stdout():
+def _flush_stdout() -> None:
     """Flush the program's stdout as the interpreter does at exit: a stream
     the program closed, or a pipe whose reader went away, is not memlens's error."""
     try:

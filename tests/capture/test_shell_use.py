@@ -2,7 +2,6 @@
 lost, pipes into `head` and programs that close stdout are not errors, a
 mistyped option is not run as the script, and nothing a captured program
 names can act on the terminal."""
-import os
 import subprocess
 import sys
 
