@@ -40,10 +40,7 @@ BY_DESIGN = {
 
 PENDING_ELSEWHERE = {
     "objgraph": {},
-    "pympler": {
-        "asizeof.test_asizeof.TypesTest.test_numpy_array": (
-            "a numpy array's data buffer is not counted yet: owned sizes (helper heap-walk)", ALL),
-    },
+    "pympler": {},
     "tracemalloc": {},
 }
 

@@ -123,7 +123,7 @@ impl DeepSizer {
         unsafe {
             match self.kind(obj.as_ptr()) {
                 Kind::Zero => 0,
-                _ => self.aligned(layout::object_size(obj.as_ptr())),
+                _ => self.aligned(layout::object_owned_size(obj.as_ptr())),
             }
         }
     }
@@ -164,12 +164,13 @@ impl DeepSizer {
                 continue;
             }
             // SAFETY: `current` is `obj` (held by the caller) or was reported
-            // by tp_traverse of a live object; no Python code runs meanwhile.
+            // by tp_traverse of a live object; no Python code runs meanwhile
+            // (a native `__sizeof__` is C code that only reads its object).
             unsafe {
                 match self.kind(current) {
                     Kind::Zero => continue,
                     kind => {
-                        total += self.aligned(layout::object_size(current));
+                        total += self.aligned(layout::object_owned_size(current));
                         let enter = level < self.limit
                             && !matches!(kind, Kind::Flat)
                             && !(matches!(kind, Kind::FlatUnlessTop) && level > 0);

@@ -180,6 +180,127 @@ struct ExtraTypes {
 
 static EXTRA_TYPES: OnceLock<ExtraTypes> = OnceLock::new();
 
+/// The interned `"__sizeof__"`, made by [`init`] (never during a walk).
+static SIZEOF_NAME: OnceLock<usize> = OnceLock::new();
+
+extern "C" {
+    /// The attribute `name` found along `tp`'s MRO, as a borrowed reference,
+    /// or NULL; reads type dicts (and the type attribute cache) only, and
+    /// runs no Python code. Exported by every CPython 3.9–3.13.
+    fn _PyType_Lookup(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> *mut ffi::PyObject;
+}
+
+/// The `__sizeof__` of `tp` when it is native code that knows memory the
+/// layout rules cannot see (a numpy array's data buffer, an Arrow array's
+/// buffers, `io.BytesIO`'s buffer…): a method of a C extension type
+/// (`method_descriptor`) or a compiled Cython method. 0 for a `__sizeof__`
+/// written in Python (never called: it is the program's code), for
+/// `object.__sizeof__`, and for the builtins whose size the layout rules
+/// already give (`bytes`, `tuple` and every type with a rule).
+///
+/// # Safety
+/// `tp` is a live type; the GIL is held.
+unsafe fn native_sizeof_of(tp: *mut ffi::PyTypeObject, rule: SizeRule) -> usize {
+    let Some(&name) = SIZEOF_NAME.get() else {
+        return 0;
+    };
+    if rule != SizeRule::Object {
+        return 0;
+    }
+    // SAFETY: tp is live (caller), name is an interned str kept forever.
+    unsafe {
+        let descr = _PyType_Lookup(tp, name as *mut ffi::PyObject);
+        if descr.is_null() {
+            return 0;
+        }
+        let descr_type = ffi::Py_TYPE(descr);
+        if descr_type == &raw mut ffi::PyMethodDescr_Type {
+            let owner = (*descr.cast::<ffi::PyDescrObject>()).d_type;
+            let layout_knows = [
+                &raw mut ffi::PyBaseObject_Type,
+                &raw mut ffi::PyBytes_Type,
+                &raw mut ffi::PyTuple_Type,
+            ];
+            return if layout_knows.contains(&owner) {
+                0
+            } else {
+                descr as usize
+            };
+        }
+        let type_name = (*descr_type).tp_name;
+        if !type_name.is_null()
+            && CStr::from_ptr(type_name)
+                .to_bytes()
+                .ends_with(b"cython_function_or_method")
+        {
+            return descr as usize;
+        }
+        0
+    }
+}
+
+/// What `obj` owns, in bytes: `shallow` (its [`object_size_with`]) unless
+/// its type has a native `__sizeof__`, which is then called as
+/// `sys.getsizeof` calls it (plus the same pre-header).
+///
+/// Calling it runs native code and allocates the int it returns, so it is
+/// never called from inside a `tp_traverse` callback: the walker calls it
+/// after the walk (see `walker::walk_heap`), the deep sizer between two
+/// traversals. A `__sizeof__` that raises or returns nonsense leaves the
+/// shallow size; a value below the shallow size is raised to it.
+///
+/// # Safety
+/// `obj` is a live object of the type `layout` was made for; the GIL is
+/// held; no exception is set.
+pub(crate) unsafe fn owned_size(obj: *mut ffi::PyObject, layout: &TypeLayout, shallow: u64) -> u64 {
+    if layout.native_sizeof == 0 {
+        return shallow;
+    }
+    // SAFETY: the descriptor is borrowed from obj's live type's MRO; obj is
+    // live; calling a method descriptor with its instance first is how
+    // `obj.__sizeof__()` dispatches, minus the attribute lookup (which could
+    // run a Python `__getattribute__`).
+    unsafe {
+        let args = [obj];
+        let result = ffi::PyObject_Vectorcall(
+            layout.native_sizeof as *mut ffi::PyObject,
+            args.as_ptr(),
+            1,
+            std::ptr::null_mut(),
+        );
+        if result.is_null() {
+            ffi::PyErr_Clear();
+            return shallow;
+        }
+        let value = ffi::PyLong_AsUnsignedLongLong(result);
+        ffi::Py_DECREF(result);
+        if !ffi::PyErr_Occurred().is_null() {
+            ffi::PyErr_Clear();
+            return shallow;
+        }
+        let preheader = layout
+            .preheader
+            .unwrap_or_else(|| preheader_size(obj, ffi::Py_TYPE(obj)));
+        value.saturating_add(preheader).max(shallow)
+    }
+}
+
+/// [`owned_size`] of `obj`, its layout looked up: what `sys.getsizeof`
+/// says for builtins and native `__sizeof__` types alike.
+///
+/// # Safety
+/// As [`owned_size`]; in addition the caller must hold every object it will
+/// read after this call by a strong reference or through live referrers,
+/// since native code runs.
+pub(crate) unsafe fn object_owned_size(obj: *mut ffi::PyObject) -> u64 {
+    // SAFETY: obj is live (caller).
+    unsafe {
+        let type_layout = type_layout(ffi::Py_TYPE(obj));
+        let shallow = object_size_with(obj, &type_layout);
+        owned_size(obj, &type_layout, shallow)
+    }
+}
+
 unsafe fn size_rule(mut tp: *mut ffi::PyTypeObject) -> SizeRule {
     // Only the addresses of the static builtin type objects are taken.
     let known = {
@@ -257,6 +378,17 @@ pub(crate) struct TypeLayout {
     /// The pre-header when it is the same for every instance, else None
     /// (type objects: it depends on the instance).
     preheader: Option<u64>,
+    /// The type's own native `__sizeof__` (a borrowed descriptor owned by
+    /// the type's MRO), 0 when the layout rule already gives its size.
+    native_sizeof: usize,
+}
+
+impl TypeLayout {
+    /// Whether instances own memory that only their native `__sizeof__` can
+    /// tell (see [`native_sizeof_of`]).
+    pub(crate) fn has_native_sizeof(&self) -> bool {
+        self.native_sizeof != 0
+    }
 }
 
 /// The size layout of `tp`'s instances.
@@ -294,6 +426,7 @@ pub(crate) unsafe fn type_layout(tp: *mut ffi::PyTypeObject) -> TypeLayout {
             basicsize: (*tp).tp_basicsize.max(0) as u64,
             itemsize: (*tp).tp_itemsize.max(0) as u64,
             preheader,
+            native_sizeof: native_sizeof_of(tp, rule),
         }
     }
 }
@@ -875,6 +1008,8 @@ pub(crate) fn init(py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
         .call1((builtins.getattr("object")?,))?
         .extract()?;
     let _ = STATIC_TYPE_SIZE.set(size);
+    // Kept for the life of the process: type lookups borrow it.
+    let _ = SIZEOF_NAME.set(pyo3::types::PyString::intern(py, "__sizeof__").into_ptr() as usize);
     // Type objects with their own `__sizeof__`: deque and OrderedDict from
     // the built-in C module (`collections` re-exports them; importing it
     // would cost every `import memlens`), the others by address. A module

@@ -95,20 +95,32 @@ impl TypeTotals {
     }
 }
 
+impl TypeTotals {
+    fn add(&mut self, tp: usize, count: u64, size: u64) {
+        let slot = &mut self.slots[(tp >> 4) % 1024];
+        if slot.0 == tp || slot.0 == 0 {
+            slot.0 = tp;
+            slot.1 += count;
+            slot.2 += size;
+        } else {
+            let entry = self.spill.entry(tp).or_default();
+            entry.0 += count;
+            entry.1 += size;
+        }
+    }
+}
+
 impl HeapVisitor for TypeTotals {
     fn object(&mut self, obj: *mut ffi::PyObject, _tracked: bool, _refcount: isize, size: u64) {
         // SAFETY: the walker only reports live objects, with the GIL held.
         let tp = unsafe { ffi::Py_TYPE(obj) as usize };
-        let slot = &mut self.slots[(tp >> 4) % 1024];
-        if slot.0 == tp || slot.0 == 0 {
-            slot.0 = tp;
-            slot.1 += 1;
-            slot.2 += size;
-        } else {
-            let entry = self.spill.entry(tp).or_default();
-            entry.0 += 1;
-            entry.1 += size;
-        }
+        self.add(tp, 1, size);
+    }
+
+    fn owned(&mut self, obj: *mut ffi::PyObject, shallow: u64, owned: u64) {
+        // SAFETY: as above (the walker holds the object).
+        let tp = unsafe { ffi::Py_TYPE(obj) as usize };
+        self.add(tp, 0, owned - shallow);
     }
 }
 
@@ -184,13 +196,16 @@ fn census_diff(before: &Census, after: &Census) -> CensusDiff {
     }
 }
 
-/// The size of `obj` in bytes: `sys.getsizeof(obj)` for builtin types,
-/// computed from its layout; for other types basicsize + itemsize × length
-/// plus headers (the class's own `__sizeof__` is never called).
+/// The size of `obj` in bytes, what it owns: `sys.getsizeof(obj)` for
+/// builtin types (computed from its layout) and for types whose
+/// `__sizeof__` is native code (numpy arrays, Arrow buffers…, which is
+/// called); for other types basicsize + itemsize × length plus headers (a
+/// `__sizeof__` written in Python is never called).
 #[pyfunction]
 fn sizeof(obj: &Bound<'_, PyAny>) -> u64 {
-    // SAFETY: obj is a live object borrowed for the call; the GIL is held.
-    unsafe { layout::object_size(obj.as_ptr()) }
+    // SAFETY: obj is a live object borrowed for the call; the GIL is held
+    // and no exception is set (we are called from Python).
+    unsafe { layout::object_owned_size(obj.as_ptr()) }
 }
 
 /// The objects `obj` refers to, as its `tp_traverse` reports them (what
@@ -473,6 +488,12 @@ fn object_at(py: Python<'_>, address: u64) -> PyResult<Option<Py<PyAny>>> {
 }
 
 impl HeapVisitor for NodeRecorder {
+    fn owned(&mut self, obj: *mut ffi::PyObject, _shallow: u64, owned: u64) {
+        if let Some(&node) = self.index.get(&(obj as usize)) {
+            self.sizes[node as usize] = owned;
+        }
+    }
+
     fn object(&mut self, obj: *mut ffi::PyObject, tracked: bool, refcount: isize, size: u64) {
         // SAFETY: the walker only reports live objects, with the GIL held.
         let tp = unsafe { ffi::Py_TYPE(obj) };

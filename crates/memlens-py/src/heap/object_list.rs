@@ -95,7 +95,8 @@ pub(crate) fn type_totals_of<'py>(
                     .or_insert_with(|| layout::type_layout(tp));
                 let entry = totals.entry(tp as usize).or_default();
                 entry.0 += 1;
-                entry.1 += layout::object_size_with(obj, type_layout);
+                let shallow = layout::object_size_with(obj, type_layout);
+                entry.1 += layout::owned_size(obj, type_layout, shallow);
             }
             // Strong references to all before anything is allocated.
             set_aside.extend(
@@ -115,7 +116,7 @@ pub(crate) fn type_totals_of<'py>(
                 continue;
             }
             // SAFETY: as above.
-            let size = unsafe { layout::object_size(obj) };
+            let size = unsafe { layout::object_owned_size(obj) };
             let entry = totals.entry(tp as usize).or_default();
             entry.0 += 1;
             entry.1 += size;
@@ -170,6 +171,14 @@ impl HeapVisitor for SplitTotals {
         let entry = self.totals.entry(tp as usize).or_default();
         entry.0 += 1;
         entry.1 += size;
+    }
+
+    fn owned(&mut self, obj: *mut ffi::PyObject, shallow: u64, owned: u64) {
+        // SAFETY: as above.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        if let Some(entry) = self.totals.get_mut(&(tp as usize)) {
+            entry.1 += owned - shallow;
+        }
     }
 }
 

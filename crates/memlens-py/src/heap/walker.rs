@@ -72,6 +72,12 @@ pub(crate) trait HeapVisitor {
     /// `refcount` is its reference count with the walk's own references
     /// removed, `size` its size in bytes (`layout::object_size`).
     fn object(&mut self, obj: *mut ffi::PyObject, tracked: bool, refcount: isize, size: u64);
+
+    /// Called after the walk for each object whose type has a native
+    /// `__sizeof__` (a numpy array, an Arrow buffer…): `owned` is what it
+    /// owns (`sys.getsizeof`), `shallow` the size [`HeapVisitor::object`]
+    /// reported. Only called when `owned > shallow`.
+    fn owned(&mut self, _obj: *mut ffi::PyObject, _shallow: u64, _owned: u64) {}
 }
 
 /// Objects the walk must neither report nor enter: memlens's own.
@@ -147,12 +153,13 @@ impl TypeCache {
         }
     }
 
-    /// The size of `obj`.
+    /// The size of `obj`, and whether its type has a native `__sizeof__`
+    /// to ask after the walk.
     ///
     /// # Safety
     /// `obj` is a live object; the GIL is held.
     #[inline]
-    unsafe fn size_of(&mut self, obj: *mut ffi::PyObject) -> u64 {
+    unsafe fn size_of(&mut self, obj: *mut ffi::PyObject) -> (u64, Option<layout::TypeLayout>) {
         // SAFETY: obj is live (caller), so is its type.
         unsafe {
             let tp = ffi::Py_TYPE(obj);
@@ -161,8 +168,11 @@ impl TypeCache {
                 *slot = (tp as usize, Some(layout::type_layout(tp)));
             }
             match &slot.1 {
-                Some(type_layout) => layout::object_size_with(obj, type_layout),
-                None => layout::object_size(obj),
+                Some(type_layout) => (
+                    layout::object_size_with(obj, type_layout),
+                    Some(*type_layout).filter(layout::TypeLayout::has_native_sizeof),
+                ),
+                None => (layout::object_size(obj), None),
             }
         }
     }
@@ -178,9 +188,57 @@ struct Walk<'a, V: HeapVisitor> {
     /// References the enumeration itself holds on each tracked object.
     root_refs: isize,
     gc_only: bool,
+    /// Objects whose native `__sizeof__` is asked after the walk, each with
+    /// a strong reference (taken once the walk has read its refcount) and
+    /// its shallow size.
+    native: Vec<(*mut ffi::PyObject, u64, layout::TypeLayout)>,
 }
 
 impl<V: HeapVisitor> Walk<'_, V> {
+    /// The shallow size of `obj`; an object with a native `__sizeof__` is
+    /// remembered (with a reference, so it outlives anything that native
+    /// code might do) for [`Walk::ask_native_sizes`].
+    ///
+    /// # Safety
+    /// `obj` is live; the GIL is held.
+    #[inline]
+    unsafe fn sized(&mut self, obj: *mut ffi::PyObject) -> u64 {
+        // SAFETY: obj is live (caller).
+        unsafe {
+            let (size, native) = self.types.size_of(obj);
+            if let Some(type_layout) = native {
+                ffi::Py_INCREF(obj);
+                self.native.push((obj, size, type_layout));
+            }
+            size
+        }
+    }
+
+    /// Calls the native `__sizeof__` of the objects [`Walk::sized`]
+    /// remembered, now that no traversal is under way, and reports what
+    /// they own. The collector is paused meanwhile (3.10+), so that the ints
+    /// those calls allocate cannot start a collection.
+    fn ask_native_sizes(&mut self) {
+        if self.native.is_empty() {
+            return;
+        }
+        // SAFETY: the GIL is held (the walk's caller); each object is kept
+        // alive by the reference taken in `sized`, released here.
+        unsafe {
+            let was_enabled = pause_collector();
+            for (obj, shallow, type_layout) in std::mem::take(&mut self.native) {
+                let owned = layout::owned_size(obj, &type_layout, shallow);
+                if owned > shallow {
+                    self.visitor.owned(obj, shallow, owned);
+                }
+                ffi::Py_DECREF(obj);
+            }
+            if was_enabled {
+                resume_collector();
+            }
+        }
+    }
+
     /// Reports a tracked object, then everything untracked it reaches.
     ///
     /// # Safety
@@ -196,7 +254,7 @@ impl<V: HeapVisitor> Walk<'_, V> {
             if !layout::is_immortal(refcount) {
                 refcount -= self.root_refs;
             }
-            let size = self.types.size_of(root);
+            let size = self.sized(root);
             self.visitor.object(root, true, refcount, size);
             if self.gc_only {
                 return;
@@ -246,8 +304,9 @@ impl<V: HeapVisitor> Walk<'_, V> {
                 if self.exclusions.excludes(obj) {
                     continue;
                 }
-                let size = self.types.size_of(obj);
-                self.visitor.object(obj, false, ffi::Py_REFCNT(obj), size);
+                let refcount = ffi::Py_REFCNT(obj);
+                let size = self.sized(obj);
+                self.visitor.object(obj, false, refcount, size);
                 traverse_with_keys(obj, &mut self.stack);
             }
         }
@@ -335,6 +394,7 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
         types: TypeCache::new(),
         root_refs: 0,
         gc_only,
+        native: Vec::new(),
     };
     if let Some(heads) = layout::generation_heads() {
         // Fast path: follow the generation lists (circular, doubly
@@ -355,6 +415,7 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
             }
         }
         walk.visit_extra_roots(extra_roots);
+        walk.ask_native_sizes();
         return Ok(());
     }
     if let Some(visit_objects) = visit_objects_fn() {
@@ -372,6 +433,7 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
         // SAFETY: the GIL is held (py); the callback makes no Python calls.
         unsafe { visit_objects(on_object::<V>, (&mut walk as *mut Walk<'_, V>).cast()) };
         walk.visit_extra_roots(extra_roots);
+        walk.ask_native_sizes();
         return Ok(());
     }
     let objects = gc_objects(py)?;
@@ -389,7 +451,64 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
     }
     walk.visit_extra_roots(extra_roots);
     drop(objects);
+    walk.ask_native_sizes();
     Ok(())
+}
+
+/// Stops automatic collections; returns whether they were enabled. Objects
+/// the walk reported are not held by references (only the native-size ones
+/// are): a collection started by an allocation could free cyclic garbage
+/// among them before the caller is done with them.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn pause_collector() -> bool {
+    #[cfg(Py_3_10)]
+    // SAFETY: the GIL is held (caller).
+    {
+        unsafe { ffi::PyGC_Disable() != 0 }
+    }
+    #[cfg(not(Py_3_10))]
+    {
+        // 3.9 has no C API for it: gc.isenabled() and gc.disable(), C
+        // functions of the gc module, looked up once.
+        // SAFETY: the GIL is held (caller).
+        let py = unsafe { Python::assume_attached() };
+        let call = |name: &str| -> Option<bool> {
+            let gc = py.import("gc").ok()?;
+            gc.getattr(name)
+                .ok()?
+                .call0()
+                .ok()?
+                .extract::<Option<bool>>()
+                .ok()?
+        };
+        let enabled = call("isenabled").unwrap_or(false);
+        if enabled {
+            let _ = call("disable");
+        }
+        enabled
+    }
+}
+
+/// Undoes [`pause_collector`].
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn resume_collector() {
+    #[cfg(Py_3_10)]
+    // SAFETY: the GIL is held (caller).
+    unsafe {
+        ffi::PyGC_Enable();
+    }
+    #[cfg(not(Py_3_10))]
+    {
+        // SAFETY: the GIL is held (caller).
+        let py = unsafe { Python::assume_attached() };
+        if let Ok(gc) = py.import("gc") {
+            let _ = gc.call_method0("enable");
+        }
+    }
 }
 
 /// `gc.get_objects()` (3.9–3.11), with the function looked up once so that
