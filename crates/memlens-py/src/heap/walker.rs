@@ -464,14 +464,14 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
 /// The GIL is held.
 unsafe fn pause_collector() -> bool {
     #[cfg(Py_3_10)]
-    // SAFETY: the GIL is held (caller).
     {
+        // SAFETY: the GIL is held (caller).
         unsafe { ffi::PyGC_Disable() != 0 }
     }
     #[cfg(not(Py_3_10))]
     {
         // 3.9 has no C API for it: gc.isenabled() and gc.disable(), C
-        // functions of the gc module, looked up once.
+        // functions of the gc module (already imported: sys.modules).
         // SAFETY: the GIL is held (caller).
         let py = unsafe { Python::assume_attached() };
         let call = |name: &str| -> Option<bool> {
