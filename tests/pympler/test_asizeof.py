@@ -64,8 +64,14 @@ def test_asizeof_of_a_module_counts_at_least_what_pympler_counts(module):
     # WHEN both size it
     # THEN memlens counts at least as much: it follows tp_traverse everywhere,
     # where pympler leaves out some module attributes and counts objects it
-    # has no type definition for flat
-    assert asizeof.asizeof(module) >= pm_asizeof.asizeof(module)
+    # has no type definition for flat. pympler sizes first: its attribute
+    # probing can import modules (six.moves' lazy ones, when pandas 2 brought
+    # six in), which then belong to sys.modules for memlens too.
+    try:
+        theirs = pm_asizeof.asizeof(module)
+    except ImportError as exc:  # e.g. six.moves.dbm_gnu without _gdbm (3.9 + pandas 2)
+        pytest.skip(f"pympler itself cannot size {module.__name__} here: {exc!r}")
+    assert asizeof.asizeof(module) >= theirs
 
 
 def test_asizesof_and_shared_parts_match_pympler():
