@@ -16,6 +16,9 @@ __version__: str
 # The command line (crates/memlens-py/src/cli.rs).
 def cli_main(argv: list[str]) -> int: ...
 
+# Sizes as every memlens output prints them (memlens_heap::human_bytes).
+def format_bytes(size: int) -> str: ...
+
 # Lint (crates/memlens-py/src/lint.rs).
 def lint_paths(
     paths: list[str | PathLike[str]],

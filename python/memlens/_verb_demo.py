@@ -14,7 +14,7 @@ import sys
 import types
 
 import memlens
-from memlens import _heap
+from memlens import _core, _heap
 from memlens.examples import SCENARIOS
 
 ROUNDS = 3
@@ -229,12 +229,4 @@ def _signed(value):
 
 
 def _signed_bytes(delta):
-    sign = "+" if delta >= 0 else "-"
-    size = float(abs(delta))
-    if size < 1024:
-        return "%s%d B" % (sign, size)
-    for unit in ("KiB", "MiB", "GiB"):
-        size /= 1024
-        if size < 1024 or unit == "GiB":
-            return "%s%.1f %s" % (sign, size, unit)
-    return ""
+    return ("+" if delta >= 0 else "-") + _core.format_bytes(abs(delta))

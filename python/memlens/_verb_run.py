@@ -65,13 +65,6 @@ def _error(message):
     return 2
 
 
-def _human(n):
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
-        n /= 1024.0
-
-
 def _exit_code(exc):
     code = exc.code
     if code is None:
@@ -125,7 +118,7 @@ def _report(result, settings, started):
         return
     path, events, dropped, size = result
     lines = []
-    lines.append("memlens: capture written to %s (%s events, %s)\n" % (path, format(events, ","), _human(size)))
+    lines.append("memlens: capture written to %s (%s events, %s)\n" % (path, format(events, ","), _core.format_bytes(size)))
     if dropped:
         lines.append("memlens: warning: %s events were dropped because the writer fell behind\n" % format(dropped, ","))
     own = os.path.abspath(path)

@@ -2,6 +2,7 @@
 import gc
 
 import memlens
+from memlens import _core
 
 
 def run_example(work, rounds=5, calls=1000):
@@ -30,10 +31,4 @@ def run_example(work, rounds=5, calls=1000):
 
 
 def _human(delta):
-    sign = "+" if delta >= 0 else "-"
-    size = abs(delta)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return "%s%d %s" % (sign, size, unit) if unit == "B" else "%s%.1f %s" % (sign, size, unit)
-        size /= 1024
-    return ""
+    return ("+" if delta >= 0 else "-") + _core.format_bytes(abs(delta))

@@ -1,34 +1,20 @@
 //! Numbers as people read them: `12.4 MiB`, `17,700,000`, `5.21 s`.
 
-/// Bytes in binary units with one decimal (`512 B`, `12.4 MiB`).
+/// Bytes in binary units with one decimal (`512 B`, `12.4 MiB`), rounded to
+/// a whole byte first (sampled figures are estimates); the formatting is
+/// [`memlens_heap::human_bytes`], the one memlens uses everywhere.
 pub fn bytes(value: f64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let sign = if value < 0.0 { "-" } else { "" };
-    let mut v = value.abs().round();
-    if v < 1024.0 {
-        return format!("{sign}{v:.0} B");
-    }
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{sign}{v:.1} {}", UNITS[unit])
+    format!(
+        "{sign}{}",
+        memlens_heap::human_bytes(value.abs().round() as u64)
+    )
 }
 
-/// A whole number with thousands separators (`17,700,000`).
+/// A whole number with thousands separators (`17,700,000`), rounded first
+/// ([`memlens_heap::group_thousands`]).
 pub fn count(value: f64) -> String {
-    let rounded = value.round();
-    let sign = if rounded < 0.0 { "-" } else { "" };
-    let digits = format!("{:.0}", rounded.abs());
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{sign}{out}")
+    memlens_heap::group_thousands(value.round() as i64)
 }
 
 /// A duration from nanoseconds (`812 ms`, `5.21 s`, `3 min 20 s`).
@@ -84,5 +70,14 @@ mod tests {
         assert_eq!(duration(5_210_000_000), "5.21 s");
         assert_eq!(duration(200_000_000_000), "3 min 20 s");
         assert_eq!(percent(1.0, 0.0), "-");
+    }
+
+    #[test]
+    fn reports_and_heap_tables_agree_just_below_a_unit() {
+        // GIVEN a size one byte short of 1 MiB, which rounds to 1024.0 KiB
+        // THEN reports say what the heap tables say: the next unit
+        assert_eq!(bytes(1_048_575.0), "1.0 MiB");
+        assert_eq!(bytes(1_048_575.0), memlens_heap::human_bytes(1_048_575));
+        assert_eq!(bytes(-1_048_575.4), "-1.0 MiB");
     }
 }
