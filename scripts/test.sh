@@ -44,6 +44,25 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test ($(elapsed))"
 cargo test --workspace --quiet
 
+# Tests read by real consumers (headless Chromium, npm readers) are #[ignore]d
+# in a plain `cargo test`; they run here when the tools are installed, fail
+# under CI when they are not, and are reported as skipped otherwise.
+echo "== real readers: Chromium and npm ($(elapsed))"
+have() { command -v "$1" >/dev/null 2>&1; }
+if have chromium && have node && have npm; then
+    for js in tests/capture/js; do
+        if [ ! -d "$js/node_modules" ]; then
+            (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+        fi
+    done
+    cargo test --workspace --quiet -- --ignored
+elif [ -n "${CI:-}" ]; then
+    echo "chromium, node and npm are needed under CI (.ci/apt-packages.txt)" >&2
+    exit 1
+else
+    echo "SKIPPED: the real-reader tests need chromium, node and npm"
+fi
+
 # The pytest run started last: its version, pid and log.
 pending_version="" pending_pid="" failed=""
 
