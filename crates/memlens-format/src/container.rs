@@ -32,6 +32,8 @@ pub enum FileKind {
     HeapSnapshot,
     /// A `memlens.tracemalloc` dump.
     TracemallocDump,
+    /// A log of the cyclic garbage collector's collections (`.mlg`).
+    GcEvents,
 }
 
 impl FileKind {
@@ -40,6 +42,7 @@ impl FileKind {
             FileKind::Capture => 1,
             FileKind::HeapSnapshot => 2,
             FileKind::TracemallocDump => 3,
+            FileKind::GcEvents => 4,
         }
     }
 
@@ -48,6 +51,7 @@ impl FileKind {
             1 => Some(FileKind::Capture),
             2 => Some(FileKind::HeapSnapshot),
             3 => Some(FileKind::TracemallocDump),
+            4 => Some(FileKind::GcEvents),
             _ => None,
         }
     }
@@ -58,6 +62,7 @@ impl FileKind {
             FileKind::Capture => "allocation capture",
             FileKind::HeapSnapshot => "heap snapshot",
             FileKind::TracemallocDump => "tracemalloc dump",
+            FileKind::GcEvents => "GC event log",
         }
     }
 }
@@ -359,6 +364,12 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "this is a memlens allocation capture file, not a heap snapshot file"
+        );
+        let w = ContainerWriter::new(Vec::new(), FileKind::GcEvents).unwrap();
+        let gc_log = w.finish().unwrap().0;
+        assert_eq!(
+            read_all(&gc_log).unwrap_err().to_string(),
+            "this is a memlens GC event log file, not a heap snapshot file"
         );
         let mut newer = sample();
         newer[4] = 9;
