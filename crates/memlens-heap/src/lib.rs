@@ -19,6 +19,7 @@
 
 mod census;
 mod diff;
+mod dominators;
 mod graph;
 mod json;
 pub mod model;
@@ -27,6 +28,7 @@ mod units;
 
 pub use census::{Census, CensusRow};
 pub use diff::{census_diff, CensusDiff, DiffRow};
+pub use dominators::{Dominator, DominatorTree};
 pub use graph::{GraphBuilder, HeapGraph};
 pub use model::{
     EdgeKind, EdgeLabel, HeapSnapshot, NodeColumns, NodeFlags, NodeId, PartsError, Root, RootKind,
