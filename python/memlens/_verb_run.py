@@ -89,6 +89,21 @@ def _print_program_traceback(exc):
     _stderr("".join(traceback.format_exception(type(exc), exc, tb)))
 
 
+def _raised_by_runpy(exc):
+    """Whether ``exc`` is runpy's own ImportError for a module it could not find
+    (raised in runpy itself, before any code of the module ran)."""
+    if not isinstance(exc, ImportError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    runpy = sys.modules.get("runpy")
+    if tb is None or runpy is None:
+        return False
+    filename = tb.tb_frame.f_code.co_filename
+    return filename == getattr(runpy, "__file__", None) or filename.startswith("<frozen runpy")
+
+
 def _join_threads():
     # A program that never imported threading has no threads to wait for
     # (threads of the bare _thread module are not waited for by Python either).
@@ -288,6 +303,7 @@ def main(args):
     _core.capture_floor(0)
     code = 0
     failure = None
+    missing = None
     try:
         if module:
             runpy.run_module(module, run_name="__main__", alter_sys=True)
@@ -307,6 +323,8 @@ def main(args):
     except BaseException as exc:
         failure = exc
         code = 1
+        if module and _raised_by_runpy(exc):
+            missing = str(exc)  # `python -m nosuch`: nothing of the program ran
     finally:
         _flush_stdout()
         # Stop before printing the traceback: formatting it is memlens's work, not the program's.
@@ -316,7 +334,15 @@ def main(args):
             result = None
             _stderr("memlens: error: cannot close the capture: %s\n" % exc)
             code = code or 2
-        if failure is not None:
-            _print_program_traceback(failure)
-        _report(result, settings, started)
+        if missing is not None:
+            # As plain python: one line, exit 1, and no capture of a program that never ran.
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+            _stderr("memlens: error: cannot run -m %s: %s\n" % (module, missing))
+        else:
+            if failure is not None:
+                _print_program_traceback(failure)
+            _report(result, settings, started)
     return code

@@ -129,3 +129,47 @@ def test_names_from_the_program_cannot_act_on_the_terminal(memlens):
         assert not any(ord(c) < 32 and c not in "\n\t" for c in out), (verb, repr(out))
         if verb == ["summary"]:
             assert "\\x1b[2J" in out and "\\x1b[31mred" in out, out
+
+
+def test_run_of_a_missing_module_writes_no_capture(memlens):
+    result = memlens("run", "-m", "no_such_module_here")
+    assert result.returncode == 1
+    assert "No module named no_such_module_here" in result.stderr
+    assert "Traceback" not in result.stderr and "Reports:" not in result.stderr, result.stderr
+    assert not list(memlens.cwd.glob("*.mlc"))
+
+
+def test_a_module_whose_own_import_fails_keeps_its_capture_and_traceback(memlens):
+    memlens.script("broken.py", "import no_such_dependency_here\n")
+    result = memlens("run", "-o", "b.mlc", "-m", "broken")
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "no_such_dependency_here" in result.stderr
+    assert (memlens.cwd / "b.mlc").exists()
+
+
+@pytest.mark.parametrize("args, said", [
+    (["tree", "--min-percent", "nan"], "percentage from 0 to 100"),
+    (["tree", "--min-percent", "-5"], "percentage from 0 to 100"),
+    (["tree", "--limit", "0"], "at least 1"),
+    (["tree", "--max-depth", "0"], "at least 1"),
+    (["table", "--limit", "0"], "at least 1"),
+    (["summary", "--limit", "0"], "at least 1"),
+])
+def test_a_numeric_option_out_of_range_is_an_argument_error(memlens, args, said):
+    make_capture(memlens)
+    result = memlens(*args, "app.mlc")
+    assert result.returncode == 2
+    assert said in result.stderr, result.stderr
+
+
+def test_a_sample_interval_past_a_tebibyte_is_refused(memlens):
+    memlens.script("app.py", "print('ran')\n")
+    result = memlens("run", "--sampled", "--sample-interval", str(2**64 - 1), "app.py")
+    assert result.returncode == 2 and "ran" not in result.stdout
+    assert "1099511627776" in result.stderr, result.stderr
+
+
+def test_an_os_error_is_said_once(memlens):
+    result = memlens("summary", "missing.mlc")
+    assert result.returncode != 0
+    assert result.stderr.count("No such file or directory") == 1, result.stderr

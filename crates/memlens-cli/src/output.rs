@@ -36,6 +36,25 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// The one-line text of an error and its causes, each said once: a cause
+/// whose text the message before it already contains (an error that prints
+/// its own source) is not repeated. Escaped for the terminal, since paths and
+/// names in it come from the user.
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if part.is_empty() || text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    terminal_safe(&text).into_owned()
+}
+
 /// Refuses to write `output` when it is one of `inputs`, or when it exists
 /// and `force` is not given.
 pub fn check_target(
@@ -167,6 +186,32 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         write_atomically(&path, |out| out.write_all(b"new")).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+
+    #[test]
+    fn an_os_error_is_said_once() {
+        #[derive(Debug)]
+        struct SaysItsSource(io::Error);
+        impl std::fmt::Display for SaysItsSource {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "cannot open x.mlc: {}", self.0)
+            }
+        }
+        impl std::error::Error for SaysItsSource {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let inner = io::Error::from(io::ErrorKind::NotFound);
+        let err = anyhow::Error::from(SaysItsSource(inner)).context("cannot read the capture");
+        let text = describe(&err);
+        assert_eq!(text.matches("not found").count(), 1, "{text}");
+        assert!(
+            text.starts_with("cannot read the capture: cannot open x.mlc"),
+            "{text}"
+        );
+        let escaped = describe(&anyhow::anyhow!("bad \x1b[2J name"));
+        assert!(!escaped.contains('\x1b'), "{escaped}");
     }
 
     #[test]

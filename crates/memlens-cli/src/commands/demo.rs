@@ -15,7 +15,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub only: Option<String>,
     /// Iterations of the leaking call between the two censuses.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub iterations: u32,
 }
 

@@ -26,7 +26,7 @@ pub struct DiffArgs {
     #[arg(long)]
     pub allocated: bool,
     /// How many sites to list.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = super::values::count)]
     pub limit: usize,
 }
 

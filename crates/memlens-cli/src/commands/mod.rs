@@ -10,6 +10,7 @@ mod stats;
 mod summary;
 mod table;
 mod tree;
+mod values;
 
 use clap::{Parser, Subcommand};
 
@@ -71,7 +72,7 @@ pub fn run(argv: Vec<String>, host: &dyn PythonHost) -> i32 {
         // The reader of a pipe went away (`| head`): it had what it wanted.
         Err(err) if crate::output::is_broken_pipe(&err) => ExitCode::Clean.into(),
         Err(err) => {
-            eprintln!("memlens: error: {err:#}");
+            eprintln!("memlens: error: {}", crate::output::describe(&err));
             ExitCode::Error.into()
         }
     }

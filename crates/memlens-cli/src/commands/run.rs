@@ -30,7 +30,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub exact: bool,
     /// Mean bytes between two samples in --sampled mode.
-    #[arg(long, value_name = "BYTES", default_value_t = 512 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "BYTES", default_value_t = 512 * 1024, value_parser = clap::value_parser!(u64).range(1..=super::values::MAX_SAMPLE_INTERVAL))]
     pub sample_interval: u64,
     /// Python frames kept per allocation (innermost first).
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=128))]

@@ -14,7 +14,7 @@ pub struct SummaryArgs {
     #[command(flatten)]
     pub capture: CaptureArgs,
     /// How many functions to list.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = super::values::count)]
     pub limit: usize,
 }
 

@@ -14,7 +14,7 @@ pub struct TableArgs {
     #[command(flatten)]
     pub capture: CaptureArgs,
     /// How many sites to list.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = super::values::count)]
     pub limit: usize,
     /// Order by bytes or by number of blocks.
     #[arg(long, value_enum, default_value_t = SortBy::Bytes)]

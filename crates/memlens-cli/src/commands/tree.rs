@@ -14,13 +14,13 @@ pub struct TreeArgs {
     #[command(flatten)]
     pub capture: CaptureArgs,
     /// Hide branches holding less than this share of the total, in percent.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = super::values::percent)]
     pub min_percent: f64,
     /// Show at most this many callees under each frame.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = super::values::count)]
     pub limit: usize,
     /// Stop this many frames deep.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = super::values::count)]
     pub max_depth: usize,
 }
 
