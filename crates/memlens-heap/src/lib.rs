@@ -23,6 +23,7 @@ mod dominators;
 mod graph;
 mod json;
 pub mod model;
+mod paths;
 mod svg;
 mod units;
 
@@ -34,5 +35,6 @@ pub use model::{
     EdgeKind, EdgeLabel, HeapSnapshot, NodeColumns, NodeFlags, NodeId, PartsError, Root, RootKind,
     SnapshotBuilder, SnapshotMeta, SnapshotParts, StrId, TypeId, TypeInfo,
 };
+pub use paths::{find_roots, paths_to_type, PathGroup, PathStep, RootPath, RootPaths, TypePaths};
 pub use svg::{dot_to_svg, RenderError};
 pub use units::{group_thousands, human_bytes, signed_human_bytes};
