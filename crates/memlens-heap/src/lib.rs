@@ -24,6 +24,7 @@ mod graph;
 mod json;
 pub mod model;
 mod paths;
+mod summary;
 mod svg;
 mod units;
 
@@ -36,5 +37,9 @@ pub use model::{
     SnapshotBuilder, SnapshotMeta, SnapshotParts, StrId, TypeId, TypeInfo,
 };
 pub use paths::{find_roots, paths_to_type, PathGroup, PathStep, RootPath, RootPaths, TypePaths};
+pub use summary::{
+    dominator_rows, dominator_rows_json, render_dominator_tree, DomTreeRow, TypeSummary,
+    TypeSummaryRow,
+};
 pub use svg::{dot_to_svg, RenderError};
 pub use units::{group_thousands, human_bytes, signed_human_bytes};
