@@ -25,6 +25,7 @@ mod json;
 pub mod model;
 mod paths;
 mod summary;
+mod suspects;
 mod svg;
 mod units;
 
@@ -41,5 +42,6 @@ pub use summary::{
     dominator_rows, dominator_rows_json, render_dominator_tree, DomTreeRow, TypeSummary,
     TypeSummaryRow,
 };
+pub use suspects::{leak_suspects, BreakdownRow, Suspect, SuspectOptions, Suspects};
 pub use svg::{dot_to_svg, RenderError};
 pub use units::{group_thousands, human_bytes, signed_human_bytes};
