@@ -10,9 +10,13 @@ from pympler import tracker as pm_tracker  # noqa: E402
 from memlens.pympler import tracker  # noqa: E402
 
 
+class Payload:
+    __slots__ = ()
+
+
 class Created:
-    def __init__(self, i):
-        self.i = i
+    def __init__(self):
+        self.payload = Payload()
 
 
 @pytest.mark.parametrize("cls,methods", [
@@ -39,17 +43,20 @@ def test_summary_tracker_diff_shows_exactly_the_objects_created():
     del holder[:]
     summaries.diff()
     # WHEN 500 instances are created and kept
-    holder.extend(Created(i) for i in range(1000, 1500))
+    holder.extend(Created() for _ in range(500))
     diff = summaries.diff()
-    # THEN the diff is those 500 instances, their ints (and dicts before 3.11) and the holder's growth:
-    # nothing of the tracker's
+    # THEN the diff is those 500 instances and their payloads, exactly (dicts too before 3.11),
+    # and nothing of the tracker's (its summaries are hundreds of lists and strs). Other rows
+    # may move by a few: the rest of the process (pytest, earlier tests' garbage) frees ints
+    # and such between two summaries, as it did once on 3.9 (int 499 instead of 500).
     rows = {row[0]: row for row in diff}
     label = f"{__name__}.Created"
     assert rows.pop(label) == [label, 500, 500 * sys.getsizeof(holder[0])]
-    assert rows.pop("int")[1] == 500
+    payload = f"{__name__}.Payload"
+    assert rows.pop(payload)[1] == 500
     if sys.version_info < (3, 11):
         assert rows.pop("dict")[1] == 500  # each instance's __dict__ (inline values from 3.11)
-    assert all(row[1] == 0 for row in rows.values()), diff
+    assert all(abs(row[1]) < 10 for row in rows.values()), diff
 
 
 def test_summary_tracker_stored_summaries_never_show_up():
@@ -92,7 +99,7 @@ def test_object_tracker_lists_the_new_objects():
     objects = tracker.ObjectTracker()
     objects.get_diff()
     # WHEN objects are created and kept
-    kept = [Created(i) for i in range(20)]
+    kept = [Created() for _ in range(20)]
     diff = objects.get_diff()
     # THEN they are among the added objects, and none of the tracker's lists is
     added = {id(obj) for obj in diff["+"]}
