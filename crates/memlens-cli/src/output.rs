@@ -27,6 +27,20 @@ pub fn print(text: &str) -> anyhow::Result<()> {
         .context("cannot write to standard output")
 }
 
+/// Prints a JSON document on stdout, pretty and newline-terminated. JSON
+/// escapes control characters itself, so nothing in it acts on a terminal.
+pub fn print_json(doc: &serde_json::Value) -> anyhow::Result<()> {
+    // Rendered first, so that a reader going away is an io::Error of its own
+    // kind (a quiet broken pipe), not one wrapped in a serde error.
+    let mut text = serde_json::to_vec_pretty(doc).context("cannot render the JSON report")?;
+    text.push(b'\n');
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(&text)
+        .and_then(|()| stdout.flush())
+        .context("cannot write to standard output")
+}
+
 /// Whether `err` is a write into a pipe whose reader has gone.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {

@@ -263,3 +263,133 @@ fn exports_write_pprof_and_speedscope() {
     assert_eq!(doc["profiles"].as_array().unwrap().len(), 3);
     assert_eq!(doc["profiles"][2]["endValue"], 300 * 200 + 24);
 }
+
+fn run_json(args: &[&str]) -> serde_json::Value {
+    let (code, stdout, stderr) = memlens(args);
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+#[test]
+fn json_reports_hold_the_figures_the_text_shows() {
+    // GIVEN the capture of the text snapshots (1,303 blocks; worker 1 MiB, 300 cache entries of 200 B)
+    let dir = tempfile::tempdir().unwrap();
+    let path = capture(dir.path(), "app.mlc", 1234, Mode::Exact, 300);
+    let file = path.to_str().unwrap();
+    // WHEN table runs with --json
+    let table = run_json(&["table", "--json", file]);
+    // THEN the document names its schema, the capture and the same ranked sites
+    assert_eq!(table["schema"], "memlens.table/1");
+    assert_eq!(table["captures"][0]["pid"], 1234);
+    assert_eq!(table["captures"][0]["mode"], "exact");
+    assert_eq!(table["estimated"], false);
+    assert_eq!(table["metric"], "allocated");
+    assert_eq!(table["site_count"], 5);
+    assert_eq!(table["sites_total"]["blocks"], 1303);
+    let sites = table["sites"].as_array().unwrap();
+    assert_eq!(sites[0]["site"]["function"], "worker");
+    assert_eq!(sites[0]["site"]["line"], 17);
+    assert_eq!(sites[1]["site"]["function"], "build_cache");
+    assert_eq!(sites[1]["blocks"], 300);
+    assert_eq!(sites[1]["bytes"], 300 * 200);
+    assert!(sites[4]["site"].is_null(), "[no Python frame] is null");
+    // AND --limit and --sort apply as in text
+    let by_count = run_json(&["table", "--json", "--sort", "count", "--limit", "2", file]);
+    assert_eq!(by_count["sort"], "blocks");
+    let sites = by_count["sites"].as_array().unwrap();
+    assert_eq!(sites.len(), 2);
+    assert_eq!(sites[0]["site"]["function"], "parse_row");
+
+    // WHEN summary, stats and tree run with --json
+    let summary = run_json(&["summary", "--json", "--leaks", file]);
+    let stats = run_json(&["stats", "--json", file]);
+    let tree = run_json(&["tree", "--json", "--peak", file]);
+    // THEN each is its own schema with the totals, and the rows add up
+    assert_eq!(summary["schema"], "memlens.summary/1");
+    assert_eq!(summary["metric"], "leaks");
+    let leaked = summary["totals"]["leaked"]["bytes"].as_i64().unwrap();
+    let functions = summary["functions"].as_array().unwrap();
+    assert!(!functions.is_empty());
+    let own: i64 = functions
+        .iter()
+        .map(|f| f["own"]["bytes"].as_i64().unwrap())
+        .sum();
+    assert!(
+        own <= leaked,
+        "own bytes of listed functions within what leaked"
+    );
+    assert_eq!(stats["schema"], "memlens.stats/1");
+    let histogram_blocks: i64 = stats["size_histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["blocks"].as_i64().unwrap())
+        .sum();
+    assert_eq!(histogram_blocks, 1303);
+    for bucket in stats["size_histogram"].as_array().unwrap() {
+        assert!(bucket["min_size"].as_u64() <= bucket["max_size"].as_u64());
+    }
+    assert!(stats["allocators"]
+        .as_object()
+        .is_some_and(|a| !a.is_empty()));
+    assert_eq!(stats["top_by_bytes"][0]["site"]["function"], "worker");
+    assert_eq!(tree["schema"], "memlens.tree/1");
+    assert_eq!(tree["metric"], "peak");
+    let nodes = tree["nodes"].as_array().unwrap();
+    let ids: Vec<_> = nodes.iter().map(|n| n["id"].clone()).collect();
+    for node in nodes {
+        // a parent is listed before its children (depth-first order)
+        if !node["parent"].is_null() {
+            let at = ids
+                .iter()
+                .position(|id| *id == node["parent"])
+                .expect("parent listed");
+            let me = ids.iter().position(|id| *id == node["id"]).unwrap();
+            assert!(at < me);
+        } else {
+            assert_eq!(node["depth"], 1);
+        }
+        assert!(node["total"]["bytes"].as_i64() >= node["own"]["bytes"].as_i64());
+    }
+}
+
+#[test]
+fn json_diff_and_sampled_estimates() {
+    // GIVEN two captures, the second with a bigger cache, and a sampled capture
+    let dir = tempfile::tempdir().unwrap();
+    let before = capture(dir.path(), "before.mlc", 1, Mode::Exact, 100);
+    let after = capture(dir.path(), "after.mlc", 2, Mode::Exact, 400);
+    let sampled = capture(
+        dir.path(),
+        "sampled.mlc",
+        77,
+        Mode::Sampled {
+            mean_interval: 512 * 1024,
+        },
+        10,
+    );
+    // WHEN diff runs with --json
+    let diff = run_json(&[
+        "diff",
+        "--json",
+        "--leaks",
+        before.to_str().unwrap(),
+        after.to_str().unwrap(),
+    ]);
+    // THEN only the cache grew, by 300 entries of 200 B
+    assert_eq!(diff["schema"], "memlens.diff/1");
+    assert_eq!(diff["grown_site_count"], 1);
+    let grown = &diff["grown"][0];
+    assert!(grown["site_label"]
+        .as_str()
+        .unwrap()
+        .starts_with("build_cache"));
+    assert_eq!(grown["growth"]["blocks"], 300);
+    assert_eq!(grown["growth"]["bytes"], 300 * 200);
+    assert_eq!(diff["before"]["captures"][0]["pid"], 1);
+    // AND a sampled capture says its figures are estimates, as whole numbers
+    let table = run_json(&["table", "--json", sampled.to_str().unwrap()]);
+    assert_eq!(table["estimated"], true);
+    assert_eq!(table["captures"][0]["sample_interval"], 512 * 1024);
+    assert!(table["sites"][0]["bytes"].is_i64());
+}

@@ -28,6 +28,10 @@ pub struct DiffArgs {
     /// How many sites to list.
     #[arg(long, default_value_t = 25, value_parser = super::values::count)]
     pub limit: usize,
+    /// Print a JSON document instead of text (schema `memlens.diff/1`,
+    /// docs/reports.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
@@ -40,6 +44,10 @@ pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
     };
     let before = report::load(std::slice::from_ref(&args.before))?;
     let after = report::load(std::slice::from_ref(&args.after))?;
-    crate::output::print(&report::text::diff(&before, &after, metric, args.limit))?;
+    if args.json {
+        crate::output::print_json(&report::json::diff(&before, &after, metric, args.limit))?;
+    } else {
+        crate::output::print(&report::text::diff(&before, &after, metric, args.limit))?;
+    }
     Ok(0)
 }

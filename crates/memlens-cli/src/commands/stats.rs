@@ -13,10 +13,19 @@ use crate::report::{self, CaptureArgs};
 pub struct StatsArgs {
     #[command(flatten)]
     pub capture: CaptureArgs,
+    /// Print a JSON document instead of text (schema `memlens.stats/1`,
+    /// docs/reports.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: StatsArgs) -> anyhow::Result<i32> {
     let profile = report::load(&args.capture.files)?;
-    crate::output::print(&report::text::stats(&profile, args.capture.metric()))?;
+    let metric = args.capture.metric();
+    if args.json {
+        crate::output::print_json(&report::json::stats(&profile, metric))?;
+    } else {
+        crate::output::print(&report::text::stats(&profile, metric))?;
+    }
     Ok(0)
 }

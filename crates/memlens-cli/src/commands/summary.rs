@@ -13,6 +13,10 @@ use crate::report::{self, CaptureArgs};
 pub struct SummaryArgs {
     #[command(flatten)]
     pub capture: CaptureArgs,
+    /// Print a JSON document instead of text (schema `memlens.summary/1`,
+    /// docs/reports.md).
+    #[arg(long)]
+    pub json: bool,
     /// How many functions to list.
     #[arg(long, default_value_t = 10, value_parser = super::values::count)]
     pub limit: usize,
@@ -20,10 +24,11 @@ pub struct SummaryArgs {
 
 pub fn run(args: SummaryArgs) -> anyhow::Result<i32> {
     let profile = report::load(&args.capture.files)?;
-    crate::output::print(&report::text::summary(
-        &profile,
-        args.capture.metric(),
-        args.limit,
-    ))?;
+    let metric = args.capture.metric();
+    if args.json {
+        crate::output::print_json(&report::json::summary(&profile, metric, args.limit))?;
+    } else {
+        crate::output::print(&report::text::summary(&profile, metric, args.limit))?;
+    }
     Ok(0)
 }

@@ -13,6 +13,10 @@ use crate::report::{self, CaptureArgs};
 pub struct TableArgs {
     #[command(flatten)]
     pub capture: CaptureArgs,
+    /// Print a JSON document instead of text (schema `memlens.table/1`,
+    /// docs/reports.md).
+    #[arg(long)]
+    pub json: bool,
     /// How many sites to list.
     #[arg(long, default_value_t = 25, value_parser = super::values::count)]
     pub limit: usize,
@@ -23,11 +27,15 @@ pub struct TableArgs {
 
 pub fn run(args: TableArgs) -> anyhow::Result<i32> {
     let profile = report::load(&args.capture.files)?;
-    crate::output::print(&report::text::table(
-        &profile,
-        args.capture.metric(),
-        args.limit,
-        args.sort,
-    ))?;
+    let metric = args.capture.metric();
+    if args.json {
+        crate::output::print_json(&report::json::table(
+            &profile, metric, args.limit, args.sort,
+        ))?;
+    } else {
+        crate::output::print(&report::text::table(
+            &profile, metric, args.limit, args.sort,
+        ))?;
+    }
     Ok(0)
 }

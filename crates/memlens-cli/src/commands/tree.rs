@@ -13,6 +13,10 @@ use crate::report::{self, CaptureArgs};
 pub struct TreeArgs {
     #[command(flatten)]
     pub capture: CaptureArgs,
+    /// Print a JSON document instead of text (schema `memlens.tree/1`,
+    /// docs/reports.md).
+    #[arg(long)]
+    pub json: bool,
     /// Hide branches holding less than this share of the total, in percent.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = super::values::percent)]
     pub min_percent: f64,
@@ -26,12 +30,13 @@ pub struct TreeArgs {
 
 pub fn run(args: TreeArgs) -> anyhow::Result<i32> {
     let profile = report::load(&args.capture.files)?;
-    crate::output::print(&report::text::tree(
-        &profile,
-        args.capture.metric(),
-        args.min_percent,
-        args.limit,
-        args.max_depth,
-    ))?;
+    let (metric, pct) = (args.capture.metric(), args.min_percent);
+    if args.json {
+        let doc = report::json::tree(&profile, metric, pct, args.limit, args.max_depth);
+        crate::output::print_json(&doc)?;
+    } else {
+        let text = report::text::tree(&profile, metric, pct, args.limit, args.max_depth);
+        crate::output::print(&text)?;
+    }
     Ok(0)
 }

@@ -10,7 +10,8 @@ use memlens_trace::profile::{Amount, Metric, Profile, SIZE_BUCKETS};
 
 use super::units::{approx, bytes, count, duration, percent};
 
-const ALLOCATORS: [&str; 6] = [
+/// The allocator domains, in the order of [`Profile::by_allocator`].
+pub(crate) const ALLOCATORS: [&str; 6] = [
     "PyMem_RawMalloc",
     "PyMem_Malloc",
     "PyObject_Malloc",
@@ -91,13 +92,19 @@ fn metric_total(profile: &Profile, metric: Metric) -> f64 {
     }
 }
 
-/// `memlens summary`: the headline, totals and the top functions.
-pub fn summary(profile: &Profile, metric: Metric, limit: usize) -> String {
-    let mut out = headline(profile);
-    out.push('\n');
-    out.push_str(&totals_lines(profile));
-    out.push('\n');
-    let est = approx(profile.is_sampled());
+/// One function of `memlens summary`: memory under it (callees included,
+/// a recursive function counted once per stack) and in its own frames.
+pub struct FunctionRow<'a> {
+    pub function: &'a str,
+    pub filename: &'a str,
+    /// The first line of the function seen in the capture.
+    pub line: u32,
+    pub total: Amount,
+    pub own: Amount,
+}
+
+/// The functions of a capture by memory under them, largest first.
+pub fn top_functions(profile: &Profile, metric: Metric) -> Vec<FunctionRow<'_>> {
     // Functions: own and inclusive (a recursive function counted once per stack).
     let nodes = profile.nodes();
     let locations = profile.locations();
@@ -141,6 +148,25 @@ pub fn summary(profile: &Profile, metric: Metric, limit: usize) -> String {
         .filter(|(_, (total, _, _))| total.bytes > 0.0)
         .collect();
     rows.sort_by(|a, b| b.1 .0.bytes.total_cmp(&a.1 .0.bytes).then(a.0.cmp(&b.0)));
+    rows.into_iter()
+        .map(|((function, filename), (total, own, line))| FunctionRow {
+            function,
+            filename,
+            line,
+            total,
+            own,
+        })
+        .collect()
+}
+
+/// `memlens summary`: the headline, totals and the top functions.
+pub fn summary(profile: &Profile, metric: Metric, limit: usize) -> String {
+    let mut out = headline(profile);
+    out.push('\n');
+    out.push_str(&totals_lines(profile));
+    out.push('\n');
+    let est = approx(profile.is_sampled());
+    let rows = top_functions(profile, metric);
     let whole = metric_total(profile, metric);
     let _ = writeln!(
         out,
@@ -150,14 +176,14 @@ pub fn summary(profile: &Profile, metric: Metric, limit: usize) -> String {
     );
     let mut table = super::table();
     table.set_header(vec!["Function", "Total", "%", "Own", "Own blocks", "File"]);
-    for ((function, filename), (total, own, line)) in rows.into_iter().take(limit) {
+    for row in rows.into_iter().take(limit) {
         table.add_row(vec![
-            Cell::new(function),
-            right(format!("{est}{}", bytes(total.bytes))),
-            right(percent(total.bytes, whole)),
-            right(format!("{est}{}", bytes(own.bytes))),
-            right(format!("{est}{}", count(own.count))),
-            Cell::new(format!("{filename}:{line}")),
+            Cell::new(row.function),
+            right(format!("{est}{}", bytes(row.total.bytes))),
+            right(percent(row.total.bytes, whole)),
+            right(format!("{est}{}", bytes(row.own.bytes))),
+            right(format!("{est}{}", count(row.own.count))),
+            Cell::new(format!("{}:{}", row.filename, row.line)),
         ]);
     }
     let _ = writeln!(out, "{table}");
@@ -173,9 +199,9 @@ pub enum SortBy {
     Count,
 }
 
-/// `memlens table`: the top allocation sites (innermost frame).
-pub fn table(profile: &Profile, metric: Metric, limit: usize, sort: SortBy) -> String {
-    let est = approx(profile.is_sampled());
+/// The allocation sites (innermost frame) ranked by bytes or by blocks;
+/// `None` is "no Python frame".
+pub fn ranked_sites(profile: &Profile, metric: Metric, sort: SortBy) -> Vec<(Option<u32>, Amount)> {
     let mut sites = profile.sites(metric);
     if sort == SortBy::Count {
         sites.sort_by(|a, b| {
@@ -184,6 +210,13 @@ pub fn table(profile: &Profile, metric: Metric, limit: usize, sort: SortBy) -> S
                 .then(b.1.bytes.total_cmp(&a.1.bytes))
         });
     }
+    sites
+}
+
+/// `memlens table`: the top allocation sites (innermost frame).
+pub fn table(profile: &Profile, metric: Metric, limit: usize, sort: SortBy) -> String {
+    let est = approx(profile.is_sampled());
+    let sites = ranked_sites(profile, metric, sort);
     let whole_bytes: f64 = sites.iter().map(|s| s.1.bytes).sum();
     let whole_count: f64 = sites.iter().map(|s| s.1.count).sum();
     let mut out = String::new();
@@ -223,15 +256,29 @@ pub fn table(profile: &Profile, metric: Metric, limit: usize, sort: SortBy) -> S
     out
 }
 
-/// `memlens tree`: the call tree, pruned to the branches that matter.
-pub fn tree(
+/// One line of `memlens tree`: a call-tree node kept by the pruning, in
+/// depth-first order (biggest branch first).
+pub struct TreeRow {
+    /// The node in [`Profile::nodes`].
+    pub node: u32,
+    /// Depth below the root, 1 for the outermost frames.
+    pub depth: usize,
+    /// Whether it is the last child shown under its parent.
+    pub last: bool,
+    /// Memory under it, callees included.
+    pub amount: Amount,
+}
+
+/// The call tree pruned as `memlens tree` shows it: branches under
+/// `min_percent` of the whole hidden, at most `max_children` under a frame,
+/// `max_depth` frames deep. Returns the rows and the whole.
+pub fn pruned_tree(
     profile: &Profile,
     metric: Metric,
     min_percent: f64,
     max_children: usize,
     max_depth: usize,
-) -> String {
-    let est = approx(profile.is_sampled());
+) -> (Vec<TreeRow>, Amount) {
     let inclusive = profile.inclusive(metric);
     let nodes = profile.nodes();
     let mut children: Vec<Vec<u32>> = vec![Vec::new(); nodes.len()];
@@ -246,8 +293,50 @@ pub fn tree(
                 .then(a.cmp(b))
         });
     }
-    let whole = inclusive[0].bytes;
-    let threshold = whole * min_percent / 100.0;
+    let whole = inclusive[0];
+    let threshold = whole.bytes * min_percent / 100.0;
+    let mut rows = Vec::new();
+    // Iterative walk: (node, is last child, depth).
+    let mut stack: Vec<(u32, bool, usize)> = Vec::new();
+    let push_children = |stack: &mut Vec<(u32, bool, usize)>, parent: u32, depth: usize| {
+        let shown: Vec<u32> = children[parent as usize]
+            .iter()
+            .copied()
+            .filter(|&c| {
+                inclusive[c as usize].bytes > 0.0 && inclusive[c as usize].bytes >= threshold
+            })
+            .take(max_children)
+            .collect();
+        for (k, &child) in shown.iter().enumerate().rev() {
+            stack.push((child, k + 1 == shown.len(), depth));
+        }
+    };
+    push_children(&mut stack, 0, 1);
+    while let Some((node, last, depth)) = stack.pop() {
+        rows.push(TreeRow {
+            node,
+            depth,
+            last,
+            amount: inclusive[node as usize],
+        });
+        if depth < max_depth {
+            push_children(&mut stack, node, depth + 1);
+        }
+    }
+    (rows, whole)
+}
+
+/// `memlens tree`: the call tree, pruned to the branches that matter.
+pub fn tree(
+    profile: &Profile,
+    metric: Metric,
+    min_percent: f64,
+    max_children: usize,
+    max_depth: usize,
+) -> String {
+    let est = approx(profile.is_sampled());
+    let (rows, whole) = pruned_tree(profile, metric, min_percent, max_children, max_depth);
+    let whole = whole.bytes;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -260,40 +349,26 @@ pub fn tree(
         format!("{est}{}", bytes(whole)),
         "100%"
     );
-    // Iterative walk: (node, prefix for its children, is last child, depth).
-    let mut stack: Vec<(u32, String, bool, usize)> = Vec::new();
-    let push_children =
-        |stack: &mut Vec<(u32, String, bool, usize)>, parent: u32, prefix: String, depth: usize| {
-            let shown: Vec<u32> = children[parent as usize]
-                .iter()
-                .copied()
-                .filter(|&c| {
-                    inclusive[c as usize].bytes > 0.0 && inclusive[c as usize].bytes >= threshold
-                })
-                .take(max_children)
-                .collect();
-            for (k, &child) in shown.iter().enumerate().rev() {
-                stack.push((child, prefix.clone(), k + 1 == shown.len(), depth));
-            }
-        };
-    push_children(&mut stack, 0, String::new(), 1);
-    while let Some((node, prefix, last, depth)) = stack.pop() {
-        let amount = inclusive[node as usize];
-        let branch = if last { "└─ " } else { "├─ " };
-        let location = &profile.locations()[nodes[node as usize].location as usize];
+    // Whether each ancestor (by depth) was the last child: its column is blank.
+    let mut lasts: Vec<bool> = Vec::new();
+    for row in &rows {
+        lasts.truncate(row.depth - 1);
+        let prefix: String = lasts
+            .iter()
+            .map(|&last| if last { "   " } else { "│  " })
+            .collect();
+        lasts.push(row.last);
+        let branch = if row.last { "└─ " } else { "├─ " };
+        let location = &profile.locations()[profile.nodes()[row.node as usize].location as usize];
         let _ = writeln!(
             out,
             "{:>11} {:>6}  {prefix}{branch}{}  {}:{}",
-            format!("{est}{}", bytes(amount.bytes)),
-            percent(amount.bytes, whole),
+            format!("{est}{}", bytes(row.amount.bytes)),
+            percent(row.amount.bytes, whole),
             location.function,
             location.filename,
             location.line
         );
-        if depth < max_depth {
-            let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
-            push_children(&mut stack, node, child_prefix, depth + 1);
-        }
     }
     out
 }
@@ -407,14 +482,7 @@ pub fn stats(profile: &Profile, metric: Metric) -> String {
     let _ = writeln!(out, "{table}");
     out.push('\n');
     for (title, sort) in [("bytes", SortBy::Bytes), ("blocks", SortBy::Count)] {
-        let mut sites = profile.sites(metric);
-        if sort == SortBy::Count {
-            sites.sort_by(|a, b| {
-                b.1.count
-                    .total_cmp(&a.1.count)
-                    .then(b.1.bytes.total_cmp(&a.1.bytes))
-            });
-        }
+        let sites = ranked_sites(profile, metric, sort);
         let _ = writeln!(out, "Top 5 sites by {title}, memory {}", metric.describe());
         for (location, amount) in sites.iter().take(5) {
             let _ = writeln!(
@@ -429,9 +497,13 @@ pub fn stats(profile: &Profile, metric: Metric) -> String {
     out
 }
 
-/// `memlens diff`: the sites whose memory grew from `before` to `after`.
-pub fn diff(before: &Profile, after: &Profile, metric: Metric, limit: usize) -> String {
-    let est = approx(before.is_sampled() || after.is_sampled());
+/// The sites (by label, so captures of different runs match) whose memory
+/// grew from `before` to `after`, most growth first: (label, before, after).
+pub fn grown_sites(
+    before: &Profile,
+    after: &Profile,
+    metric: Metric,
+) -> Vec<(String, Amount, Amount)> {
     let by_label = |profile: &Profile| -> HashMap<String, Amount> {
         let mut map: HashMap<String, Amount> = HashMap::new();
         for (location, amount) in profile.sites(metric) {
@@ -459,6 +531,13 @@ pub fn diff(before: &Profile, after: &Profile, metric: Metric, limit: usize) -> 
             .total_cmp(&(x.2.bytes - x.1.bytes))
             .then(x.0.cmp(&y.0))
     });
+    rows
+}
+
+/// `memlens diff`: the sites whose memory grew from `before` to `after`.
+pub fn diff(before: &Profile, after: &Profile, metric: Metric, limit: usize) -> String {
+    let est = approx(before.is_sampled() || after.is_sampled());
+    let rows = grown_sites(before, after, metric);
     let total_before = metric_total(before, metric);
     let total_after = metric_total(after, metric);
     let mut out = String::new();
