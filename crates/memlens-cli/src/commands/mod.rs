@@ -1,5 +1,6 @@
 //! One module per verb; this file holds the command tree and dispatch.
 
+mod completions;
 mod demo;
 mod diff;
 mod export;
@@ -19,7 +20,7 @@ use crate::{ExitCode, PythonHost};
 /// memlens: what uses memory in a Python program, why it is still alive, and how to shrink it.
 #[derive(Parser, Debug)]
 #[command(name = "memlens", version, propagate_version = true)]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -36,6 +37,7 @@ enum Command {
     Flamegraph(flamegraph::FlamegraphArgs),
     Diff(diff::DiffArgs),
     Export(export::ExportArgs),
+    Completions(completions::CompletionsArgs),
 }
 
 /// Parses `argv` (program name first) and runs the verb, returning the exit code.
@@ -66,6 +68,7 @@ pub fn run(argv: Vec<String>, host: &dyn PythonHost) -> i32 {
         Command::Flamegraph(args) => flamegraph::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Export(args) => export::run(args),
+        Command::Completions(args) => completions::run(args),
     };
     match result {
         Ok(code) => code,
