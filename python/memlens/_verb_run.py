@@ -1,7 +1,7 @@
 """``memlens run``: the Python half (the Rust command tree validated the arguments).
 
-Runs the program in this interpreter as ``python script.py`` or
-``python -m module`` would, under the allocation tracer, and prints at exit
+Runs the program in this interpreter as ``python script.py``,
+``python -m module`` or ``python -c code`` would, under the allocation tracer, and prints at exit
 where the captures are and which reports to run.
 """
 import os
@@ -128,7 +128,19 @@ def _quote(word):
     return shlex.quote(word)
 
 
-def _report(result, settings, started):
+def _captures_named_like(settings):
+    """The names in the capture directory that look like captures of a run with
+    this prefix (``<prefix>.<pid>.mlc``)."""
+    prefix = settings["prefix"] + "."
+    try:
+        names = os.listdir(settings["dir"])
+    except OSError:
+        return set()
+    return {name for name in names
+            if name.startswith(prefix) and name.endswith(".mlc") and name[len(prefix):-4].isdigit()}
+
+
+def _report(result, settings, started, earlier):
     if result is None:
         return
     path, events, dropped, size = result
@@ -138,15 +150,15 @@ def _report(result, settings, started):
         lines.append("memlens: warning: %s events were dropped because the writer fell behind\n" % format(dropped, ","))
     own = os.path.abspath(path)
     children = []
-    prefix = settings["prefix"] + "."
-    try:
-        names = sorted(os.listdir(settings["dir"]))
-    except OSError:
-        names = []
-    for name in names:
+    # Children's captures are the ones that appeared during the run: earlier
+    # runs' files of the same name (`memlens run -c ...` twice) are not.
+    for name in sorted(_captures_named_like(settings) - earlier):
         full = os.path.join(settings["dir"], name)
-        if (name.startswith(prefix) and name.endswith(".mlc") and full != own
-                and name[len(prefix):-4].isdigit() and os.path.getmtime(full) >= started - 1):
+        try:
+            recent = os.path.getmtime(full) >= started - 1
+        except OSError:
+            recent = False
+        if full != own and recent:
             children.append(full)
     files = [path] + [os.path.relpath(c) if not os.path.isabs(path) else c for c in children]
     if children:
@@ -185,15 +197,20 @@ def _path_importer(path):
 
 def _fresh_main(path):
     """A new ``__main__`` module for the script at ``path``, set up as ``python path``
-    sets it up (absolute ``__file__``, a source loader, no spec), in ``sys.modules``."""
+    sets it up (absolute ``__file__``, a source loader, no spec), in ``sys.modules``;
+    for ``-c`` code (``path`` None) as ``python -c`` does: no ``__file__``, the
+    builtin importer as loader."""
     main = type(sys)("__main__")
-    main.__file__ = os.path.abspath(path)
-    main.__cached__ = None
     main.__package__ = None
     main.__spec__ = None
     main.__builtins__ = sys.modules["builtins"]
-    loader = getattr(sys.modules.get("_frozen_importlib_external"), "SourceFileLoader", None)
-    main.__loader__ = loader("__main__", main.__file__) if loader is not None else None
+    if path is None:
+        main.__loader__ = getattr(sys.modules.get("_frozen_importlib"), "BuiltinImporter", None)
+    else:
+        main.__file__ = os.path.abspath(path)
+        main.__cached__ = None
+        loader = getattr(sys.modules.get("_frozen_importlib_external"), "SourceFileLoader", None)
+        main.__loader__ = loader("__main__", main.__file__) if loader is not None else None
     sys.modules["__main__"] = main
     return main
 
@@ -243,9 +260,15 @@ def main(args):
             return _reexec_with_preload(library)
     module = options.get("module")
     script = options.get("script")
+    code_text = options.get("code")
     if script is not None and not os.path.exists(script):
         return _error("cannot run %s: no such file" % script)
-    name = module if module else os.path.splitext(os.path.basename(script))[0]
+    if code_text is not None:
+        name = "c"
+    elif module:
+        name = module
+    else:
+        name = os.path.splitext(os.path.basename(script))[0]
     output = options.get("output")
     pid = os.getpid()
     if output:
@@ -268,7 +291,10 @@ def main(args):
         "prefix": prefix,
         "native": native,
     }
-    if module:
+    if code_text is not None:
+        argv = ["-c"] + program_args  # as python -c: sys.argv[0] is '-c', sys.path[0] ''
+        sys.path[0] = ""
+    elif module:
         argv = [module] + program_args  # runpy replaces argv[0] with the module's file
         sys.path[0] = os.getcwd()
     else:
@@ -280,7 +306,16 @@ def main(args):
     # which stack walks stop. A module, a directory or a zip file goes through
     # runpy, imported now so that its own imports are not traced.
     source = None
-    if module:
+    if code_text is not None:
+        try:
+            program = compile(code_text, "<string>", "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            # As python -c: the syntax error, exit 1, no capture (nothing traced yet).
+            import traceback
+
+            sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
+            return 1
+    elif module:
         import runpy
     elif _path_importer(script) is not None or script.endswith((".pyc", ".pyo")):
         import pkgutil  # noqa: F401  (runpy.run_path imports it on first use)
@@ -291,10 +326,17 @@ def main(args):
                 source = f.read()
         except OSError as exc:
             return _error("cannot run %s: %s" % (script, exc.strerror or exc))
+    earlier = _captures_named_like(settings)
     started = time.time()
     _run.export_to_children(settings)
     try:
-        _run.start(settings, path, (["-m", module] if module else [script]) + program_args)
+        if code_text is not None:
+            launched = ["-c", code_text]
+        elif module:
+            launched = ["-m", module]
+        else:
+            launched = [script]
+        _run.start(settings, path, launched + program_args)
     except Exception as exc:
         return _error("cannot start tracing: %s" % exc)
     # This frame and the launcher's below it would sit under every stack of
@@ -305,7 +347,10 @@ def main(args):
     failure = None
     missing = None
     try:
-        if module:
+        if code_text is not None:
+            main_module = _fresh_main(None)
+            exec(program, main_module.__dict__)
+        elif module:
             runpy.run_module(module, run_name="__main__", alter_sys=True)
         elif source is None:
             runpy.run_path(script, run_name="__main__")
@@ -344,5 +389,5 @@ def main(args):
         else:
             if failure is not None:
                 _print_program_traceback(failure)
-            _report(result, settings, started)
+            _report(result, settings, started, earlier)
     return code

@@ -106,7 +106,7 @@ def test_a_program_that_closes_stderr_still_gets_its_capture_named_on_fd_2(memle
     assert (memlens.cwd / "q.mlc").exists()
 
 
-@pytest.mark.parametrize("word, hint", [("--smapled", "did you mean --sampled?"), ("-c", "not -c CODE"),
+@pytest.mark.parametrize("word, hint", [("--smapled", "did you mean --sampled?"), ("--forse", "did you mean --force?"),
                                         ("--live", "no live view"), ("--nativ", "did you mean --native?")])
 def test_a_mistyped_run_option_is_an_error_not_the_script(memlens, word, hint):
     memlens.script("app.py", "print('ran')\n")
@@ -173,3 +173,43 @@ def test_an_os_error_is_said_once(memlens):
     result = memlens("summary", "missing.mlc")
     assert result.returncode != 0
     assert result.stderr.count("No such file or directory") == 1, result.stderr
+
+
+def test_run_c_runs_code_as_python_c_does(memlens):
+    # GIVEN code given with -c and arguments after it
+    code = ("import sys; print(sys.argv, repr(sys.path[0]), __name__, '__file__' in globals()); "
+            "kept = [str(i) * 5 for i in range(30000)]")
+    plain = subprocess.run([sys.executable, "-c", code, "a", "-b"], capture_output=True, text=True,
+                           cwd=memlens.cwd)
+    # WHEN memlens runs it
+    result = memlens("run", "-o", "c.mlc", "-c", code, "a", "-b")
+    # THEN the program sees what python -c gives it, and its memory is at <string>:1
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == plain.stdout == "['-c', 'a', '-b'] '' __main__ False\n"
+    table = memlens("table", "--limit", "1", "c.mlc").stdout
+    assert "(<string>:1)" in table, table
+    assert "memlens" not in table.split("Site")[1]
+
+
+def test_run_c_with_a_syntax_error_is_python_s_error_and_no_capture(memlens):
+    plain = subprocess.run([sys.executable, "-c", "x = ("], capture_output=True, text=True)
+    result = memlens("run", "-o", "bad.mlc", "-c", "x = (")
+    assert result.returncode == plain.returncode == 1
+    assert result.stderr == plain.stderr
+    assert not (memlens.cwd / "bad.mlc").exists()
+
+
+def test_run_c_exit_status_is_the_program_s(memlens):
+    result = memlens("run", "-o", "exit.mlc", "-c", "raise SystemExit(3)")
+    assert result.returncode == 3
+    assert (memlens.cwd / "exit.mlc").exists()
+
+
+def test_an_earlier_run_s_capture_is_not_taken_for_a_child(memlens):
+    # GIVEN two runs of -c code in the same directory, default capture names
+    first = memlens("run", "-c", "x = [0] * 100")
+    second = memlens("run", "-c", "x = [0] * 100")
+    # THEN each names its own capture only: no child process captures
+    assert first.returncode == second.returncode == 0
+    assert "child process" not in second.stderr, second.stderr
+    assert len(list(memlens.cwd.glob("memlens-c.*.mlc"))) == 2

@@ -19,8 +19,8 @@ use crate::PythonHost;
 /// commands to run; every report takes several captures at once.
 #[derive(Args, Debug)]
 #[command(
-    override_usage = "memlens run [OPTIONS] SCRIPT [ARGS]...\n       memlens run [OPTIONS] -m MODULE [ARGS]...",
-    after_help = "Examples:\n  memlens run app.py --port 8000\n  memlens run --sampled -o job.mlc -m mypkg.job input.csv\n  memlens summary job.mlc job.*.mlc"
+    override_usage = "memlens run [OPTIONS] SCRIPT [ARGS]...\n       memlens run [OPTIONS] -m MODULE [ARGS]...\n       memlens run [OPTIONS] -c CODE [ARGS]...",
+    after_help = "Examples:\n  memlens run app.py --port 8000\n  memlens run --sampled -o job.mlc -m mypkg.job input.csv\n  memlens run -c 'import json; json.loads(open(\"big.json\").read())'\n  memlens summary job.mlc job.*.mlc"
 )]
 pub struct RunArgs {
     /// Record a Poisson sample of allocations by bytes (estimates, near-zero overhead).
@@ -45,20 +45,23 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub force: bool,
     /// Run a library module as a script, like `python -m`; what follows is its arguments.
-    #[arg(short = 'm', value_name = "MODULE", num_args = 1.., allow_hyphen_values = true, conflicts_with = "target")]
+    #[arg(short = 'm', value_name = "MODULE", num_args = 1.., allow_hyphen_values = true, conflicts_with_all = ["target", "code"])]
     pub module: Option<Vec<String>>,
+    /// Run CODE, like `python -c`; what follows is its arguments (sys.argv[1:]).
+    #[arg(short = 'c', value_name = "CODE", num_args = 1.., allow_hyphen_values = true, conflicts_with = "target")]
+    pub code: Option<Vec<String>>,
     /// The script and its arguments.
     #[arg(
         value_name = "SCRIPT",
         trailing_var_arg = true,
         allow_hyphen_values = true,
-        required_unless_present = "module"
+        required_unless_present_any = ["module", "code"]
     )]
     pub target: Vec<String>,
 }
 
 pub fn run(args: RunArgs, host: &dyn PythonHost) -> anyhow::Result<i32> {
-    if args.module.is_none() {
+    if args.module.is_none() && args.code.is_none() {
         if let Some(first) = args.target.first().filter(|first| first.starts_with('-')) {
             anyhow::bail!("{}", not_an_option(first));
         }
@@ -83,8 +86,6 @@ const RUN_OPTIONS: &[&str] = &[
 fn not_an_option(word: &str) -> String {
     let name = word.split('=').next().unwrap_or(word);
     let hint = match name {
-        "-c" => "memlens run takes a script or -m MODULE, not -c CODE: put the code in a file"
-            .to_string(),
         "--live" | "--live-remote" | "--live-port" => {
             "memlens run has no live view yet: run the program, then `memlens summary` its capture"
                 .to_string()
@@ -164,9 +165,10 @@ fn forwarded(args: &RunArgs) -> Vec<String> {
         out.push("--output".to_string());
         out.push(output.to_string_lossy().into_owned());
     }
-    let (kind, values) = match &args.module {
-        Some(module) => ("--module", module.as_slice()),
-        None => ("--script", args.target.as_slice()),
+    let (kind, values) = match (&args.module, &args.code) {
+        (Some(module), _) => ("--module", module.as_slice()),
+        (None, Some(code)) => ("--code", code.as_slice()),
+        (None, None) => ("--script", args.target.as_slice()),
     };
     out.push(kind.to_string());
     if let Some((first, rest)) = values.split_first() {
@@ -203,6 +205,8 @@ mod tests {
                 "--mode sampled --interval 524288 --frames 25 --output x.mlc --module pkg.mod -- --flag -x",
             ),
             (&["--frames", "1", "app.py", "--frames", "9"], "--mode exact --interval 524288 --frames 1 --script app.py -- --frames 9"),
+            (&["-c", "print(1)", "-x", "--y"], "--mode exact --interval 524288 --frames 25 --code print(1) -- -x --y"),
+            (&["--sampled", "-c", "-"], "--mode sampled --interval 524288 --frames 25 --code - --"),
         ];
         for (argv, expected) in table {
             assert_eq!(parse(argv).join(" "), *expected, "{argv:?}");
@@ -215,7 +219,6 @@ mod tests {
             ("--smapled", "did you mean --sampled?"),
             ("--frame=3", "did you mean --frames?"),
             ("--nativ", "did you mean --native?"),
-            ("-c", "not -c CODE"),
             ("--live", "no live view"),
             ("--zzzzzzzz", "see `memlens run --help`"),
         ];
@@ -246,5 +249,9 @@ mod tests {
         assert!(Cli::try_parse_from(["run"]).is_err());
         assert!(Cli::try_parse_from(["run", "--sampled", "--exact", "a.py"]).is_err());
         assert!(Cli::try_parse_from(["run", "--frames", "0", "a.py"]).is_err());
+        assert!(Cli::try_parse_from(["run", "-c"]).is_err());
+        assert!(
+            Cli::try_parse_from(["run", "-m", "m", "-c", "x"]).is_ok_and(|c| c.run.code.is_none())
+        );
     }
 }
