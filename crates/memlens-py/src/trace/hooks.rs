@@ -1170,7 +1170,7 @@ pub(super) fn start(
         max_frames: AtomicU32::new(config.max_frames),
         floor: AtomicUsize::new(0),
         generation: GENERATION.fetch_add(1, Ordering::SeqCst) + 1,
-        interner: UnsafeCell::new(Interner::new()),
+        interner: UnsafeCell::new(Interner::new(code_extra_index())),
         shared_stacks: SharedStacks::default(),
         next_thread: AtomicU32::new(0),
         sampled: (sample_mean != 0).then(SampledSet::new),
@@ -1202,6 +1202,52 @@ pub(super) fn stop(py: Python<'_>) -> Result<(), TraceError> {
     unsafe { tracer.interner.get_mut().release_codes() };
     drop(tracer);
     Ok(())
+}
+
+/// The interpreter's code-extra slot whose free function is [`code_freed`]
+/// (requested once per process: slots cannot be given back), or None when
+/// the interpreter has none left. Called with the GIL held.
+fn code_extra_index() -> Option<ffi::Py_ssize_t> {
+    static INDEX: std::sync::OnceLock<ffi::Py_ssize_t> = std::sync::OnceLock::new();
+    // SAFETY: the GIL is held (`start`); the function only appends to the
+    // interpreter's table of free functions and fails with -1 when full
+    // (setting no exception).
+    let index =
+        *INDEX.get_or_init(|| unsafe { ffi::PyUnstable_Eval_RequestCodeExtraIndex(code_freed) });
+    (index >= 0).then_some(index)
+}
+
+/// CPython's call when a code object is deallocated, with each of its
+/// code-extra slots' value: ours holds the code's own address, set when the
+/// interner first saw it (other slots, or ours unset, pass NULL). Drops
+/// what the running trace keyed by that address, so that a code object
+/// later allocated there is not taken for this one.
+unsafe extern "C" fn code_freed(extra: *mut c_void) {
+    if extra.is_null() {
+        return;
+    }
+    let tracer = ACTIVE.load(Ordering::Acquire);
+    if tracer.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: a deallocation runs with the GIL held, so `stop` cannot
+        // free the tracer meanwhile, and no hook is using the interner or
+        // the GIL state (they never release a Python reference).
+        unsafe {
+            let tracer = &*tracer;
+            let interner = &mut *tracer.interner.get();
+            if interner.forget_code(extra as usize, &tracer.shared_stacks) {
+                let state = gil_state();
+                state.cache_len = 0;
+                for entry in state.recent.iter_mut() {
+                    if entry.1.code as *mut c_void == extra {
+                        *entry = (u32::MAX, RawLocation::NONE, StackId::EMPTY);
+                    }
+                }
+            }
+        }
+    }));
 }
 
 /// Whether the running trace hooks the MEM and OBJ frees (None: no trace).

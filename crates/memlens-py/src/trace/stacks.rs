@@ -8,13 +8,19 @@
 //! consumers see a canonical trie.
 //!
 //! **Code object lifetime.** Locations are keyed by the code object's
-//! address. A code object can be freed and its address reused by another
-//! one, which would silently attribute allocations to the wrong function.
-//! The interner therefore keeps a strong reference to every code object it
-//! has seen, and drops them when tracing stops (with the GIL held, after the
-//! hooks are off). The cost is that code objects seen while tracing outlive
-//! their last user until [`stop`](super::stop); the number kept is bounded by
-//! the distinct functions that allocated.
+//! address, and the interner holds no reference to any code object: a
+//! program that generates and drops functions (templating engines, ORMs,
+//! `dataclasses`) must see them freed as under plain Python. A code object
+//! can be freed and its address reused by another one, which would
+//! silently attribute allocations to the wrong function, so the interner
+//! learns of each death: when it first sees a code object it copies its
+//! names and tags it through the interpreter's per-code "extra" slots
+//! (`PyUnstable_Code_SetExtra`, `_PyCode_SetExtra` before 3.12), whose free
+//! function CPython calls when the code object is deallocated
+//! ([`code_freed`](super::hooks)). [`Interner::forget_code`] then drops
+//! every key naming that address. Only when the interpreter refuses a slot
+//! (all 255 taken, or no memory) does the interner fall back to a strong
+//! reference, released when tracing stops.
 //!
 //! The interner is only touched by allocations made while holding the GIL,
 //! which serializes it (non-free-threaded builds only).
@@ -22,8 +28,10 @@
 use super::frames::{self, RawLocation};
 use memlens_trace::events::{EventSink, Frame, FrameId, StackId};
 use pyo3::ffi;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::os::raw::c_void;
 
 /// A multiply-and-rotate hasher for small integer keys: the hot path hashes
 /// one `(u32, usize, i32)` per changed frame.
@@ -77,6 +85,15 @@ pub(crate) struct SharedStacks {
 }
 
 impl SharedStacks {
+    /// Drops the keys `(parent, code, offset)` of a code object just freed.
+    fn forget(&self, code: usize, keys: &[(u32, i32)]) {
+        if let Ok(mut map) = self.map.write() {
+            for &(parent, offset) in keys {
+                map.remove(&(parent, code, offset));
+            }
+        }
+    }
+
     fn insert(&self, key: (u32, usize, i32), stack: StackId) {
         if let Ok(mut map) = self.map.write() {
             map.insert(key, stack);
@@ -100,6 +117,19 @@ impl SharedStacks {
     }
 }
 
+/// What the interner knows of one live code object: its names, and every
+/// key it made with the code's address (to drop them when the code dies).
+struct CodeInfo {
+    function: String,
+    filename: String,
+    /// `(parent, offset)` of each `by_location` key.
+    locations: Vec<(u32, i32)>,
+    /// `(line, frame)` of each frame interned for this code.
+    frames: Vec<(u32, FrameId)>,
+    /// `(parent, frame)` of each `by_frame` key.
+    stacks: Vec<(u32, u32)>,
+}
+
 /// Stacks and frames seen so far in one tracing session.
 pub(crate) struct Interner {
     /// `(parent, code, offset)` → stack: the hot-path map.
@@ -108,9 +138,13 @@ pub(crate) struct Interner {
     by_frame: HashMap<(u32, u32), StackId, FastHash>,
     /// `(code, line)` → frame.
     frames: HashMap<(usize, u32), FrameId, FastHash>,
-    /// Function and file name of each code object seen, by address.
-    names: HashMap<usize, (String, String), FastHash>,
-    /// Strong references to the code objects in `names` (see module doc).
+    /// Each live code object seen, by address.
+    codes: HashMap<usize, CodeInfo, FastHash>,
+    /// The interpreter's code-extra slot that tells us of code deaths
+    /// (None: none could be had; strong references are kept instead).
+    extra_index: Option<ffi::Py_ssize_t>,
+    /// Strong references to code objects that could not be tagged (see
+    /// the module doc), released by [`release_codes`](Self::release_codes).
     held_codes: Vec<*mut ffi::PyObject>,
     next_stack: u32,
     next_frame: u32,
@@ -121,13 +155,17 @@ pub(crate) struct Interner {
 unsafe impl Send for Interner {}
 
 impl Interner {
-    /// An empty interner.
-    pub(crate) fn new() -> Self {
+    /// An empty interner that learns of code deaths through the code-extra
+    /// slot `extra_index` (whose free function must call
+    /// [`forget_code`](Self::forget_code)), or holds the code objects it
+    /// sees alive when None.
+    pub(crate) fn new(extra_index: Option<ffi::Py_ssize_t>) -> Self {
         Interner {
             by_location: HashMap::default(),
             by_frame: HashMap::default(),
             frames: HashMap::default(),
-            names: HashMap::default(),
+            codes: HashMap::default(),
+            extra_index,
             held_codes: Vec::new(),
             next_stack: 1,
             next_frame: 0,
@@ -153,8 +191,32 @@ impl Interner {
         // SAFETY: forwarded from the caller.
         let stack = unsafe { self.child_slow(sink, parent, loc) };
         self.by_location.insert(key, stack);
+        if let Some(info) = self.codes.get_mut(&key.1) {
+            info.locations.push((parent.0, loc.offset));
+        }
         shared.insert(key, stack);
         stack
+    }
+
+    /// Forgets everything keyed by the address of a code object being
+    /// freed, so that a later code object at the same address is a new
+    /// one. Frame and stack ids already announced stay valid (the sink
+    /// keeps their names). Returns whether the code was known.
+    pub(crate) fn forget_code(&mut self, code: usize, shared: &SharedStacks) -> bool {
+        let Some(info) = self.codes.remove(&code) else {
+            return false;
+        };
+        for &(parent, offset) in &info.locations {
+            self.by_location.remove(&(parent, code, offset));
+        }
+        shared.forget(code, &info.locations);
+        for &(line, _) in &info.frames {
+            self.frames.remove(&(code, line));
+        }
+        for key in &info.stacks {
+            self.by_frame.remove(key);
+        }
+        true
     }
 
     /// The stack standing for `parent` cut short at the frame limit, out of
@@ -187,41 +249,49 @@ impl Interner {
         // SAFETY: forwarded from the caller (GIL held, code alive).
         let line = unsafe { frames::line_of(loc) };
         let code_key = loc.code as usize;
-        if !self.names.contains_key(&code_key) {
-            // SAFETY: GIL held, code alive; the new strong reference keeps
-            // the address from being reused while we key by it.
-            let names = unsafe {
-                ffi::Py_INCREF(loc.code);
-                frames::names_of(loc.code)
-            };
-            self.held_codes.push(loc.code);
-            self.names.insert(code_key, names);
-        }
-        let frame = match self.frames.get(&(code_key, line)) {
-            Some(&frame) => frame,
-            None => {
+        let info = match self.codes.entry(code_key) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                // SAFETY: GIL held, code alive, inside a traced call.
+                let (function, filename) = unsafe {
+                    watch(self.extra_index, &mut self.held_codes, loc.code);
+                    frames::names_of(loc.code)
+                };
+                entry.insert(CodeInfo {
+                    function,
+                    filename,
+                    locations: Vec::new(),
+                    frames: Vec::new(),
+                    stacks: Vec::new(),
+                })
+            }
+        };
+        let frame = match self.frames.entry((code_key, line)) {
+            Entry::Occupied(entry) => *entry.get(),
+            Entry::Vacant(entry) => {
                 let frame = FrameId(self.next_frame);
                 self.next_frame += 1;
-                let (function, filename) = &self.names[&code_key];
                 sink.frame(
                     frame,
                     Frame {
-                        function,
-                        filename,
+                        function: &info.function,
+                        filename: &info.filename,
                         line,
                     },
                 );
-                self.frames.insert((code_key, line), frame);
-                frame
+                info.frames.push((line, frame));
+                *entry.insert(frame)
             }
         };
-        *self.by_frame.entry((parent.0, frame.0)).or_insert_with(|| {
-            let stack = StackId(self.next_stack);
-            self.next_stack += 1;
-            let parent = (parent != StackId::EMPTY).then_some(parent);
-            sink.stack(stack, parent, frame);
-            stack
-        })
+        if let Some(&stack) = self.by_frame.get(&(parent.0, frame.0)) {
+            return stack;
+        }
+        let stack = StackId(self.next_stack);
+        self.next_stack += 1;
+        sink.stack(stack, (parent != StackId::EMPTY).then_some(parent), frame);
+        self.by_frame.insert((parent.0, frame.0), stack);
+        info.stacks.push((parent.0, frame.0));
+        stack
     }
 
     /// Bytes this interner holds (for `get_tracemalloc_memory`).
@@ -231,14 +301,22 @@ impl Interner {
             + self.by_frame.capacity() * entry(8, 4)
             + self.frames.capacity() * entry(16, 4)
             + self
-                .names
+                .codes
                 .values()
-                .map(|(f, n)| f.capacity() + n.capacity() + 56)
+                .map(|info| {
+                    info.function.capacity()
+                        + info.filename.capacity()
+                        + info.locations.capacity() * 8
+                        + info.frames.capacity() * 8
+                        + info.stacks.capacity() * 8
+                        + 112
+                })
                 .sum::<usize>()
             + self.held_codes.capacity() * 8
     }
 
-    /// Drops the strong references to code objects.
+    /// Drops the strong references to code objects that could not be
+    /// tagged (normally none).
     ///
     /// # Safety
     /// The GIL is held and the hooks no longer use this interner.
@@ -246,6 +324,83 @@ impl Interner {
         for code in self.held_codes.drain(..) {
             // SAFETY: we own one reference to each, taken in `child_slow`.
             unsafe { ffi::Py_DECREF(code) };
+        }
+    }
+}
+
+/// Tags `code` so that its deallocation reaches
+/// [`Interner::forget_code`], or, when the interpreter has no
+/// slot for us, keeps it alive instead.
+///
+/// # Safety
+/// The GIL is held, `code` is a live code object, and the caller is
+/// inside a traced call (the slot's allocation is not traced).
+unsafe fn watch(
+    extra_index: Option<ffi::Py_ssize_t>,
+    held_codes: &mut Vec<*mut ffi::PyObject>,
+    code: *mut ffi::PyObject,
+) {
+    if let Some(index) = extra_index {
+        // SAFETY: GIL held, live code object. Getting first: setting a
+        // slot that is already ours (tagged in an earlier session)
+        // would call the free function on the old value, re-entering
+        // this interner. A failure must not replace an exception the
+        // program is handling.
+        unsafe {
+            let mut extra: *mut c_void = std::ptr::null_mut();
+            if keeping_exception(|| ffi::PyUnstable_Code_GetExtra(code, index, &mut extra)) == 0 {
+                if extra == code as *mut c_void {
+                    return;
+                }
+                if extra.is_null()
+                    && keeping_exception(|| {
+                        ffi::PyUnstable_Code_SetExtra(code, index, code as *mut c_void)
+                    }) == 0
+                {
+                    return;
+                }
+            }
+        }
+    }
+    // SAFETY: GIL held, live code; the reference keeps the address
+    // from being reused while we key by it.
+    unsafe { ffi::Py_INCREF(code) };
+    held_codes.push(code);
+}
+
+/// Runs `f`, a C-API call that may raise on failure, leaving the
+/// exception state as it was before (a failure's exception cleared, the
+/// program's own exception, if any, kept).
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn keeping_exception(f: impl FnOnce() -> std::os::raw::c_int) -> std::os::raw::c_int {
+    // SAFETY: GIL held; the saved exception is restored exactly once.
+    unsafe {
+        #[cfg(Py_3_12)]
+        {
+            let saved = ffi::PyErr_GetRaisedException();
+            let status = f();
+            if status != 0 {
+                ffi::PyErr_Clear();
+            }
+            ffi::PyErr_SetRaisedException(saved);
+            status
+        }
+        #[cfg(not(Py_3_12))]
+        {
+            let (mut kind, mut value, mut traceback) = (
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
+            ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback);
+            let status = f();
+            if status != 0 {
+                ffi::PyErr_Clear();
+            }
+            ffi::PyErr_Restore(kind, value, traceback);
+            status
         }
     }
 }

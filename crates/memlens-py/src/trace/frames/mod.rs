@@ -43,7 +43,8 @@ pub(crate) const SUPPORTED: bool = cfg!(not(Py_3_14));
 /// into its bytecode (negative before the first instruction).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RawLocation {
-    /// The code object (borrowed; the interner takes a strong reference).
+    /// The code object (borrowed: the interner keeps no reference, it
+    /// learns of the code's deallocation instead).
     pub code: *mut ffi::PyObject,
     /// Byte offset of the instruction being executed.
     pub offset: i32,
