@@ -120,7 +120,7 @@ def configurations(python, n, only, scratch):
             if only and only not in name:
                 continue
             output = os.path.join(scratch, "run.mlc")
-            configs[name] = [python, "-m", "memlens", "run", *options, "-o", output, WORKLOAD, str(n)]
+            configs[name] = [python, "-m", "memlens", "run", *options, "--force", "-o", output, WORKLOAD, str(n)]
     if (not only or only in MEMRAY) and has_module(python, "memray"):
         output = os.path.join(scratch, "memray.bin")
         configs[MEMRAY] = [python, "-m", "memray", "run", "--trace-python-allocators", "-f", "-q", "-o", output, WORKLOAD, str(n)]
