@@ -17,7 +17,7 @@
 use super::frames::{self, RawLocation};
 use super::sampling::{self, Rng};
 use super::spin::SpinLock;
-use super::stacks::{FastHash, Interner, SharedStacks};
+use super::stacks::{Deaths, FastHash, Interner, SharedStacks};
 use super::table;
 use super::{Mode, TraceConfig, TraceError, MAX_FRAMES};
 use memlens_trace::events::{
@@ -28,6 +28,8 @@ use pyo3::ffi::{self, PyMemAllocatorDomain, PyMemAllocatorEx};
 use pyo3::Python;
 use std::cell::{Cell, UnsafeCell};
 use std::collections::HashMap;
+#[cfg(Py_3_12)]
+use std::os::raw::c_int;
 use std::os::raw::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -128,6 +130,8 @@ static RAW_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 /// The layers installed by the running trace, as addresses (0: none).
 static INSTALLED: SpinLock<[usize; 3]> = SpinLock::new([0; 3]);
+/// The same addresses, readable from the hooks (see [`layers_on_top`]).
+static ON_TOP: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
 static FORK_HANDLERS: Once = Once::new();
 
 /// Addresses of live sampled blocks (with the allocator each was recorded
@@ -773,7 +777,7 @@ unsafe fn record_block_with_gil<const SERIALIZED: bool>(
         StackId::EMPTY
     } else {
         // SAFETY: `tstate` is ours and we hold the GIL.
-        unsafe { capture_stack(tracer, state, tstate) }
+        unsafe { capture_stack(tracer, state, tstate, SERIALIZED) }
     };
     if let Some(sampled) = &tracer.sampled {
         sampled.insert(block.address, block.allocator);
@@ -917,6 +921,7 @@ unsafe fn capture_stack(
     tracer: &Tracer,
     state: &mut GilState,
     tstate: *mut ffi::PyThreadState,
+    python_hook: bool,
 ) -> StackId {
     let max = (tracer.max_frames.load(Ordering::Relaxed) as usize).clamp(1, MAX);
     // SAFETY: the interner is serialized by the GIL; the walk reads our
@@ -955,7 +960,13 @@ unsafe fn capture_stack(
             parent = if recent_parent == parent.0 && recent_location == location {
                 recent_stack
             } else {
-                let stack = interner.child(&*tracer.sink, parent, location, &tracer.shared_stacks);
+                let stack = interner.child(
+                    &*tracer.sink,
+                    parent,
+                    location,
+                    &tracer.shared_stacks,
+                    python_hook,
+                );
                 state.recent[slot] = (parent.0, location, stack);
                 stack
             };
@@ -1170,7 +1181,7 @@ pub(super) fn start(
         max_frames: AtomicU32::new(config.max_frames),
         floor: AtomicUsize::new(0),
         generation: GENERATION.fetch_add(1, Ordering::SeqCst) + 1,
-        interner: UnsafeCell::new(Interner::new(code_extra_index())),
+        interner: UnsafeCell::new(Interner::new(death_notices())),
         shared_stacks: SharedStacks::default(),
         next_thread: AtomicU32::new(0),
         sampled: (sample_mean != 0).then(SampledSet::new),
@@ -1178,6 +1189,9 @@ pub(super) fn start(
     });
     ACTIVE.store(Box::into_raw(tracer), Ordering::SeqCst);
     *installed = install(py, sample_mean != 0);
+    for (slot, &layer) in ON_TOP.iter().zip(installed.iter()) {
+        slot.store(layer, Ordering::Release);
+    }
     Ok(())
 }
 
@@ -1189,6 +1203,9 @@ pub(super) fn stop(py: Python<'_>) -> Result<(), TraceError> {
     }
     uninstall(py, *installed);
     *installed = [0; 3];
+    for slot in &ON_TOP {
+        slot.store(0, Ordering::Release);
+    }
     // SAFETY: the GIL is held (`py`); a stale countdown must not let
     // `allocate_unsampled` treat a later session's requests as sampled.
     unsafe { gil_state().countdown = 0 };
@@ -1202,6 +1219,51 @@ pub(super) fn stop(py: Python<'_>) -> Result<(), TraceError> {
     unsafe { tracer.interner.get_mut().release_codes() };
     drop(tracer);
     Ok(())
+}
+
+/// How the interner will learn of code deaths: a code watcher on 3.12+
+/// (registered once per process, it stays: watchers are few, and it does
+/// nothing while no trace runs), else a code-extra slot, else not at all.
+/// Called with the GIL held, outside any hook.
+fn death_notices() -> Deaths {
+    #[cfg(Py_3_12)]
+    {
+        static WATCHER: std::sync::OnceLock<c_int> = std::sync::OnceLock::new();
+        // SAFETY: the GIL is held (`start`), no exception is set; a failure
+        // (all watchers taken) sets one, which is cleared.
+        let id = *WATCHER.get_or_init(|| unsafe {
+            let id = PyCode_AddWatcher(code_event);
+            if id < 0 {
+                ffi::PyErr_Clear();
+            }
+            id
+        });
+        if id >= 0 {
+            return Deaths::Watcher;
+        }
+    }
+    match code_extra_index() {
+        Some(index) => Deaths::Extra(index),
+        None => Deaths::Unknown,
+    }
+}
+
+#[cfg(Py_3_12)]
+extern "C" {
+    /// `PyCode_AddWatcher` (3.12+; not in pyo3's bindings). The event is a
+    /// `PyCodeEvent`: 0 created, 1 destroyed.
+    fn PyCode_AddWatcher(callback: unsafe extern "C" fn(c_int, *mut c_void) -> c_int) -> c_int;
+}
+
+/// The code watcher: a code object is being deallocated (or created).
+#[cfg(Py_3_12)]
+unsafe extern "C" fn code_event(event: c_int, code: *mut c_void) -> c_int {
+    const PY_CODE_EVENT_DESTROY: c_int = 1;
+    if event == PY_CODE_EVENT_DESTROY {
+        // SAFETY: CPython calls watchers with the GIL held.
+        unsafe { forget_dead_code(code) };
+    }
+    0
 }
 
 /// The interpreter's code-extra slot whose free function is [`code_freed`]
@@ -1219,35 +1281,71 @@ fn code_extra_index() -> Option<ffi::Py_ssize_t> {
 
 /// CPython's call when a code object is deallocated, with each of its
 /// code-extra slots' value: ours holds the code's own address, set when the
-/// interner first saw it (other slots, or ours unset, pass NULL). Drops
-/// what the running trace keyed by that address, so that a code object
-/// later allocated there is not taken for this one.
+/// interner first saw it (other slots, or ours unset, pass NULL).
 unsafe extern "C" fn code_freed(extra: *mut c_void) {
-    if extra.is_null() {
-        return;
+    if !extra.is_null() {
+        // SAFETY: deallocations run with the GIL held.
+        unsafe { forget_dead_code(extra) };
     }
+}
+
+/// Drops what the running trace keyed by the address of `code`, a code
+/// object being deallocated, so that a code object later allocated there
+/// is not taken for this one.
+///
+/// # Safety
+/// The GIL is held. The hooks never release a Python reference, so this
+/// never runs inside one: no hook is using the interner or the GIL state,
+/// and no lock a hook holds is taken here but the shared map's (which
+/// its holders, RAW hooks without the GIL, release without waiting on
+/// anything).
+unsafe fn forget_dead_code(code: *mut c_void) {
     let tracer = ACTIVE.load(Ordering::Acquire);
     if tracer.is_null() {
         return;
     }
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: a deallocation runs with the GIL held, so `stop` cannot
-        // free the tracer meanwhile, and no hook is using the interner or
-        // the GIL state (they never release a Python reference).
+        // SAFETY: the GIL is held, so `stop` cannot free the tracer
+        // meanwhile; see above for the interner and the GIL state.
         unsafe {
             let tracer = &*tracer;
             let interner = &mut *tracer.interner.get();
-            if interner.forget_code(extra as usize, &tracer.shared_stacks) {
+            if interner.forget_code(code as usize, &tracer.shared_stacks) {
                 let state = gil_state();
                 state.cache_len = 0;
                 for entry in state.recent.iter_mut() {
-                    if entry.1.code as *mut c_void == extra {
+                    if entry.1.code as *mut c_void == code {
                         *entry = (u32::MAX, RawLocation::NONE, StackId::EMPTY);
                     }
                 }
             }
         }
     }));
+}
+
+/// Whether our layers are the outermost allocator of every domain: a hook
+/// call is then made by CPython itself, never by another layer that holds
+/// a lock of its own, so the hook may allocate through PyMem (tagging a
+/// code object). Called with the GIL held, on the rare first sight of a
+/// code object.
+pub(super) fn layers_on_top() -> bool {
+    DOMAINS
+        .into_iter()
+        .zip(ON_TOP.iter())
+        .all(|(domain, ours)| {
+            let mut current = PyMemAllocatorEx {
+                ctx: ptr::null_mut(),
+                malloc: None,
+                calloc: None,
+                realloc: None,
+                free: None,
+            };
+            // SAFETY: fills the struct; takes no lock before 3.13 and, from
+            // 3.13, one no allocation is made under.
+            unsafe { ffi::PyMem_GetAllocator(domain, &mut current) };
+            let ours = ours.load(Ordering::Acquire);
+            ours != 0 && current.ctx as usize == ours
+        })
 }
 
 /// Whether the running trace hooks the MEM and OBJ frees (None: no trace).

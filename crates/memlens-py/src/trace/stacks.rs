@@ -13,14 +13,20 @@
 //! `dataclasses`) must see them freed as under plain Python. A code object
 //! can be freed and its address reused by another one, which would
 //! silently attribute allocations to the wrong function, so the interner
-//! learns of each death: when it first sees a code object it copies its
-//! names and tags it through the interpreter's per-code "extra" slots
-//! (`PyUnstable_Code_SetExtra`, `_PyCode_SetExtra` before 3.12), whose free
-//! function CPython calls when the code object is deallocated
-//! ([`code_freed`](super::hooks)). [`Interner::forget_code`] then drops
-//! every key naming that address. Only when the interpreter refuses a slot
-//! (all 255 taken, or no memory) does the interner fall back to a strong
-//! reference, released when tracing stops.
+//! copies a code object's names when it first sees it and learns of its
+//! death ([`Deaths`]): from a code watcher on 3.12+ (`PyCode_AddWatcher`,
+//! told of every code deallocation), before that from a code-extra slot
+//! (`_PyCode_SetExtra`) whose free function CPython calls when a code
+//! object tagged with it is deallocated. [`Interner::forget_code`] then
+//! drops every key naming that address.
+//!
+//! Tagging a code object allocates (its extra array, through `PyMem`), so
+//! it is done only from a Python hook whose layers are the top of every
+//! domain: above us, another layer (the stdlib's tracemalloc) may hold its
+//! own lock while calling down into our hook, and re-entering it would
+//! deadlock. A code object first seen elsewhere, or when no notice can be
+//! had, is held by a strong reference until tracing stops (the old
+//! behaviour, now the rare case).
 //!
 //! The interner is only touched by allocations made while holding the GIL,
 //! which serializes it (non-free-threaded builds only).
@@ -140,9 +146,8 @@ pub(crate) struct Interner {
     frames: HashMap<(usize, u32), FrameId, FastHash>,
     /// Each live code object seen, by address.
     codes: HashMap<usize, CodeInfo, FastHash>,
-    /// The interpreter's code-extra slot that tells us of code deaths
-    /// (None: none could be had; strong references are kept instead).
-    extra_index: Option<ffi::Py_ssize_t>,
+    /// How code deaths reach [`forget_code`](Self::forget_code).
+    deaths: Deaths,
     /// Strong references to code objects that could not be tagged (see
     /// the module doc), released by [`release_codes`](Self::release_codes).
     held_codes: Vec<*mut ffi::PyObject>,
@@ -155,17 +160,15 @@ pub(crate) struct Interner {
 unsafe impl Send for Interner {}
 
 impl Interner {
-    /// An empty interner that learns of code deaths through the code-extra
-    /// slot `extra_index` (whose free function must call
-    /// [`forget_code`](Self::forget_code)), or holds the code objects it
-    /// sees alive when None.
-    pub(crate) fn new(extra_index: Option<ffi::Py_ssize_t>) -> Self {
+    /// An empty interner that learns of code deaths as `deaths` says
+    /// (whose callback must call [`forget_code`](Self::forget_code)).
+    pub(crate) fn new(deaths: Deaths) -> Self {
         Interner {
             by_location: HashMap::default(),
             by_frame: HashMap::default(),
             frames: HashMap::default(),
             codes: HashMap::default(),
-            extra_index,
+            deaths,
             held_codes: Vec::new(),
             next_stack: 1,
             next_frame: 0,
@@ -173,6 +176,8 @@ impl Interner {
     }
 
     /// The stack "`loc` called from `parent`", announcing what is new.
+    /// `python_hook`: the caller is one of the Python allocator hooks (the
+    /// only place a code object may be tagged, see the module doc).
     ///
     /// # Safety
     /// The GIL is held and `loc.code` is a live code object.
@@ -183,13 +188,14 @@ impl Interner {
         parent: StackId,
         loc: RawLocation,
         shared: &SharedStacks,
+        python_hook: bool,
     ) -> StackId {
         let key = (parent.0, loc.code as usize, loc.offset);
         if let Some(&stack) = self.by_location.get(&key) {
             return stack;
         }
         // SAFETY: forwarded from the caller.
-        let stack = unsafe { self.child_slow(sink, parent, loc) };
+        let stack = unsafe { self.child_slow(sink, parent, loc, python_hook) };
         self.by_location.insert(key, stack);
         if let Some(info) = self.codes.get_mut(&key.1) {
             info.locations.push((parent.0, loc.offset));
@@ -245,6 +251,7 @@ impl Interner {
         sink: &dyn EventSink,
         parent: StackId,
         loc: RawLocation,
+        python_hook: bool,
     ) -> StackId {
         // SAFETY: forwarded from the caller (GIL held, code alive).
         let line = unsafe { frames::line_of(loc) };
@@ -254,7 +261,7 @@ impl Interner {
             Entry::Vacant(entry) => {
                 // SAFETY: GIL held, code alive, inside a traced call.
                 let (function, filename) = unsafe {
-                    watch(self.extra_index, &mut self.held_codes, loc.code);
+                    watch(self.deaths, python_hook, &mut self.held_codes, loc.code);
                     frames::names_of(loc.code)
                 };
                 entry.insert(CodeInfo {
@@ -328,39 +335,61 @@ impl Interner {
     }
 }
 
-/// Tags `code` so that its deallocation reaches
-/// [`Interner::forget_code`], or, when the interpreter has no
-/// slot for us, keeps it alive instead.
+/// How the interner learns that a code object it has seen was freed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Deaths {
+    /// A code watcher (3.12+), told of every code object's deallocation.
+    #[cfg_attr(not(Py_3_12), allow(dead_code))]
+    Watcher,
+    /// A code-extra slot whose free function is told of the deallocation
+    /// of each code object tagged with it (its value: the code's address).
+    Extra(ffi::Py_ssize_t),
+    /// No notice: code objects seen are kept alive until tracing stops.
+    Unknown,
+}
+
+/// Arranges for `code`'s deallocation to reach [`Interner::forget_code`],
+/// or, when that cannot be done here, keeps it alive until tracing stops.
 ///
 /// # Safety
 /// The GIL is held, `code` is a live code object, and the caller is
 /// inside a traced call (the slot's allocation is not traced).
 unsafe fn watch(
-    extra_index: Option<ffi::Py_ssize_t>,
+    deaths: Deaths,
+    python_hook: bool,
     held_codes: &mut Vec<*mut ffi::PyObject>,
     code: *mut ffi::PyObject,
 ) {
-    if let Some(index) = extra_index {
-        // SAFETY: GIL held, live code object. Getting first: setting a
-        // slot that is already ours (tagged in an earlier session)
-        // would call the free function on the old value, re-entering
-        // this interner. A failure must not replace an exception the
-        // program is handling.
-        unsafe {
-            let mut extra: *mut c_void = std::ptr::null_mut();
-            if keeping_exception(|| ffi::PyUnstable_Code_GetExtra(code, index, &mut extra)) == 0 {
-                if extra == code as *mut c_void {
-                    return;
-                }
-                if extra.is_null()
-                    && keeping_exception(|| {
-                        ffi::PyUnstable_Code_SetExtra(code, index, code as *mut c_void)
-                    }) == 0
+    match deaths {
+        Deaths::Watcher => return,
+        Deaths::Extra(index) => {
+            // SAFETY: GIL held, live code object. Getting first: a slot
+            // already ours (tagged in an earlier session) needs nothing,
+            // and setting it again would call the free function on the
+            // old value. A failure must not replace an exception the
+            // program is handling.
+            unsafe {
+                let mut extra: *mut c_void = std::ptr::null_mut();
+                if keeping_exception(|| ffi::PyUnstable_Code_GetExtra(code, index, &mut extra)) == 0
                 {
-                    return;
+                    if extra == code as *mut c_void {
+                        return;
+                    }
+                    // Setting allocates through PyMem: only where no layer
+                    // above ours can be inside a call (see the module doc).
+                    if extra.is_null()
+                        && python_hook
+                        && super::hooks::layers_on_top()
+                        && keeping_exception(|| {
+                            ffi::PyUnstable_Code_SetExtra(code, index, code as *mut c_void)
+                        }) == 0
+                    {
+                        return;
+                    }
                 }
             }
         }
+        Deaths::Unknown => {}
     }
     // SAFETY: GIL held, live code; the reference keeps the address
     // from being reused while we key by it.
