@@ -3,9 +3,8 @@
 //! The exception classes are defined once, in `python/memlens/_errors.py`
 //! (`memlens.MemlensError` and its subclasses, each also deriving from the
 //! builtin exception callers caught before they existed); this module looks
-//! them up once per interpreter and raises them. (`FileFormatError` has no
-//! Rust raiser yet: the files Python reads are checked in Python; a reader
-//! exposed to Python adds one here.) Errors of the operating
+//! them up once per interpreter and raises them. (`FileFormatError` is raised for
+//! GC event logs read through `memlens._core.gc_report`.) Errors of the operating
 //! system stay `OSError` (and its subclasses, chosen from the `io::Error`
 //! kind by pyo3).
 
@@ -20,6 +19,7 @@ use pyo3::types::PyType;
 enum Class {
     Capture,
     Configuration,
+    FileFormat,
 }
 
 impl Class {
@@ -27,15 +27,18 @@ impl Class {
         match self {
             Class::Capture => "CaptureError",
             Class::Configuration => "ConfigurationError",
+            Class::FileFormat => "FileFormatError",
         }
     }
 
     fn cell(self) -> &'static PyOnceLock<Py<PyType>> {
         static CAPTURE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
         static CONFIGURATION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        static FILE_FORMAT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
         match self {
             Class::Capture => &CAPTURE,
             Class::Configuration => &CONFIGURATION,
+            Class::FileFormat => &FILE_FORMAT,
         }
     }
 
@@ -43,7 +46,7 @@ impl Class {
     /// imported (the message is what matters then).
     fn builtin(self, message: String) -> PyErr {
         match self {
-            Class::Configuration => PyValueError::new_err(message),
+            Class::Configuration | Class::FileFormat => PyValueError::new_err(message),
             Class::Capture => PyRuntimeError::new_err(message),
         }
     }
@@ -74,6 +77,11 @@ pub(crate) fn capture(message: impl Into<String>) -> PyErr {
 /// `memlens.ConfigurationError` (a `ValueError`): invalid settings.
 pub(crate) fn configuration(message: impl Into<String>) -> PyErr {
     Class::Configuration.raise(message)
+}
+
+/// `memlens.FileFormatError` (a `ValueError`): a damaged or foreign file.
+pub(crate) fn file_format(message: impl Into<String>) -> PyErr {
+    Class::FileFormat.raise(message)
 }
 
 /// `OSError` for a failed read or write, with the error's message.

@@ -7,6 +7,7 @@
 mod capture;
 mod cli;
 mod errors;
+mod gc;
 mod heap;
 mod lint;
 pub mod trace;
@@ -31,5 +32,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     trace::python::register(m)?;
     trace::numpy::register(m)?;
     capture::register(m)?;
+    gc::register(m)?;
     Ok(())
 }
