@@ -352,7 +352,13 @@ pub fn render_text(report: &GcReport) -> String {
             report.dropped
         );
     }
+    let mut shown = None;
     for window in [&report.worst_1s, &report.worst_10s].into_iter().flatten() {
+        // A run shorter than 1 s clamps both windows to its length: say it once.
+        if shown == Some(window.length_s) {
+            continue;
+        }
+        shown = Some(window.length_s);
         let _ = writeln!(
             out,
             "worst {:.1}s window: {} in GC ({}) from {:.3}s",

@@ -213,18 +213,8 @@ fn snapshot(meta_json: &str) -> PyResult<GcLog> {
 /// uncollectable, candidates, thread, rss_bytes)` tuples.
 #[pyfunction]
 #[allow(clippy::type_complexity)]
-pub fn gc_monitor_events() -> PyResult<
-    Vec<(
-        u64,
-        u64,
-        u8,
-        u64,
-        u64,
-        Option<u64>,
-        u64,
-        Option<u64>,
-    )>,
-> {
+pub fn gc_monitor_events() -> PyResult<Vec<(u64, u64, u8, u64, u64, Option<u64>, u64, Option<u64>)>>
+{
     let events = {
         let slot = monitor();
         let Some(state) = slot.as_ref() else {
@@ -292,7 +282,8 @@ pub fn gc_report(py: Python<'_>, path: PathBuf, format: &str) -> PyResult<String
     let log = py
         .detach(|| {
             let file = File::open(&path).map_err(|e| (true, e.to_string()))?;
-            memlens_gc::read_gc_log(std::io::BufReader::new(file)).map_err(|e| (false, e.to_string()))
+            memlens_gc::read_gc_log(std::io::BufReader::new(file))
+                .map_err(|e| (false, e.to_string()))
         })
         .map_err(|(os, message)| {
             let message = format!("{}: {message}", path.display());
