@@ -1072,6 +1072,22 @@ fn install(py: Python<'_>, sampled: bool) -> [usize; 3] {
     install_layers(py, true, sampled)
 }
 
+/// The allocator installed on top of `domain` now.
+fn current_allocator(domain: PyMemAllocatorDomain) -> PyMemAllocatorEx {
+    let mut current = PyMemAllocatorEx {
+        ctx: ptr::null_mut(),
+        malloc: None,
+        calloc: None,
+        realloc: None,
+        free: None,
+    };
+    // SAFETY: GetAllocator only fills the struct; it takes no lock before
+    // 3.13 and, from 3.13, one under which no allocation is made, so it is
+    // safe from inside an allocation hook as well as with the GIL held.
+    unsafe { ffi::PyMem_GetAllocator(domain, &mut current) };
+    current
+}
+
 /// Installs one layer per domain, recording when `enabled` (a disabled
 /// layer only forwards), a sampled session's when `sampled`.
 fn install_layers(_py: Python<'_>, enabled: bool, sampled: bool) -> [usize; 3] {
@@ -1079,15 +1095,7 @@ fn install_layers(_py: Python<'_>, enabled: bool, sampled: bool) -> [usize; 3] {
     // Asked before any layer is on (ours would make the answer "unknown").
     let raw_backed = sampled && raw_backed_sampling();
     for (index, domain) in DOMAINS.into_iter().enumerate() {
-        let mut prev = PyMemAllocatorEx {
-            ctx: ptr::null_mut(),
-            malloc: None,
-            calloc: None,
-            realloc: None,
-            free: None,
-        };
-        // SAFETY: the GIL is held; GetAllocator fills the struct.
-        unsafe { ffi::PyMem_GetAllocator(domain, &mut prev) };
+        let prev = current_allocator(domain);
         let layer: *mut Layer = Box::leak(Box::new(Layer {
             prev,
             enabled: AtomicBool::new(enabled),
@@ -1117,15 +1125,7 @@ fn uninstall(_py: Python<'_>, installed: [usize; 3]) {
         // SAFETY: our layers are leaked, never freed.
         let layer_ref = unsafe { &*layer };
         layer_ref.enabled.store(false, Ordering::SeqCst);
-        let mut current = PyMemAllocatorEx {
-            ctx: ptr::null_mut(),
-            malloc: None,
-            calloc: None,
-            realloc: None,
-            free: None,
-        };
-        // SAFETY: the GIL is held.
-        unsafe { ffi::PyMem_GetAllocator(domain, &mut current) };
+        let current = current_allocator(domain);
         if current.ctx == layer as *mut c_void {
             let mut prev = layer_ref.prev;
             // SAFETY: the GIL is held; restores the allocator we wrapped.
@@ -1333,16 +1333,7 @@ pub(super) fn layers_on_top() -> bool {
         .into_iter()
         .zip(ON_TOP.iter())
         .all(|(domain, ours)| {
-            let mut current = PyMemAllocatorEx {
-                ctx: ptr::null_mut(),
-                malloc: None,
-                calloc: None,
-                realloc: None,
-                free: None,
-            };
-            // SAFETY: fills the struct; takes no lock before 3.13 and, from
-            // 3.13, one no allocation is made under.
-            unsafe { ffi::PyMem_GetAllocator(domain, &mut current) };
+            let current = current_allocator(domain);
             let ours = ours.load(Ordering::Acquire);
             ours != 0 && current.ctx as usize == ours
         })
