@@ -6,7 +6,6 @@ where the captures are and which reports to run.
 """
 import os
 import sys
-import time
 
 from memlens import _core, _run
 
@@ -140,7 +139,7 @@ def _captures_named_like(settings):
             if name.startswith(prefix) and name.endswith(".mlc") and name[len(prefix):-4].isdigit()}
 
 
-def _report(result, settings, started, earlier):
+def _report(result, settings, earlier):
     if result is None:
         return
     path, events, dropped, size = result
@@ -154,11 +153,7 @@ def _report(result, settings, started, earlier):
     # runs' files of the same name (`memlens run -c ...` twice) are not.
     for name in sorted(_captures_named_like(settings) - earlier):
         full = os.path.join(settings["dir"], name)
-        try:
-            recent = os.path.getmtime(full) >= started - 1
-        except OSError:
-            recent = False
-        if full != own and recent:
+        if full != own:
             children.append(full)
     files = [path] + [os.path.relpath(c) if not os.path.isabs(path) else c for c in children]
     if children:
@@ -327,7 +322,6 @@ def main(args):
         except OSError as exc:
             return _error("cannot run %s: %s" % (script, exc.strerror or exc))
     earlier = _captures_named_like(settings)
-    started = time.time()
     _run.export_to_children(settings)
     try:
         if code_text is not None:
@@ -389,5 +383,5 @@ def main(args):
         else:
             if failure is not None:
                 _print_program_traceback(failure)
-            _report(result, settings, started, earlier)
+            _report(result, settings, earlier)
     return code

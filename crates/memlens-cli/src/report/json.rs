@@ -7,7 +7,7 @@
 //! estimate them (rounded here, and `"estimated": true` says so).
 
 use memlens_trace::format::Mode;
-use memlens_trace::profile::{Amount, Metric, Profile, SIZE_BUCKETS};
+use memlens_trace::profile::{Amount, Metric, Profile};
 use memlens_trace::reader::Ending;
 use serde_json::{json, Map, Value};
 
@@ -211,17 +211,17 @@ pub fn stats(profile: &Profile, metric: Metric) -> Value {
         .size_histogram()
         .iter()
         .enumerate()
-        .take(SIZE_BUCKETS)
         .filter(|(_, a)| a.count > 0.0)
         .map(|(b, a)| {
-            // Bucket b holds sizes with b significant bits: [2^(b-1), 2^b - 1].
+            // Bucket b holds sizes with b significant bits: [2^(b-1), 2^b - 1]
+            // (b is at most 64, so both fit a u64).
             let (low, high) = match b {
                 0 => (0u128, 0u128),
                 b => (1u128 << (b - 1), (1u128 << b) - 1),
             };
             json!({
                 "min_size": low as u64,
-                "max_size": high.min(u128::from(u64::MAX)) as u64,
+                "max_size": high as u64,
                 "blocks": whole(a.count),
                 "bytes": whole(a.bytes),
             })
