@@ -5,6 +5,7 @@ mod demo;
 mod diff;
 mod export;
 mod flamegraph;
+mod heap;
 mod lint;
 mod run;
 mod stats;
@@ -37,6 +38,7 @@ enum Command {
     Flamegraph(flamegraph::FlamegraphArgs),
     Diff(diff::DiffArgs),
     Export(export::ExportArgs),
+    Heap(heap::HeapArgs),
     Completions(completions::CompletionsArgs),
 }
 
@@ -68,6 +70,7 @@ pub fn run(argv: Vec<String>, host: &dyn PythonHost) -> i32 {
         Command::Flamegraph(args) => flamegraph::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Export(args) => export::run(args),
+        Command::Heap(args) => heap::run(args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

@@ -3,6 +3,7 @@
 //! units and table style.
 
 pub mod flamegraph;
+pub mod heap;
 pub mod json;
 pub mod text;
 pub mod units;
