@@ -55,7 +55,9 @@ def test_summary_tracker_diff_shows_exactly_the_objects_created():
     payload = f"{__name__}.Payload"
     assert rows.pop(payload)[1] == 500
     if sys.version_info < (3, 11):
-        assert rows.pop("dict")[1] == 500  # each instance's __dict__ (inline values from 3.11)
+        # each instance's __dict__ (inline values from 3.11); other dicts of the process may be
+        # freed meanwhile (499 seen on 3.9), so within the same few as the other rows
+        assert abs(rows.pop("dict")[1] - 500) < 10
     assert all(abs(row[1]) < 10 for row in rows.values()), diff
 
 
