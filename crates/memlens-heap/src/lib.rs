@@ -24,6 +24,7 @@ mod graph;
 mod json;
 pub mod model;
 mod paths;
+mod reach;
 mod summary;
 mod suspects;
 mod svg;
@@ -38,6 +39,7 @@ pub use model::{
     SnapshotBuilder, SnapshotMeta, SnapshotParts, StrId, TypeId, TypeInfo,
 };
 pub use paths::{find_roots, paths_to_type, PathGroup, PathStep, RootPath, RootPaths, TypePaths};
+pub use reach::mark_unreachable;
 pub use summary::{
     dominator_rows, dominator_rows_json, render_dominator_tree, DomTreeRow, TypeSummary,
     TypeSummaryRow,

@@ -1,9 +1,10 @@
 //! Shortest paths from the roots, spelled as Python expressions.
 //!
-//! [`RootPaths::compute`] runs one breadth-first search from every root at
-//! once (roots in snapshot order, edges in walk order, weak edges skipped),
-//! so each node gets one shortest path from the nearest root, the same on
-//! every run. [`RootPath::expression`] spells it the way a user would reach
+//! [`RootPaths::compute`] runs a breadth-first search from the named roots
+//! (modules, classes, sys), then from the frames, then from the hidden
+//! holders (roots in snapshot order within a tier, edges in walk order, weak
+//! edges skipped), so each node gets one shortest path from the most useful
+//! root, the same on every run. [`RootPath::expression`] spells it the way a user would reach
 //! the object: `pkg.mod._cache['k'][3].items`.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -57,8 +58,19 @@ pub fn find_roots(snap: &HeapSnapshot, name: &str) -> Vec<usize> {
         .collect()
 }
 
+/// The search tier of a root kind: named roots, then frames, then holders
+/// outside the graph.
+fn tier(kind: RootKind) -> u8 {
+    match kind {
+        RootKind::Frame => 1,
+        RootKind::HiddenHolder => 2,
+        _ => 0,
+    }
+}
+
 impl RootPaths {
-    /// Shortest paths from all roots.
+    /// Shortest paths from all roots (see [`compute_from`](Self::compute_from)
+    /// for the order roots are preferred in).
     pub fn compute(snap: &HeapSnapshot) -> RootPaths {
         let all: Vec<usize> = (0..snap.roots().len()).collect();
         RootPaths::compute_from(snap, &all)
@@ -66,6 +78,12 @@ impl RootPaths {
 
     /// Shortest paths from the roots `roots` (indices into `snap.roots()`;
     /// out-of-range indices are ignored) only.
+    ///
+    /// Roots are searched in three tiers, each to completion before the
+    /// next: named roots (modules, builtins, sys, classes, other), then
+    /// threads' frames, then hidden holders. A node any module reaches gets
+    /// its path from a module even when a frame or a reference from C is
+    /// one step closer: that is the holder a user can act on.
     pub fn compute_from(snap: &HeapSnapshot, roots: &[usize]) -> RootPaths {
         let n = snap.node_count();
         let (offsets, targets, labels) = snap.forward_csr();
@@ -77,23 +95,29 @@ impl RootPaths {
             .copied()
             .filter(|&r| r < snap.roots().len())
             .collect();
-        sorted.sort_unstable();
-        for r in sorted {
-            let node = snap.roots()[r].node as usize;
-            if parent[node] == UNREACHED {
-                parent[node] = IS_ROOT;
-                via[node] = r as u64;
-                queue.push_back(node as NodeId);
+        sorted.sort_unstable_by_key(|&r| (tier(snap.roots()[r].kind), r));
+        let mut next = 0;
+        while next < sorted.len() {
+            let current = tier(snap.roots()[sorted[next]].kind);
+            while next < sorted.len() && tier(snap.roots()[sorted[next]].kind) == current {
+                let r = sorted[next];
+                next += 1;
+                let node = snap.roots()[r].node as usize;
+                if parent[node] == UNREACHED {
+                    parent[node] = IS_ROOT;
+                    via[node] = r as u64;
+                    queue.push_back(node as NodeId);
+                }
             }
-        }
-        while let Some(src) = queue.pop_front() {
-            let s = src as usize;
-            for e in offsets[s] as usize..offsets[s + 1] as usize {
-                let t = targets[e] as usize;
-                if parent[t] == UNREACHED && labels[e] >> 28 != WEAK {
-                    parent[t] = src;
-                    via[t] = e as u64;
-                    queue.push_back(t as NodeId);
+            while let Some(src) = queue.pop_front() {
+                let s = src as usize;
+                for e in offsets[s] as usize..offsets[s + 1] as usize {
+                    let t = targets[e] as usize;
+                    if parent[t] == UNREACHED && labels[e] >> 28 != WEAK {
+                        parent[t] = src;
+                        via[t] = e as u64;
+                        queue.push_back(t as NodeId);
+                    }
                 }
             }
         }
@@ -374,14 +398,24 @@ fn quoted_key(repr: &str) -> String {
 /// edge just before it in the dict's edges, if the walker emitted one.
 fn key_type(snap: &HeapSnapshot, dict: NodeId, edge: u64) -> String {
     let (offsets, targets, labels) = snap.forward_csr();
-    let begin = offsets[dict as usize];
-    if edge > begin {
-        let prev = (edge - 1) as usize;
-        if labels[prev] >> 28 == EdgeKind::DictKey as u32 {
-            return snap.type_name(snap.type_of(targets[prev]));
-        }
+    let (begin, end) = (offsets[dict as usize], offsets[dict as usize + 1]);
+    let is_key = |e: u64| labels[e as usize] >> 28 == EdgeKind::DictKey as u32;
+    // The capture puts each key right after its value; other writers may
+    // put it before.
+    if edge + 1 < end && is_key(edge + 1) {
+        return snap.type_name(snap.type_of(targets[edge as usize + 1]));
     }
-    "key".into()
+    if edge > begin && is_key(edge - 1) {
+        return snap.type_name(snap.type_of(targets[edge as usize - 1]));
+    }
+    // Keys listed apart (a dict of str keys): their one type, if they share it.
+    let mut types = (begin..end)
+        .filter(|&e| is_key(e))
+        .map(|e| snap.type_of(targets[e as usize]));
+    match types.next() {
+        Some(first) if types.all(|t| t == first) => snap.type_name(first),
+        _ => "key".into(),
+    }
 }
 
 /// Shortest paths to the instances of one type, grouped by signature.
@@ -715,6 +749,39 @@ mod tests {
         assert_eq!(from_a.path(&snap, 3).unwrap().expression(&snap), "a.x[0]");
         assert!(!from_a.is_reached(1));
         assert_eq!(find_roots(&snap, "nope"), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_module_path_wins_over_a_closer_frame_or_hidden_holder() {
+        // GIVEN node 3 held directly by a hidden holder and a frame, and by module m via 2
+        let mut b = SnapshotBuilder::new(SnapshotMeta::default());
+        let ty = b.add_type("builtins", "object");
+        for i in 0..5 {
+            b.add_node(i, ty, 8, 8, 1, 0);
+        }
+        let cache = b.intern("cache");
+        let local = b.intern("x");
+        b.add_edge(0, 2, EdgeLabel::named(EdgeKind::Attr, cache));
+        b.add_edge(2, 3, EdgeLabel::index(4));
+        b.add_edge(1, 3, EdgeLabel::named(EdgeKind::Attr, local));
+        b.add_edge(1, 4, EdgeLabel::named(EdgeKind::Attr, local));
+        b.add_root(RootKind::HiddenHolder, "hidden", 3, 1);
+        b.add_root(RootKind::Frame, "thread 1 f (a.py:3)", 1, 0);
+        b.add_root(RootKind::Module, "m", 0, 0);
+        b.add_root(RootKind::HiddenHolder, "hidden", 4, 1);
+        let snap = b.finish();
+        // WHEN the paths are computed
+        let paths = RootPaths::compute(&snap);
+        // THEN the module's path is taken though it is two steps; a node only
+        // the frame holds is reached from the frame, before its hidden holder
+        assert_eq!(
+            paths.path(&snap, 3).unwrap().expression(&snap),
+            "m.cache[4]"
+        );
+        assert_eq!(paths.path(&snap, 4).unwrap().expression(&snap), "x");
+        // AND without the named roots, the frame comes before the hidden holder
+        let no_module = RootPaths::compute_from(&snap, &[0, 1]);
+        assert_eq!(no_module.path(&snap, 3).unwrap().expression(&snap), "x");
     }
 
     #[test]
