@@ -17,11 +17,27 @@ __all__ = [
     "ConfigurationError",
     "FileFormatError",
     "LintDiagnostic",
+    "ForkedSnapshot",
     "MemlensError",
+    "Snapshot",
     "census",
     "census_diff",
     "lint",
+    "load_snapshot",
+    "snapshot",
+    "snapshot_on_signal",
+    "why_alive",
 ]
+
+# Loaded on first use (the snapshot module imports threading).
+_SNAPSHOT_NAMES = {
+    "ForkedSnapshot": "ForkedSnapshot",
+    "Snapshot": "Snapshot",
+    "load_snapshot": "load",
+    "snapshot": "snapshot",
+    "snapshot_on_signal": "snapshot_on_signal",
+    "why_alive": "why_alive",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -31,6 +47,12 @@ def __getattr__(name: str) -> object:
         from memlens import _lint
 
         value = getattr(_lint, name)
+        globals()[name] = value
+        return value
+    if name in _SNAPSHOT_NAMES:
+        from memlens import _snapshot
+
+        value = getattr(_snapshot, _SNAPSHOT_NAMES[name])
         globals()[name] = value
         return value
     raise AttributeError(f"module 'memlens' has no attribute {name!r}")

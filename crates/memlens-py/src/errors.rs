@@ -4,7 +4,8 @@
 //! (`memlens.MemlensError` and its subclasses, each also deriving from the
 //! builtin exception callers caught before they existed); this module looks
 //! them up once per interpreter and raises them. (`FileFormatError` is raised for
-//! GC event logs read through `memlens._core.gc_report`.) Errors of the operating
+//! `.mlh` files read through `memlens_format` and GC event logs read through
+//! `memlens._core.gc_report`.) Errors of the operating
 //! system stay `OSError` (and its subclasses, chosen from the `io::Error`
 //! kind by pyo3).
 
@@ -79,7 +80,8 @@ pub(crate) fn configuration(message: impl Into<String>) -> PyErr {
     Class::Configuration.raise(message)
 }
 
-/// `memlens.FileFormatError` (a `ValueError`): a damaged or foreign file.
+/// `memlens.FileFormatError` (a `ValueError`): a memlens file that is
+/// truncated, corrupt, foreign or too new.
 pub(crate) fn file_format(message: impl Into<String>) -> PyErr {
     Class::FileFormat.raise(message)
 }

@@ -12,6 +12,8 @@ mod labels;
 mod layout;
 mod names;
 mod object_list;
+mod snapshot;
+mod snapshot_py;
 mod walker;
 
 use std::collections::HashMap;
@@ -44,13 +46,23 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(object_list::type_totals_of, m)?)?;
     m.add_function(wrap_pyfunction!(object_list::live_type_totals, m)?)?;
     m.add_class::<deep_size::DeepSizer>()?;
+    snapshot_py::register(m)?;
     Ok(())
 }
 
 /// memlens's own objects, left out of every walk: instances of its result
 /// classes, plus whatever the caller asks to leave out.
 fn exclusions(py: Python<'_>, exclude: Option<&Bound<'_, PyAny>>) -> PyResult<Exclusions> {
-    let mut addresses = Vec::new();
+    exclusions_with(py, exclude, &[])
+}
+
+/// [`exclusions`], plus the objects at `addresses`.
+fn exclusions_with(
+    py: Python<'_>,
+    exclude: Option<&Bound<'_, PyAny>>,
+    addresses: &[usize],
+) -> PyResult<Exclusions> {
+    let mut addresses = addresses.to_vec();
     if let Some(exclude) = exclude {
         for item in exclude.try_iter()? {
             addresses.push(item?.as_ptr() as usize);
@@ -60,6 +72,7 @@ fn exclusions(py: Python<'_>, exclude: Option<&Bound<'_, PyAny>>) -> PyResult<Ex
         py.get_type::<Census>().as_type_ptr(),
         py.get_type::<CensusDiff>().as_type_ptr(),
         py.get_type::<HeapGraph>().as_type_ptr(),
+        py.get_type::<snapshot_py::Snapshot>().as_type_ptr(),
     ];
     Ok(Exclusions::new(addresses, types))
 }

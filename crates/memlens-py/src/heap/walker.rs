@@ -192,6 +192,9 @@ struct Walk<'a, V: HeapVisitor> {
     /// a strong reference (taken once the walk has read its refcount) and
     /// its shallow size.
     native: Vec<(*mut ffi::PyObject, u64, layout::TypeLayout)>,
+    /// Whether `native` holds a strong reference to each object (false in a
+    /// fork child, where nothing else runs and nothing can free them).
+    hold_native: bool,
 }
 
 impl<V: HeapVisitor> Walk<'_, V> {
@@ -207,7 +210,9 @@ impl<V: HeapVisitor> Walk<'_, V> {
         unsafe {
             let (size, native) = self.types.size_of(obj);
             if let Some(type_layout) = native {
-                ffi::Py_INCREF(obj);
+                if self.hold_native {
+                    ffi::Py_INCREF(obj);
+                }
                 self.native.push((obj, size, type_layout));
             }
             size
@@ -231,7 +236,9 @@ impl<V: HeapVisitor> Walk<'_, V> {
                 if owned > shallow {
                     self.visitor.owned(obj, shallow, owned);
                 }
-                ffi::Py_DECREF(obj);
+                if self.hold_native {
+                    ffi::Py_DECREF(obj);
+                }
             }
             if was_enabled {
                 resume_collector();
@@ -386,6 +393,20 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
     extra_roots: &[Bound<'_, PyAny>],
     visitor: &mut V,
 ) -> PyResult<()> {
+    walk_heap_with(py, exclusions, gc_only, extra_roots, visitor, true)
+}
+
+/// [`walk_heap`], where `hold` says whether objects asked for their native
+/// `__sizeof__` are held by a reference meanwhile: a fork child, alone in
+/// its process, passes false and touches no refcount.
+pub(crate) fn walk_heap_with<V: HeapVisitor>(
+    py: Python<'_>,
+    exclusions: &Exclusions,
+    gc_only: bool,
+    extra_roots: &[Bound<'_, PyAny>],
+    visitor: &mut V,
+    hold: bool,
+) -> PyResult<()> {
     let mut walk = Walk {
         visitor,
         exclusions,
@@ -395,6 +416,7 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
         root_refs: 0,
         gc_only,
         native: Vec::new(),
+        hold_native: hold,
     };
     if let Some(heads) = layout::generation_heads() {
         // Fast path: follow the generation lists (circular, doubly
@@ -455,6 +477,28 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
     Ok(())
 }
 
+/// The objects of the permanent generation (`gc.freeze()`), when the
+/// generation lists were found; empty otherwise.
+///
+/// # Safety
+/// The GIL is held.
+pub(crate) unsafe fn frozen_objects() -> HashSet<usize, AddressHash> {
+    let mut frozen = HashSet::default();
+    if let Some(heads) = layout::generation_heads() {
+        if let Some(&head) = heads.get(3) {
+            // SAFETY: a verified generation head, as in walk_heap_with.
+            unsafe {
+                let mut node = *(head as *const usize);
+                while node != head && node != 0 {
+                    frozen.insert(node + 2 * std::mem::size_of::<usize>());
+                    node = *(node as *const usize);
+                }
+            }
+        }
+    }
+    frozen
+}
+
 /// Stops automatic collections; returns whether they were enabled. Objects
 /// the walk reported are not held by references (only the native-size ones
 /// are): a collection started by an allocation could free cyclic garbage
@@ -462,7 +506,7 @@ pub(crate) fn walk_heap<V: HeapVisitor>(
 ///
 /// # Safety
 /// The GIL is held.
-unsafe fn pause_collector() -> bool {
+pub(crate) unsafe fn pause_collector() -> bool {
     #[cfg(Py_3_10)]
     {
         // SAFETY: the GIL is held (caller).
@@ -495,7 +539,7 @@ unsafe fn pause_collector() -> bool {
 ///
 /// # Safety
 /// The GIL is held.
-unsafe fn resume_collector() {
+pub(crate) unsafe fn resume_collector() {
     #[cfg(Py_3_10)]
     // SAFETY: the GIL is held (caller).
     unsafe {
