@@ -97,9 +97,15 @@ pub(crate) unsafe fn is_tracked(obj: *mut ffi::PyObject) -> bool {
     unsafe { is_gc(obj) && *obj.cast::<usize>().sub(2) != 0 }
 }
 
-/// Whether the object's refcount marks it immortal (3.12+).
+/// Whether the object's refcount marks it immortal: 3.12+'s immortal bit,
+/// or 3.11's deep-frozen objects (the stdlib's code objects and their
+/// constants, statically allocated with a refcount of 999,999,999 that
+/// no program reaches otherwise).
 pub(crate) fn is_immortal(refcount: isize) -> bool {
-    minor() >= 12 && (refcount as u32 as i32) < 0
+    match minor() {
+        11 => refcount >= 999_000_000,
+        m => m >= 12 && (refcount as u32 as i32) < 0,
+    }
 }
 
 /// The bytes `sys.getsizeof` adds in front of the object: the GC header
