@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod census;
+mod devtools;
 mod diff;
 mod dominators;
 mod graph;
@@ -31,6 +32,7 @@ mod svg;
 mod units;
 
 pub use census::{Census, CensusRow};
+pub use devtools::{object_ids, write_heapsnapshot, write_heapsnapshot_with, MAX_EXPORT_NODES};
 pub use diff::{census_diff, CensusDiff, DiffRow};
 pub use dominators::{Dominator, DominatorTree};
 pub use graph::{GraphBuilder, HeapGraph};
