@@ -50,9 +50,10 @@ cargo test --workspace --quiet
 echo "== real readers: Chromium and npm ($(elapsed))"
 have() { command -v "$1" >/dev/null 2>&1; }
 if have chromium && have node && have npm; then
-    for js in tests/capture/js; do
+    for js in tests/capture/js tests/heap/js; do
         if [ ! -d "$js/node_modules" ]; then
-            (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+            # memlab depends on puppeteer, whose install would fetch a Chrome.
+            (cd "$js" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
         fi
     done
     cargo test --workspace --quiet -- --ignored
