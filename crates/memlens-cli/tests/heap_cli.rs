@@ -430,3 +430,90 @@ fn a_reader_that_goes_away_ends_the_report_quietly() {
         assert_eq!(out.status.code(), Some(0), "json {json}");
     }
 }
+
+#[test]
+fn export_writes_a_heapsnapshot_devtools_can_read() {
+    // GIVEN the app snapshot
+    let dir = tempfile::tempdir().unwrap();
+    let path = snapshot_file(dir.path());
+    let p = path.to_str().unwrap();
+    let out = dir.path().join("app.heapsnapshot");
+    let o = out.to_str().unwrap();
+    // WHEN it is exported THEN one line says what was written
+    let said = ok(dir.path(), &["heap", "export", p, "-o", o]);
+    let size = std::fs::metadata(&out).unwrap().len();
+    let heap = heap_fixture::app_heap(3, 4242);
+    // 25 objects, the synthetic root, 4 root holders and (unreachable); 26
+    // references, 4 + 1 edges from the root, 4 from the holders, 1 to garbage
+    assert_eq!(
+        said,
+        format!(
+            "Wrote app.heapsnapshot (31 nodes, 36 edges, {})\n",
+            memlens_heap::human_bytes(size)
+        )
+    );
+    // AND the file is V8 heap snapshot JSON whose counts match its arrays
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let meta = &doc["snapshot"];
+    let nodes = meta["node_count"].as_u64().unwrap();
+    assert_eq!(
+        nodes,
+        heap.snap.node_count() as u64 + 1 + heap.snap.roots().len() as u64 + 1
+    );
+    let node_fields = meta["meta"]["node_fields"].as_array().unwrap().len() as u64;
+    assert_eq!(
+        doc["nodes"].as_array().unwrap().len() as u64,
+        nodes * node_fields
+    );
+    let edges = meta["edge_count"].as_u64().unwrap();
+    assert_eq!(doc["edges"].as_array().unwrap().len() as u64, edges * 3);
+    assert!(doc["strings"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("app.Request")));
+    // AND the default name is the snapshot's with .heapsnapshot
+    std::fs::remove_file(&out).unwrap();
+    ok(dir.path(), &["heap", "export", p]);
+    assert!(out.exists());
+}
+
+#[test]
+fn export_never_replaces_a_file_unasked_nor_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = snapshot_file(dir.path());
+    let p = path.to_str().unwrap();
+    let out = dir.path().join("old.heapsnapshot");
+    let o = out.to_str().unwrap();
+    std::fs::write(&out, b"keep me").unwrap();
+    // GIVEN an existing output THEN it is kept unless --force is given
+    let err = assert_clean_failure(&["heap", "export", p, "-o", o], "exists");
+    assert!(err.contains("already exists; pass --force"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    ok(dir.path(), &["heap", "export", p, "-o", o, "--force"]);
+    assert!(std::fs::read(&out).unwrap().starts_with(b"{\"snapshot\""));
+    // GIVEN the input as the output THEN it is refused, even with --force
+    let before = std::fs::read(&path).unwrap();
+    let err = assert_clean_failure(&["heap", "export", p, "-o", p, "--force"], "same");
+    assert!(err.contains("it is the input"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    // GIVEN a corrupt snapshot THEN one line, and no output or temporary left
+    let bad = dir.path().join("bad.mlh");
+    std::fs::write(&bad, &before[..before.len() / 2]).unwrap();
+    let fresh = dir.path().join("fresh.heapsnapshot");
+    let err = assert_clean_failure(
+        &[
+            "heap",
+            "export",
+            bad.to_str().unwrap(),
+            "-o",
+            fresh.to_str().unwrap(),
+        ],
+        "corrupt",
+    );
+    assert!(err.contains("cannot read heap snapshot"), "{err}");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with("fresh")), "{names:?}");
+}

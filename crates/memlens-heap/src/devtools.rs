@@ -82,20 +82,38 @@ pub const ROOT_ID: u32 = 1;
 /// synthetic nodes' share.
 pub const MAX_EXPORT_NODES: usize = (1 << 31) - (1 << 20);
 
+/// What an export wrote: the file's `snapshot.node_count` and
+/// `snapshot.edge_count`, synthetic nodes and their edges included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeapsnapshotCounts {
+    /// Nodes: the snapshot's objects, the root, one holder per memlens
+    /// root and `(unreachable)` when there is garbage.
+    pub nodes: usize,
+    /// Edges: the snapshot's references and the synthetic nodes' edges.
+    pub edges: usize,
+}
+
 /// Writes `snap` as a Chrome DevTools `.heapsnapshot` to `out`, streaming
 /// (only the string table is held in memory). Computes the dominator tree
 /// to find the garbage entries; see [`write_heapsnapshot_with`] to reuse one.
-pub fn write_heapsnapshot<W: Write>(snap: &HeapSnapshot, out: &mut W) -> io::Result<()> {
+pub fn write_heapsnapshot<W: Write>(
+    snap: &HeapSnapshot,
+    out: &mut W,
+) -> io::Result<HeapsnapshotCounts> {
     let dom = DominatorTree::compute(snap);
     write_heapsnapshot_with(snap, &dom, out)
 }
 
 /// [`write_heapsnapshot`] with a dominator tree already computed for `snap`.
+///
+/// The format has no retained-size field: readers (DevTools, memlab)
+/// compute dominators themselves. `dom` places the cyclic garbage so that
+/// their retained sizes come out as memlens's.
 pub fn write_heapsnapshot_with<W: Write>(
     snap: &HeapSnapshot,
     dom: &DominatorTree,
     out: &mut W,
-) -> io::Result<()> {
+) -> io::Result<HeapsnapshotCounts> {
     let n = snap.node_count();
     if n > MAX_EXPORT_NODES || snap.roots().len() > (1 << 19) {
         return Err(io::Error::new(
@@ -215,7 +233,11 @@ pub fn write_heapsnapshot_with<W: Write>(
         w.write_all(escaped.as_bytes())?;
     }
     w.write_all(b"]}\n")?;
-    w.flush()
+    w.flush()?;
+    Ok(HeapsnapshotCounts {
+        nodes: node_count,
+        edges: edge_count,
+    })
 }
 
 fn write_header<W: Write>(w: &mut W, nodes: usize, edges: usize) -> io::Result<()> {
@@ -460,8 +482,12 @@ mod tests {
         b.add_root(RootKind::Module, "sys", m, 0);
         let snap = b.finish();
         // WHEN exported
-        let text = export(&snap);
-        // THEN root, one holder, (unreachable), four objects
+        let mut out = Vec::new();
+        let counts = write_heapsnapshot(&snap, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // THEN root, one holder, (unreachable), four objects, as the counts say
+        assert_eq!(counts, HeapsnapshotCounts { nodes: 7, edges: 9 });
+        assert!(text.contains("\"node_count\":7,\"edge_count\":9"));
         let nodes = numbers(section(&text, "nodes"));
         assert_eq!(nodes.len(), 7 * 7);
         assert_eq!(&nodes[7..14], &[9, nodes[8], 2, 0, 1, 0, 0]);

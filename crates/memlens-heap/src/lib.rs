@@ -32,7 +32,9 @@ mod svg;
 mod units;
 
 pub use census::{Census, CensusRow};
-pub use devtools::{object_ids, write_heapsnapshot, write_heapsnapshot_with, MAX_EXPORT_NODES};
+pub use devtools::{
+    object_ids, write_heapsnapshot, write_heapsnapshot_with, HeapsnapshotCounts, MAX_EXPORT_NODES,
+};
 pub use diff::{census_diff, CensusDiff, DiffRow};
 pub use dominators::{Dominator, DominatorTree};
 pub use graph::{GraphBuilder, HeapGraph};

@@ -2,17 +2,17 @@
 //! `memlens.snapshot()`), one sub-verb each, named after memray's reports
 //! and Eclipse MAT's views. Text by default, a versioned JSON document with
 //! `--json` (docs/heap.md). A file that is not a whole, sound snapshot is a
-//! one-line error and exit 2.
+//! one-line error and exit 2. `export` writes the snapshot for other tools.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use memlens_heap::SuspectOptions;
+use memlens_heap::{HeapsnapshotCounts, SuspectOptions};
 
 use crate::output;
 use crate::report::heap::{self as rh, PathQuery, TreeOptions};
 
-/// Analyse a heap snapshot (.mlh): types, dominators, paths from roots, leak suspects.
+/// Analyse a heap snapshot (.mlh): types, dominators, paths from roots, leak suspects, export.
 #[derive(Args, Debug)]
 #[command(subcommand_required = true, arg_required_else_help = true)]
 pub struct HeapArgs {
@@ -26,6 +26,7 @@ enum HeapVerb {
     Dominators(DominatorsArgs),
     Path(PathArgs),
     Suspects(SuspectsArgs),
+    Export(ExportArgs),
 }
 
 /// The snapshot and `--json`, which every heap report takes.
@@ -113,6 +114,24 @@ struct SuspectsArgs {
     accumulation_percent: f64,
 }
 
+/// Write the snapshot as a Chrome DevTools `.heapsnapshot`, for the DevTools
+/// Memory tab, memlab and other V8 heap tools.
+///
+/// Objects keep persistent ids (the same object has the same id in every
+/// snapshot of one process); a synthetic root holds one node per memlens root.
+#[derive(Args, Debug)]
+struct ExportArgs {
+    /// The heap snapshot file (.mlh).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// The file to write (default: FILE with `.heapsnapshot`).
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// Overwrite the output file if it exists (never the snapshot itself).
+    #[arg(long)]
+    force: bool,
+}
+
 pub fn run(args: HeapArgs) -> anyhow::Result<i32> {
     match args.verb {
         HeapVerb::Summary(a) => {
@@ -172,6 +191,22 @@ pub fn run(args: HeapArgs) -> anyhow::Result<i32> {
                 output::print(&rh::suspects_text(&l, opts))?;
             }
         }
+        HeapVerb::Export(a) => export(a)?,
     }
     Ok(0)
+}
+
+fn export(a: ExportArgs) -> anyhow::Result<()> {
+    let output = a
+        .output
+        .unwrap_or_else(|| a.file.with_extension("heapsnapshot"));
+    output::check_target(&output, std::slice::from_ref(&a.file), a.force, "export")?;
+    let l = rh::load(&a.file)?;
+    let mut counts = HeapsnapshotCounts::default();
+    output::write_atomically(&output, |out| {
+        counts = memlens_heap::write_heapsnapshot_with(&l.snap, &l.dom, out)?;
+        Ok(())
+    })?;
+    let size = std::fs::metadata(&output).map_or(0, |m| m.len());
+    output::print(&rh::export_text(&output, counts, size))
 }
