@@ -23,6 +23,7 @@ mod diff;
 mod dominators;
 mod graph;
 mod json;
+mod leaks;
 pub mod model;
 mod paths;
 mod reach;
@@ -38,6 +39,9 @@ pub use devtools::{
 pub use diff::{census_diff, CensusDiff, DiffRow};
 pub use dominators::{Dominator, DominatorTree};
 pub use graph::{GraphBuilder, HeapGraph};
+pub use leaks::{
+    find_leaks, growing_types, GrowthOptions, Leak, LeakKind, LeakOptions, LeakReport, TypeGrowth,
+};
 pub use model::{
     EdgeKind, EdgeLabel, HeapSnapshot, NodeColumns, NodeFlags, NodeId, PartsError, Root, RootKind,
     SnapshotBuilder, SnapshotMeta, SnapshotParts, StrId, TypeId, TypeInfo,

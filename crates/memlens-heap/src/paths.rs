@@ -217,8 +217,13 @@ impl RootPath {
         let mut prev_node = root.node;
         while let Some(step) = steps.next() {
             let name = snap.str(step.label.name);
+            // A function's or module's `__dict__` reached as an attribute is
+            // spelled as the namespace it is (`f.cache`, not
+            // `f.__dict__['cache']`).
+            let is_dict = step.label.kind == EdgeKind::Dict
+                || (step.label.kind == EdgeKind::Attr && name == "__dict__");
             match step.label.kind {
-                EdgeKind::Dict => {
+                _ if is_dict => {
                     let next_is_name = steps.peek().is_some_and(|s| {
                         s.label.kind == EdgeKind::Attr
                             || (s.label.kind == EdgeKind::DictValue
@@ -232,7 +237,7 @@ impl RootPath {
                     continue;
                 }
                 EdgeKind::Attr if name.is_empty() => out.push_str(".<?>"),
-                EdgeKind::Attr => {
+                EdgeKind::Attr | EdgeKind::Dict => {
                     out.push('.');
                     out.push_str(name);
                 }

@@ -10,6 +10,7 @@ mod deep_size;
 mod error;
 mod labels;
 mod layout;
+mod leaks_py;
 mod names;
 mod object_list;
 mod snapshot;
@@ -47,6 +48,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(object_list::live_type_totals, m)?)?;
     m.add_class::<deep_size::DeepSizer>()?;
     snapshot_py::register(m)?;
+    m.add_class::<leaks_py::LeakWatch>()?;
     Ok(())
 }
 

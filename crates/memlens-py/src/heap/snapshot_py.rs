@@ -31,7 +31,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// reference to any object (addresses only).
 #[pyclass(frozen, module = "memlens", name = "Snapshot")]
 pub(crate) struct Snapshot {
-    inner: HeapSnapshot,
+    pub(super) inner: HeapSnapshot,
     stats: Option<CaptureStats>,
     by_address: OnceLock<HashMap<u64, u32, AddressHash>>,
     dominators: OnceLock<DominatorTree>,
@@ -52,12 +52,12 @@ impl Snapshot {
         }
     }
 
-    fn dom(&self) -> &DominatorTree {
+    pub(super) fn dom(&self) -> &DominatorTree {
         self.dominators
             .get_or_init(|| DominatorTree::compute(&self.inner))
     }
 
-    fn root_paths(&self, frames: bool) -> &RootPaths {
+    pub(super) fn root_paths(&self, frames: bool) -> &RootPaths {
         if frames {
             return self.paths.get_or_init(|| RootPaths::compute(&self.inner));
         }
