@@ -49,6 +49,10 @@ def __getattr__(name: str) -> object:
         value = getattr(_lint, name)
         globals()[name] = value
         return value
+    if name == "leaks":
+        import importlib
+
+        return importlib.import_module("memlens.leaks")
     if name in _SNAPSHOT_NAMES:
         from memlens import _snapshot
 

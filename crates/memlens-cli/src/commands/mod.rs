@@ -6,6 +6,7 @@ mod diff;
 mod export;
 mod flamegraph;
 mod heap;
+mod leaks;
 mod lint;
 mod run;
 mod stats;
@@ -39,6 +40,7 @@ enum Command {
     Diff(diff::DiffArgs),
     Export(export::ExportArgs),
     Heap(heap::HeapArgs),
+    Leaks(leaks::LeaksArgs),
     Completions(completions::CompletionsArgs),
 }
 
@@ -71,6 +73,7 @@ pub fn run(argv: Vec<String>, host: &dyn PythonHost) -> i32 {
         Command::Diff(args) => diff::run(args),
         Command::Export(args) => export::run(args),
         Command::Heap(args) => heap::run(args),
+        Command::Leaks(args) => leaks::run(args, host),
         Command::Completions(args) => completions::run(args),
     };
     match result {

@@ -111,7 +111,7 @@ fn not_an_option(word: &str) -> String {
 }
 
 /// The option nearest to `word` by edit distance, if it is near enough to be a typo.
-fn closest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
+pub(super) fn closest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
     let word = word.trim_start_matches('-');
     options
         .iter()
