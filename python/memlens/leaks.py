@@ -16,7 +16,8 @@ import os
 import sys
 import threading
 import time
-from types import FunctionType, TracebackType
+from importlib.machinery import ModuleSpec
+from types import FunctionType, ModuleType, TracebackType
 from typing import Any, Callable, Dict, List, Optional, Type
 
 from memlens import _core
@@ -95,6 +96,7 @@ class Watcher:
         self._budget = budget
         self._watch = _core.LeakWatch()
         self._baseline: Optional[_core.Snapshot] = None
+        self._incomplete: List[int] = []
         self._busy = threading.Lock()
         self._stop = threading.Event()
         self._started = time.perf_counter()
@@ -167,6 +169,7 @@ class Watcher:
             snapshot_cost = 0.0
             if self._baseline is None and self._watch.suspected(2, self.min_objects):
                 begin = time.perf_counter()
+                self._incomplete = _importing_modules()
                 self._baseline = _core.heap_snapshot(own_dir=_OWN_DIR)
                 self._watch.mark_baseline()
                 snapshot_cost = time.perf_counter() - begin
@@ -257,6 +260,7 @@ class Watcher:
             "every_interval": every_interval,
             "min_intervals": min_intervals,
             "default_names": _default_names(),
+            "incomplete_modules": self._incomplete,
             "library_modules": sorted(getattr(sys, "stdlib_module_names", ("weakref", "_weakref"))),
         }
         text, json_text, count = self._watch.report(final, self._baseline, options)
@@ -270,6 +274,19 @@ class Watcher:
     def seconds_spent(self) -> float:
         """Seconds spent taking checkpoints and the baseline."""
         return float(self._watch.spent)
+
+
+def _importing_modules() -> List[int]:
+    """The ``id`` of each module whose import is under way (its body still
+    running, in any thread): what it adds later is import-time state."""
+    found = []
+    for module in list(sys.modules.values()):
+        if not isinstance(module, ModuleType):
+            continue
+        spec = vars(module).get("__spec__")
+        if isinstance(spec, ModuleSpec) and vars(spec).get("_initializing", False):
+            found.append(id(module))
+    return found
 
 
 def _default_names() -> Dict[int, List[str]]:

@@ -185,6 +185,44 @@ pub fn growing_types(points: &[&Census], opts: &GrowthOptions) -> Vec<TypeGrowth
     out
 }
 
+/// Program types (not `builtins.`, not memlens's) that gained at least
+/// `min_objects` from the first of `points` to the last but are not in
+/// `confirmed`: too few checkpoints saw them grow to confirm a leak, yet
+/// they tell what a confirmed holder keeps (see [`LeakOptions::companions`]).
+pub fn rising_types(
+    points: &[&Census],
+    min_objects: u64,
+    confirmed: &[TypeGrowth],
+) -> Vec<TypeGrowth> {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for row in last.rows() {
+        let name = row.type_name.as_str();
+        if name.starts_with("memlens.")
+            || name.starts_with("builtins.")
+            || confirmed.iter().any(|g| g.type_name == name)
+        {
+            continue;
+        }
+        let before = first.get(name).map_or(0, |r| r.count);
+        if row.count < before + min_objects.max(1) {
+            continue;
+        }
+        let series: Vec<(u64, u64)> = points
+            .iter()
+            .map(|p| p.get(name).map_or((0, 0), |r| (r.count, r.size)))
+            .collect();
+        out.push(TypeGrowth {
+            type_name: row.type_name.clone(),
+            counts: series.iter().map(|s| s.0).collect(),
+            sizes: series.iter().map(|s| s.1).collect(),
+        });
+    }
+    out
+}
+
 fn grows(counts: &[u64], opts: &GrowthOptions) -> bool {
     let first = counts[0];
     let last = counts[counts.len() - 1];
@@ -233,6 +271,13 @@ pub struct LeakOptions {
     /// (caches, weak references of their own) is not reported as held
     /// from C unless a registry is named.
     pub library_modules: Vec<String>,
+    /// Modules still being imported when the baseline was taken, by
+    /// address: what their import adds afterwards is new, not grown.
+    pub incomplete_modules: HashSet<u64>,
+    /// Program types that rose without confirmed growth ([`rising_types`]):
+    /// their new instances join a leak another type confirmed, under the
+    /// same holder, and never make one of their own.
+    pub companions: Vec<TypeGrowth>,
 }
 
 /// One leak: a holder and the new objects it keeps.
@@ -333,6 +378,12 @@ pub fn find_leaks(
         .enumerate()
         .map(|(i, g)| (g.type_name.as_str(), i))
         .collect();
+    let companion_types: HashSet<&str> = opts
+        .companions
+        .iter()
+        .map(|g| g.type_name.as_str())
+        .filter(|t| !growing_index.contains_key(t))
+        .collect();
     let old_set: Option<HashSet<(u64, String)>> = old.map(|o| {
         (0..o.node_count() as NodeId)
             .map(|n| (o.addr(n), o.type_name(o.type_of(n))))
@@ -348,8 +399,19 @@ pub fn find_leaks(
         }
     };
     let mut candidates: Vec<NodeId> = Vec::new();
+    let mut companions: Vec<NodeId> = Vec::new();
     for n in 0..new.node_count() as NodeId {
         let name = type_names[new.type_of(n) as usize].as_str();
+        if companion_types.contains(name) {
+            let fresh = match &old_set {
+                Some(set) => !set.contains(&(new.addr(n), name.to_owned())),
+                None => true,
+            };
+            if fresh {
+                companions.push(n);
+            }
+            continue;
+        }
         if !growing_index.contains_key(name) {
             continue;
         }
@@ -380,8 +442,12 @@ pub fn find_leaks(
         .iter()
         .map(|&c| (c, paths.path(new, c)))
         .collect();
+    let joining: Vec<(NodeId, Option<RootPath>)> = companions
+        .iter()
+        .map(|&c| (c, paths.path(new, c)))
+        .collect();
     let mut through: HashMap<NodeId, u32> = HashMap::new();
-    for (_, path) in &found {
+    for (_, path) in found.iter().chain(&joining) {
         if let Some(path) = path {
             *through.entry(new.roots()[path.root].node).or_default() += 1;
             for step in &path.steps {
@@ -390,8 +456,12 @@ pub fn find_leaks(
         }
     }
     let mut groups: BTreeMap<GroupKey, Group> = BTreeMap::new();
-    for (c, path) in found {
+    let confirmed = found.len();
+    for (i, (c, path)) in found.into_iter().chain(joining).enumerate() {
         let placed = cx.place(c, path, &is_new, &through);
+        if i >= confirmed && !groups.contains_key(&placed.key) {
+            continue;
+        }
         let group = groups.entry(placed.key).or_insert_with(|| Group {
             kind: placed.kind,
             name: placed.name,
@@ -416,6 +486,17 @@ pub fn find_leaks(
         if objects < opts.min_objects.max(1) {
             continue;
         }
+        // A confirmed type must have a real share of its growth here;
+        // companions alone do not make a holder a leak.
+        let confirmed_share = group.types.iter().any(|(t, &n)| {
+            growing
+                .iter()
+                .find(|g| cx.display_name(&g.type_name) == *t)
+                .is_some_and(|g| n * 10 >= g.growth())
+        });
+        if !confirmed_share {
+            continue;
+        }
         let mut types: Vec<(String, u64)> = group.types.into_iter().collect();
         types.sort_by(|a, b| {
             let builtin = |t: &str| !t.contains('.');
@@ -438,10 +519,18 @@ pub fn find_leaks(
             Some(m) => !t.starts_with(&format!("{m}.")),
             None => true,
         };
+        // A dict's keys name its entries; the values are what it holds.
+        let key_only = |t: &str| {
+            group
+                .examples
+                .get(t)
+                .and_then(|(p, _)| p.as_ref().and_then(|p| p.steps.last()))
+                .is_some_and(|s| s.label.kind == EdgeKind::DictKey)
+        };
         let growing_type = types
             .iter()
             .filter(|(t, n)| t.contains('.') != top_builtin && n * 10 >= types[0].1 * 9)
-            .min_by_key(|(t, _)| (own(t), depth(t)))
+            .min_by_key(|(t, _)| (own(t), depth(t), key_only(t)))
             .map_or_else(|| types[0].0.clone(), |(t, _)| t.clone());
         let own_count = types
             .iter()
@@ -464,6 +553,7 @@ pub fn find_leaks(
         }
         let series = growing
             .iter()
+            .chain(&opts.companions)
             .find(|g| cx.display_name(&g.type_name) == growing_type);
         let entries: HashSet<NodeId> = group.entries;
         let retained = entries
@@ -604,9 +694,14 @@ impl Context<'_> {
         if root.kind == RootKind::HiddenHolder {
             return self.place_hidden(c, &path, &nodes, first_new);
         }
-        if first_new == 0 && root.kind == RootKind::Module {
-            // A module imported since the baseline: what it holds is new,
-            // not grown.
+        let importing = nodes[..=first_new]
+            .iter()
+            .rev()
+            .find(|&&n| self.tname(n) == "builtins.module")
+            .is_some_and(|&m| self.opts.incomplete_modules.contains(&snap.addr(m)));
+        if importing || (first_new == 0 && root.kind == RootKind::Module) {
+            // A module imported since the baseline (or still importing
+            // then): what its import made is new, not grown.
             return Placed {
                 key: GroupKey::Named("new module".into()),
                 kind: LeakKind::Other,
@@ -622,8 +717,18 @@ impl Context<'_> {
         // object right before the candidate.
         let count = |n: NodeId| through.get(&n).copied().unwrap_or(1);
         let last = nodes.len() - 1;
+        // A namespace (a module's, a class's, an instance's attributes)
+        // does not fan out: each attribute is a holder of its own.
+        let named_slot = |i: usize| {
+            let into_next = &path.steps[i].label.kind;
+            *into_next == EdgeKind::Attr
+                || (*into_next == EdgeKind::DictValue
+                    && (i == 0
+                        || path.steps[i - 1].label.kind == EdgeKind::Dict
+                        || is_attr(snap, &path.steps[i - 1], "__dict__")))
+        };
         let holder_at = (0..last)
-            .find(|&i| count(nodes[i + 1]) * 8 <= count(nodes[i]))
+            .find(|&i| count(nodes[i + 1]) * 8 <= count(nodes[i]) && !named_slot(i))
             .unwrap_or(last.saturating_sub(1))
             .min(last.saturating_sub(1));
         let first_new = holder_at + 1;
@@ -1318,5 +1423,124 @@ mod tests {
         assert!(none
             .render(&new)
             .starts_with("memlens leaks: no leak found"));
+    }
+
+    /// `app` module whose namespace holds nine caches, each keeping
+    /// `per_cache` new dicts, each dict one new `app.Item`.
+    fn namespace_snapshot(per_cache: u64, module_addr: u64) -> HeapSnapshot {
+        let mut b = SnapshotBuilder::new(SnapshotMeta::default());
+        let module_t = b.add_type("builtins", "module");
+        let dict_t = b.add_type("builtins", "dict");
+        let item_t = b.add_type("app", "Item");
+        let module = b.add_node(module_addr, module_t, 72, 72, 1, 1);
+        let globals = b.add_node(0x2000, dict_t, 200, 200, 1, 1);
+        b.add_root(RootKind::Module, "app", module, 0);
+        let dunder = b.intern("__dict__");
+        b.add_edge(module, globals, EdgeLabel::named(EdgeKind::Attr, dunder));
+        for c in 0..9u64 {
+            let cache = b.add_node(0x3000 + c * 0x100, dict_t, 4000, 4000, 1, 1);
+            let name = b.intern(&format!("_c{c}"));
+            b.add_edge(globals, cache, EdgeLabel::named(EdgeKind::DictValue, name));
+            for i in 0..per_cache {
+                let entry = b.add_node(0x10_0000 + (c * 1000 + i) * 64, dict_t, 64, 64, 1, 1);
+                b.add_edge(cache, entry, EdgeLabel::bare(EdgeKind::DictValue));
+                let item = b.add_node(0x90_0000 + (c * 1000 + i) * 64, item_t, 48, 48, 1, 1);
+                b.add_edge(entry, item, EdgeLabel::bare(EdgeKind::DictValue));
+            }
+        }
+        b.finish()
+    }
+
+    fn dict_growth() -> Vec<TypeGrowth> {
+        vec![TypeGrowth {
+            type_name: "builtins.dict".into(),
+            counts: vec![11, 100, 200, 281],
+            sizes: vec![0, 0, 0, 0],
+        }]
+    }
+
+    fn item_rise() -> Vec<TypeGrowth> {
+        vec![TypeGrowth {
+            type_name: "app.Item".into(),
+            counts: vec![0, 270, 270, 270],
+            sizes: vec![0, 0, 0, 0],
+        }]
+    }
+
+    #[test]
+    fn each_attribute_of_a_namespace_is_a_holder_of_its_own() {
+        let old = namespace_snapshot(0, 0x1000);
+        let new = namespace_snapshot(30, 0x1000);
+        let dom = DominatorTree::compute(&new);
+        let paths = RootPaths::compute(&new);
+        let opts = LeakOptions {
+            min_objects: 20,
+            gc_enabled: true,
+            ..LeakOptions::default()
+        };
+        // Each cache has a ninth of the new dicts: under the fan-out rule
+        // alone the module's namespace would be taken for the holder.
+        let report = find_leaks(Some(&old), &new, &dom, &paths, &dict_growth(), &opts);
+        let mut names: Vec<&str> = report.leaks.iter().map(|l| l.root_name.as_str()).collect();
+        names.sort_unstable();
+        let want: Vec<String> = (0..9).map(|c| format!("app._c{c}")).collect();
+        assert_eq!(names, want, "{}", report.render(&new));
+        assert!(report.leaks.iter().all(|l| l.growing_type == "dict"));
+    }
+
+    #[test]
+    fn a_rising_program_type_names_the_leak_a_builtin_type_confirmed() {
+        let old = namespace_snapshot(0, 0x1000);
+        let new = namespace_snapshot(30, 0x1000);
+        let dom = DominatorTree::compute(&new);
+        let paths = RootPaths::compute(&new);
+        let opts = LeakOptions {
+            min_objects: 20,
+            gc_enabled: true,
+            companions: item_rise(),
+            ..LeakOptions::default()
+        };
+        let report = find_leaks(Some(&old), &new, &dom, &paths, &dict_growth(), &opts);
+        assert_eq!(report.leaks.len(), 9, "{}", report.render(&new));
+        for leak in &report.leaks {
+            assert_eq!(leak.growing_type, "app.Item");
+            assert_eq!(leak.objects, 60);
+            assert_eq!(leak.counts, vec![0, 270, 270, 270]);
+        }
+        // On its own a companion makes no leak.
+        let alone = find_leaks(Some(&old), &new, &dom, &paths, &[], &opts);
+        assert!(alone.leaks.is_empty(), "{}", alone.render(&new));
+        // rising_types: the program type that rose, not the confirmed one.
+        let points: Vec<Census> = [0, 270]
+            .iter()
+            .map(|&n| {
+                Census::from_rows(vec![
+                    CensusRow::new("app.Item", n, n * 48),
+                    CensusRow::new("builtins.dict", 11 + n, 0),
+                    CensusRow::new("app.Flat", 5, 0),
+                ])
+            })
+            .collect();
+        let refs: Vec<&Census> = points.iter().collect();
+        let rising = rising_types(&refs, 20, &[]);
+        assert_eq!(rising.len(), 1, "{rising:?}");
+        assert_eq!(rising[0].type_name, "app.Item");
+        assert!(rising_types(&refs, 20, &rising).is_empty());
+    }
+
+    #[test]
+    fn what_a_module_still_importing_at_the_baseline_adds_is_not_a_leak() {
+        let old = namespace_snapshot(0, 0x1000);
+        let new = namespace_snapshot(30, 0x1000);
+        let dom = DominatorTree::compute(&new);
+        let paths = RootPaths::compute(&new);
+        let opts = LeakOptions {
+            min_objects: 20,
+            gc_enabled: true,
+            incomplete_modules: [0x1000].into_iter().collect(),
+            ..LeakOptions::default()
+        };
+        let report = find_leaks(Some(&old), &new, &dom, &paths, &dict_growth(), &opts);
+        assert!(report.leaks.is_empty(), "{}", report.render(&new));
     }
 }

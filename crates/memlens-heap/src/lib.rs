@@ -40,7 +40,8 @@ pub use diff::{census_diff, CensusDiff, DiffRow};
 pub use dominators::{Dominator, DominatorTree};
 pub use graph::{GraphBuilder, HeapGraph};
 pub use leaks::{
-    find_leaks, growing_types, GrowthOptions, Leak, LeakKind, LeakOptions, LeakReport, TypeGrowth,
+    find_leaks, growing_types, rising_types, GrowthOptions, Leak, LeakKind, LeakOptions,
+    LeakReport, TypeGrowth,
 };
 pub use model::{
     EdgeKind, EdgeLabel, HeapSnapshot, NodeColumns, NodeFlags, NodeId, PartsError, Root, RootKind,

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use memlens_heap::{find_leaks, growing_types, GrowthOptions, LeakOptions};
+use memlens_heap::{find_leaks, growing_types, rising_types, GrowthOptions, LeakOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -51,6 +51,13 @@ impl LeakWatch {
         let mut totals = TypeTotals::default();
         walker::walk_heap(py, &exclusions, false, &[], &mut totals)?;
         let census = census_from_totals(py, totals.into_totals());
+        if self.points.last() == Some(&census) {
+            // The program has not run since the last checkpoint (the
+            // timer got the interpreter twice in a row): not an interval.
+            let cost = begin.elapsed().as_secs_f64();
+            self.spent += cost;
+            return Ok(cost);
+        }
         self.points.push(census);
         self.seconds.push(self.started.elapsed().as_secs_f64());
         let from = self.baseline_at.map_or(1, |b| b + 1);
@@ -128,7 +135,8 @@ impl LeakWatch {
     /// that grew at the checkpoints since the baseline): `(text, json,
     /// leaks found)`. `options`: main_name, gc_enabled, gc_threshold0,
     /// registered {address: registry}, default_names {address: [names]},
-    /// min_objects, every_interval, min_intervals.
+    /// min_objects, every_interval, min_intervals, incomplete_modules
+    /// [addresses of modules still importing at the baseline].
     #[pyo3(signature = (final_, baseline = None, options = None))]
     fn report(
         &self,
@@ -169,6 +177,9 @@ impl LeakWatch {
         if let Some(v) = get("library_modules")? {
             opts.library_modules = v.extract()?;
         }
+        if let Some(v) = get("incomplete_modules")? {
+            opts.incomplete_modules = v.extract::<Vec<u64>>()?.into_iter().collect();
+        }
         if let Some(v) = get("min_objects")? {
             opts.min_objects = v.extract()?;
         }
@@ -196,6 +207,8 @@ impl LeakWatch {
         let old = baseline.map(|b| &b.inner);
         let result = py.detach(|| {
             let growing = growing_types(&points, &growth);
+            let mut opts = opts;
+            opts.companions = rising_types(&points, growth.min_objects, &growing);
             let report = find_leaks(old, new, dom, paths, &growing, &opts);
             (report.render(new), report.to_json(new), report.leaks.len())
         });
