@@ -106,7 +106,7 @@ def main(args):
             compiled = compile(source, main_module.__file__, "exec", dont_inherit=True)
             source = None
             exec(compiled, main_module.__dict__)
-        _finish_threads()
+        _r._finish_threads()
     except SystemExit as exc:
         code = _r._exit_code(exc)
     except KeyboardInterrupt:
@@ -147,21 +147,6 @@ def main(args):
     if report and options.get("fail-on-leak") and code == 0:
         return LEAK_EXIT
     return code
-
-
-def _finish_threads():
-    """As the interpreter does at exit: threading's exit hooks first (a
-    ThreadPoolExecutor's shutdown, which lets its workers end), then the
-    join of every non-daemon thread."""
-    threading = sys.modules.get("threading")
-    shutdown = getattr(threading, "_shutdown", None)
-    if shutdown is not None and threading.current_thread() is threading.main_thread():
-        try:
-            shutdown()
-            return
-        except Exception:
-            pass
-    _r._join_threads()
 
 
 def _terminal_safe(text):

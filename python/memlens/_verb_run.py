@@ -103,6 +103,21 @@ def _raised_by_runpy(exc):
     return filename == getattr(runpy, "__file__", None) or filename.startswith("<frozen runpy")
 
 
+def _finish_threads():
+    """As the interpreter does at exit: threading's exit hooks first (a
+    ThreadPoolExecutor's shutdown, which lets its idle workers end), then
+    the join of every non-daemon thread."""
+    threading = sys.modules.get("threading")
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None and threading.current_thread() is threading.main_thread():
+        try:
+            shutdown()
+            return
+        except Exception:
+            pass
+    _join_threads()
+
+
 def _join_threads():
     # A program that never imported threading has no threads to wait for
     # (threads of the bare _thread module are not waited for by Python either).
@@ -353,7 +368,7 @@ def main(args):
             program = compile(source, main_module.__file__, "exec", dont_inherit=True)
             source = None
             exec(program, main_module.__dict__)
-        _join_threads()
+        _finish_threads()
     except SystemExit as exc:
         code = _exit_code(exc)
     except KeyboardInterrupt:

@@ -371,6 +371,33 @@ def test_eight_threads_allocating_and_freeing_leave_one_consistent_capture(memle
     assert still_live.split()[1] in ("B", "KiB"), leaks.stdout
 
 
+
+def test_a_program_that_leaves_an_idle_thread_pool_exits_as_it_does_under_python(memlens):
+    # GIVEN a program whose ThreadPoolExecutor is never shut down (its
+    # workers wait for work until threading's exit hook tells them to stop)
+    memlens.script(
+        "pool.py",
+        """
+        import atexit
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(2)
+        print(sum(pool.map(len, ["ab", "cde"])))
+        atexit.register(print, "atexit ran")
+        """,
+    )
+    plain = subprocess.run([sys.executable, "pool.py"], cwd=memlens.cwd, capture_output=True,
+                           text=True, timeout=60)
+    # WHEN it runs under memlens
+    result = memlens("run", "-o", "pool.mlc", "pool.py", timeout=60)
+    # THEN it ends as under plain python, its exit hooks run, and the capture is whole
+    assert plain.returncode == 0 and plain.stdout == "5\natexit ran\n", plain
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("5\natexit ran\n"), result.stdout
+    stats = memlens("stats", "pool.mlc")
+    assert stats.returncode == 0 and "was cut short" not in stats.stderr, stats.stderr
+
+
 FLOORED = """
 import sys
 from memlens import _core
