@@ -38,6 +38,6 @@ mod report;
 pub use event::{GcEvent, GcMeta};
 pub use file::{read_gc_log, write_gc_log, GcFileError, GcLog, GcLogWriter, RECORD_FIELDS};
 pub use report::{
-    gctrace, human_ns, percentile, render_json, render_text, report, report_of, slope, Advice,
-    GcReport, GenerationStats, LiveSet, Window,
+    gctrace, human_ns, percentile, render_json, render_text, report, report_json, report_of, slope,
+    Advice, GcReport, GenerationStats, LiveSet, Window,
 };

@@ -386,18 +386,27 @@ pub fn render_text(report: &GcReport) -> String {
         "efficiency"
     );
     for g in &report.generations {
+        // A generation never collected has no pauses: '-', not a 0ns that
+        // reads as a measured instant collection.
+        let pause = |ns: u64| {
+            if g.count == 0 {
+                "-".to_string()
+            } else {
+                human_ns(ns)
+            }
+        };
         let _ = writeln!(
             out,
             "{:<4} {:>8} {:>8.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>10}",
             g.generation,
             g.count,
             g.per_second,
-            human_ns(g.total_ns),
-            human_ns(g.p50_ns),
-            human_ns(g.p90_ns),
-            human_ns(g.p99_ns),
-            human_ns(g.p999_ns),
-            human_ns(g.max_ns),
+            pause(g.total_ns),
+            pause(g.p50_ns),
+            pause(g.p90_ns),
+            pause(g.p99_ns),
+            pause(g.p999_ns),
+            pause(g.max_ns),
             g.collected,
             g.uncollectable,
             g.efficiency.map_or_else(|| "-".to_string(), percent)
@@ -443,9 +452,32 @@ pub fn render_text(report: &GcReport) -> String {
     out
 }
 
-/// The report as JSON (the same fields as [`GcReport`]).
+/// The pause statistics of a generation, null in JSON when it was never
+/// collected (its `total_ns`, a sum, stays 0).
+const PAUSE_FIELDS: [&str; 6] = ["mean_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns"];
+
+/// The report as a JSON value: the fields of [`GcReport`], except that a
+/// generation never collected has `null` pauses (it has no distribution;
+/// 0 would read as measured).
+pub fn report_json(report: &GcReport) -> serde_json::Value {
+    let mut doc = serde_json::to_value(report)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+    if let Some(generations) = doc.get_mut("generations").and_then(|g| g.as_array_mut()) {
+        for g in generations {
+            if g["count"] == 0 {
+                for field in PAUSE_FIELDS {
+                    g[field] = serde_json::Value::Null;
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// The report as pretty JSON text ([`report_json`]).
 pub fn render_json(report: &GcReport) -> String {
-    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    serde_json::to_string_pretty(&report_json(report))
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
 /// A meta and events pair as the report sees them (for tests and callers

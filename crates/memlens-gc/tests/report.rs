@@ -229,3 +229,35 @@ fn an_empty_log_reports_zeroes() {
     assert!(r.worst_1s.is_none());
     assert!(render_text(&r).contains("no full collection measured"));
 }
+
+#[test]
+fn a_generation_never_collected_shows_no_pauses() {
+    // GIVEN a run whose collections are all of generation 0
+    let events: Vec<GcEvent> = (0..4u64).map(|i| ev(i * 100 * MS, 2 * MS, 0, 1)).collect();
+    let r = report_of(meta(S), events);
+    // WHEN it is rendered
+    let text = render_text(&r);
+    let row = |g: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(g))
+            .unwrap_or_else(|| panic!("no row {g}: {text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    // THEN generations 1 and 2 show '-' for every pause figure, generation 0 its times
+    for g in ["1", "2"] {
+        assert_eq!(
+            row(g)[1..],
+            ["0", "0.0", "-", "-", "-", "-", "-", "-", "0", "0", "-"]
+        );
+    }
+    assert_eq!(row("0")[4], "2.0ms");
+    // AND in JSON their pause statistics are null, their total 0
+    let json: serde_json::Value = serde_json::from_str(&render_json(&r)).unwrap();
+    let g2 = &json["generations"][2];
+    for field in ["mean_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns"] {
+        assert!(g2[field].is_null(), "{field}: {g2}");
+    }
+    assert_eq!(g2["total_ns"], 0);
+    assert_eq!(json["generations"][0]["p50_ns"], 2_000_000);
+}
