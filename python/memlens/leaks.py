@@ -96,7 +96,7 @@ class Watcher:
         self._budget = budget
         self._watch = _core.LeakWatch()
         self._baseline: Optional[_core.Snapshot] = None
-        self._incomplete: List[int] = []
+        self._importing: Dict[str, int] = {}
         self._busy = threading.Lock()
         self._stop = threading.Event()
         self._started = time.perf_counter()
@@ -169,7 +169,7 @@ class Watcher:
             snapshot_cost = 0.0
             if self._baseline is None and self._watch.suspected(2, self.min_objects):
                 begin = time.perf_counter()
-                self._incomplete = _importing_modules()
+                self._importing = _importing_modules()
                 self._baseline = _core.heap_snapshot(own_dir=_OWN_DIR)
                 self._watch.mark_baseline()
                 snapshot_cost = time.perf_counter() - begin
@@ -260,7 +260,7 @@ class Watcher:
             "every_interval": every_interval,
             "min_intervals": min_intervals,
             "default_names": _default_names(),
-            "incomplete_modules": self._incomplete,
+            "incomplete_modules": _incomplete_modules(self._importing),
             "library_modules": sorted(getattr(sys, "stdlib_module_names", ("weakref", "_weakref"))),
         }
         text, json_text, count = self._watch.report(final, self._baseline, options)
@@ -276,17 +276,30 @@ class Watcher:
         return float(self._watch.spent)
 
 
-def _importing_modules() -> List[int]:
-    """The ``id`` of each module whose import is under way (its body still
-    running, in any thread): what it adds later is import-time state."""
-    found = []
-    for module in list(sys.modules.values()):
+def _importing_modules() -> Dict[str, int]:
+    """The name and ``id`` of each module whose import is under way (its
+    body still running, in any thread): what it adds later is import-time
+    state."""
+    found = {}
+    for name, module in list(sys.modules.items()):
         if not isinstance(module, ModuleType):
             continue
         spec = vars(module).get("__spec__")
         if isinstance(spec, ModuleSpec) and vars(spec).get("_initializing", False):
-            found.append(id(module))
+            found[str(name)] = id(module)
     return found
+
+
+def _incomplete_modules(importing: Dict[str, int]) -> List[int]:
+    """The modules of ``importing`` and, among those loaded now, every
+    submodule of one of them: a C extension (numpy's core) is not yet in
+    ``sys.modules`` while its package imports it, and fills its tables as
+    part of that import."""
+    found = set(importing.values())
+    for name, module in list(sys.modules.items()):
+        if isinstance(name, str) and any(name.startswith(p + ".") for p in importing):
+            found.add(id(module))
+    return sorted(found)
 
 
 def _default_names() -> Dict[int, List[str]]:

@@ -49,12 +49,6 @@ FEW_CHECKPOINTS = 6
 # of the growing builtin type are freed reads as a drop.
 UNSTABLE = {"04_mysqldb_warning_registry", "19_pickle_stream_memo"}
 
-# Twins where a library's import-time allocations are taken for growth.
-KNOWN_FALSE_ALARMS = {
-    "15_gammapy_lru_cache_unbounded_method": "numpy's import-time dicts, made during the run, are taken for growth",
-    "33_numpy_slice_pins_recording": "numpy's import-time dicts, made during the run, are taken for growth",
-}
-
 # What the leak finder cannot yet do, per scenario.
 KNOWN_GAPS = {
     "09_azure_extension_default_dict": "the pending-request list is found first; the default argument holding the same contexts is not named",
@@ -127,11 +121,6 @@ def test_each_leak_is_found_with_its_type_kind_and_root(reports, scenario):
 def test_no_leak_is_reported_for_the_fixed_twin(reports, scenario):
     proc, doc = reports[CORPUS / scenario / "fixed.py"]
     assert proc.returncode == 0, proc.stderr[-2000:]
-    if scenario in KNOWN_FALSE_ALARMS:
-        # Only the import-time artefact may appear, never the scenario's own type.
-        expect = expectation(CORPUS / scenario)
-        assert all(t != expect["growing_type"] for t, _, _ in summary(doc)), summary(doc)
-        return
     assert summary(doc) == [], scenario
 
 
